@@ -1,0 +1,337 @@
+//! An Entra-faithful identity provider and mock Microsoft Graph over real HTTPS, embeddable in
+//! tests the way `wiremock` is: [`MockIdp::start`] binds `127.0.0.1:0`, generates a CA, and
+//! serves until the handle is dropped.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), mock_idp::StartError> {
+//! let idp = mock_idp::MockIdp::start(mock_idp::Options::default()).await?;
+//! println!("authority: {}", idp.default_authority());
+//! println!("trust this CA: {:?}", idp.ca_cert_path());
+//! let journal = idp.journal(); // every request that reached it
+//! # Ok(()) }
+//! ```
+//!
+//! Endpoints (any first path segment is a tenant, each with its own state):
+//! discovery, JWKS, authorize, token (client credentials, auth code + PKCE, refresh, device
+//! code, on-behalf-of), devicecode, logout, UserInfo, Graph (`/graph/v1.0`), and the admin API
+//! (`/_tokenstorm`, guarded by a per-run token).
+
+pub mod config;
+pub mod error;
+pub mod journal;
+pub mod keys;
+pub mod params;
+mod routes;
+pub mod server;
+pub mod state;
+pub mod tls;
+pub mod tokens;
+
+pub use config::TenantConfig;
+pub use error::{OAuthError, StartError};
+pub use routes::router;
+
+use model::{JournalEntry, ReadyFile};
+use state::Idp;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How to start the mock.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where to listen (`127.0.0.1:0` picks a free port).
+    pub addr: SocketAddr,
+    /// Serve HTTPS with a generated CA (default) or plain HTTP.
+    pub tls: bool,
+    /// Allow a non-loopback address.
+    pub allow_remote: bool,
+    /// Where to write `ca.pem`; a temporary directory (removed on drop) when `None`.
+    pub state_dir: Option<PathBuf>,
+    /// The configuration of every tenant until configured otherwise.
+    pub tenant_config: TenantConfig,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            tls: true,
+            allow_remote: false,
+            state_dir: None,
+            tenant_config: TenantConfig::default(),
+        }
+    }
+}
+
+/// A running mock. Dropping it stops the server.
+pub struct MockIdp {
+    idp: Arc<Idp>,
+    addr: SocketAddr,
+    ca_pem: Option<String>,
+    ca_path: Option<PathBuf>,
+    client_secret: String,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for MockIdp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockIdp")
+            .field("base_url", &self.idp.base_url)
+            .finish()
+    }
+}
+
+impl MockIdp {
+    /// Generates keys and certificates, binds, and starts serving.
+    pub async fn start(opts: Options) -> Result<MockIdp, StartError> {
+        if !opts.allow_remote && !opts.addr.ip().is_loopback() {
+            return Err(StartError::NotLoopback(opts.addr));
+        }
+        let listener = TcpListener::bind(opts.addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: opts.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: opts.addr,
+            source,
+        })?;
+        let scheme = if opts.tls { "https" } else { "http" };
+        let host = match addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) if ip.is_unspecified() => "[::1]".to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        let base_url = format!("{scheme}://{host}:{}", addr.port());
+
+        let (dir, state_dir) = match &opts.state_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(|source| StartError::Io {
+                    path: d.clone(),
+                    source,
+                })?;
+                (None, d.clone())
+            }
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("tokenstorm-mock-")
+                    .tempdir()
+                    .map_err(|source| StartError::Io {
+                        path: std::env::temp_dir(),
+                        source,
+                    })?;
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+
+        let (acceptor, ca_pem, ca_path) = if opts.tls {
+            let extra: Vec<String> = if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+                vec![]
+            } else {
+                vec![addr.ip().to_string()]
+            };
+            let tls = tls::generate(&extra)?;
+            let ca_path = state_dir.join("ca.pem");
+            write_atomic(&ca_path, tls.ca_pem.as_bytes(), 0o644)?;
+            let ca_path = std::fs::canonicalize(&ca_path).unwrap_or(ca_path);
+            (
+                Some(tokio_rustls::TlsAcceptor::from(tls.server_config)),
+                Some(tls.ca_pem),
+                Some(ca_path),
+            )
+        } else {
+            (None, None, None)
+        };
+
+        let keys = keys::KeySet::generate().map_err(|message| StartError::Crypto {
+            what: "RSA signing key",
+            message,
+        })?;
+        let client_secret = format!("tsk~{}", tokens::random_text(24));
+        let admin_token = tokens::random_text(32);
+        let idp = Arc::new(Idp::new(
+            base_url,
+            keys,
+            config::default_apps(client_secret.clone()),
+            admin_token,
+            config::DEFAULT_TENANT.to_string(),
+            opts.tenant_config.clone(),
+            opts.tls,
+        ));
+        let (tx, rx) = watch::channel(false);
+        let app = router(idp.clone());
+        let task = tokio::spawn(server::serve(listener, acceptor, app, rx));
+        tracing::info!(base_url = %idp.base_url, "mock identity provider listening");
+        Ok(MockIdp {
+            idp,
+            addr,
+            ca_pem,
+            ca_path,
+            client_secret,
+            shutdown: tx,
+            task: Some(task),
+            _dir: dir,
+        })
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> &str {
+        &self.idp.base_url
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `{base_url}/{tenant}`: the authority to give a client.
+    pub fn authority(&self, tenant: &str) -> String {
+        format!("{}/{}", self.idp.base_url, tenant)
+    }
+
+    /// The default tenant's authority.
+    pub fn default_authority(&self) -> String {
+        self.authority(&self.idp.default_tenant)
+    }
+
+    /// `{base_url}/graph/v1.0`.
+    pub fn graph_url(&self) -> String {
+        self.idp.graph_url()
+    }
+
+    /// The CA certificate (PEM), unless started without TLS.
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Where the CA certificate was written.
+    pub fn ca_cert_path(&self) -> Option<&Path> {
+        self.ca_path.as_deref()
+    }
+
+    /// The admin API's bearer token.
+    pub fn admin_token(&self) -> &str {
+        &self.idp.admin_token
+    }
+
+    /// The confidential client's secret.
+    pub fn client_secret(&self) -> &str {
+        &self.client_secret
+    }
+
+    /// What the ready file says.
+    pub fn ready(&self) -> ReadyFile {
+        let user = &self.idp.default_config.user;
+        ReadyFile {
+            base_url: self.idp.base_url.clone(),
+            tenant: self.idp.default_tenant.clone(),
+            authority: self.default_authority(),
+            graph_url: self.graph_url(),
+            ca_cert: self.ca_path.clone(),
+            admin_url: format!("{}/_tokenstorm", self.idp.base_url),
+            admin_token: self.idp.admin_token.clone(),
+            clients: model::ready::ReadyClients {
+                confidential: model::ready::ReadyConfidentialClient {
+                    client_id: config::CONFIDENTIAL_CLIENT_ID.to_string(),
+                    client_secret: self.client_secret.clone(),
+                },
+                public: model::ready::ReadyPublicClient {
+                    client_id: config::PUBLIC_CLIENT_ID.to_string(),
+                    redirect_uri: config::PUBLIC_REDIRECT_URI.to_string(),
+                },
+            },
+            user: model::ready::ReadyUser {
+                username: user.username.clone(),
+                oid: user.oid.clone(),
+            },
+        }
+    }
+
+    /// Writes the ready file atomically (temporary file, then rename; mode 0600, since it
+    /// holds the client secret and admin token).
+    pub fn write_ready_file(&self, path: &Path) -> Result<(), StartError> {
+        let json = serde_json::to_vec_pretty(&self.ready()).map_err(|e| StartError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomic(path, &json, 0o600)
+    }
+
+    /// Every request so far, in arrival order (entries appear once their response is done).
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.idp.journal(None, 0)
+    }
+
+    /// One tenant's requests (Graph and UserInfo calls count for the token's tenant).
+    pub fn journal_for(&self, tenant: &str) -> Vec<JournalEntry> {
+        self.idp.journal(Some(tenant), 0)
+    }
+
+    /// Replaces a tenant's configuration (lifetimes, user, token shaping).
+    pub fn configure_tenant(&self, tenant: &str, config: TenantConfig) {
+        let t = self.idp.tenant(tenant);
+        state::lock(&t.state).config = config;
+    }
+
+    /// Fires an event on a tenant (see the admin API): `revoke-sessions`,
+    /// `revoke-refresh-tokens`, `cae-revoke`, `rotate-keys`, `disable-user`, `enable-user`.
+    pub fn fire(&self, tenant: &str, event: &str) -> Result<serde_json::Value, String> {
+        self.idp.fire(tenant, event)
+    }
+
+    /// The shared state, for the harness.
+    pub fn state(&self) -> &Arc<Idp> {
+        &self.idp
+    }
+
+    /// Stops accepting, ends open connections, and waits for the accept loop.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for MockIdp {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Writes a file atomically: a temporary file in the same directory, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StartError> {
+    use std::io::Write;
+    let err = |source| StartError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tokenstorm-")
+        .tempfile_in(dir)
+        .map_err(err)?;
+    tmp.write_all(bytes).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode)).map_err(err)?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}

@@ -1,0 +1,461 @@
+//! The mock Microsoft Graph (`/graph/v1.0`: `me`, `memberOf`, `getMemberObjects`,
+//! `appRoleAssignments`, `users/{id}`) and the UserInfo endpoint. Both validate the bearer
+//! token (signature, audience, lifetime, CAE revocation) and answer 401 with Graph's
+//! `WWW-Authenticate`, including Entra's `insufficient_claims` challenge.
+
+use super::{bearer, Ctx};
+use crate::config::{TenantConfig, GRAPH_APP_ID, GRAPH_RESOURCE};
+use crate::error::GraphError;
+use crate::params::read_body;
+use crate::state::{lock, unix_now, Idp};
+use axum::body::Body;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use model::{Fingerprint, PresentedToken, TokenKind};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// Graph's routes, nested under `/graph/v1.0`.
+pub fn router() -> Router<Arc<Idp>> {
+    Router::new()
+        .route("/me", get(me))
+        .route("/me/memberOf", get(member_of))
+        .route("/me/transitiveMemberOf", get(member_of))
+        .route("/me/getMemberObjects", post(get_member_objects_me))
+        .route("/me/appRoleAssignments", get(app_role_assignments))
+        .route("/users/{id}", get(user_by_id))
+        .route("/users/{id}/memberOf", get(member_of_user))
+        .route(
+            "/users/{id}/getMemberObjects",
+            post(get_member_objects_user),
+        )
+        .fallback(graph_not_found)
+}
+
+const AUTHORIZATION_URI: &str = "https://login.microsoftonline.com/common/oauth2/authorize";
+
+fn unauthorized(message: impl Into<String>) -> GraphError {
+    let mut e = GraphError::new(
+        StatusCode::UNAUTHORIZED,
+        "InvalidAuthenticationToken",
+        message,
+    );
+    e.www_authenticate = Some(format!(
+        "Bearer realm=\"\", authorization_uri=\"{AUTHORIZATION_URI}\", client_id=\"{GRAPH_APP_ID}\""
+    ));
+    e
+}
+
+/// The claims challenge Entra's CAE sends for tokens issued before a revocation.
+pub fn cae_challenge(revoked_at: u64) -> (String, String) {
+    let claims = format!(
+        "{{\"access_token\":{{\"nbf\":{{\"essential\":true, \"value\":\"{revoked_at}\"}}}}}}"
+    );
+    let header = format!(
+        "Bearer realm=\"\", authorization_uri=\"{AUTHORIZATION_URI}\", client_id=\"{GRAPH_APP_ID}\", error=\"insufficient_claims\", claims=\"{}\"",
+        STANDARD.encode(&claims)
+    );
+    (header, claims)
+}
+
+/// A validated caller.
+pub struct Caller {
+    /// The token's claims.
+    pub claims: Map<String, Value>,
+    /// That tenant's configuration.
+    pub config: TenantConfig,
+}
+
+impl Caller {
+    fn is_user(&self) -> bool {
+        self.claims.get("idtyp").and_then(Value::as_str) != Some("app")
+    }
+}
+
+/// Validates the bearer token for Graph or UserInfo and records who presented what.
+pub fn validate(idp: &Idp, ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, GraphError> {
+    let token = bearer(headers).ok_or_else(|| unauthorized("Access token is empty."))?;
+    let (tenant_hint, verified) = match idp.lookup_opaque(&token) {
+        Some((tenant, claims)) => (Some(tenant), Ok(claims)),
+        None => {
+            let peek = crate::keys::peek_claims(&token).ok();
+            let t = peek
+                .as_ref()
+                .and_then(|c| c.get("tid"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            (t, idp.keys.verify(&token))
+        }
+    };
+    ctx.record.update(|e| {
+        if e.tenant.is_none() {
+            e.tenant = tenant_hint.clone();
+        }
+        e.presented = Some(PresentedToken {
+            kind: TokenKind::Access,
+            fingerprint: Fingerprint::of(&token),
+            uti: verified
+                .as_ref()
+                .ok()
+                .and_then(|c| c.get("uti"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        });
+    });
+    let claims = verified.map_err(|e| match e {
+        crate::keys::JwtError::Malformed => unauthorized(
+            "IDX14100: JWT is not well formed, there are no dots (.). The token needs to be in JWS or JWE Compact Serialization Format.",
+        ),
+        crate::keys::JwtError::BadSignature => {
+            unauthorized("Access token validation failure. Invalid signature.")
+        }
+    })?;
+    let aud = claims
+        .get("aud")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if aud != GRAPH_RESOURCE && aud != GRAPH_APP_ID {
+        return Err(unauthorized(
+            "Access token validation failure. Invalid audience.",
+        ));
+    }
+    let now = unix_now();
+    let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+    if exp <= now {
+        return Err(unauthorized(
+            "Lifetime validation failed, the token is expired.",
+        ));
+    }
+    let nbf = claims.get("nbf").and_then(Value::as_u64).unwrap_or(0);
+    if nbf > now + 300 {
+        return Err(unauthorized(
+            "Lifetime validation failed, the token is not yet valid.",
+        ));
+    }
+    let tenant = claims
+        .get("tid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let t = idp.tenant(&tenant);
+    let st = lock(&t.state);
+    let iat = claims.get("iat").and_then(Value::as_u64).unwrap_or(0);
+    let cae = claims
+        .get("xms_cc")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|v| v == "cp1"));
+    if let Some(revoked) = st.cae_revoked_before {
+        if cae && iat < revoked {
+            let (header, _) = cae_challenge(revoked);
+            let mut e = GraphError::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp",
+            );
+            e.www_authenticate = Some(header);
+            return Err(e);
+        }
+    }
+    Ok(Caller {
+        claims,
+        config: st.config.clone(),
+    })
+}
+
+fn user_object(idp: &Idp, c: &TenantConfig) -> Value {
+    let u = &c.user;
+    json!({
+        "@odata.context": format!("{}/$metadata#users/$entity", idp.graph_url()),
+        "businessPhones": [],
+        "displayName": u.name,
+        "givenName": u.given_name,
+        "jobTitle": null,
+        "mail": u.username,
+        "mobilePhone": null,
+        "officeLocation": null,
+        "preferredLanguage": "en-US",
+        "surname": u.family_name,
+        "userPrincipalName": u.username,
+        "id": u.oid,
+    })
+}
+
+fn delegated_only(caller: &Caller) -> Result<(), GraphError> {
+    if caller.is_user() {
+        Ok(())
+    } else {
+        Err(GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "/me request is only valid with delegated authentication flow.",
+        ))
+    }
+}
+
+async fn me(
+    State(idp): State<Arc<Idp>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
+    let caller = validate(&idp, &ctx, &headers)?;
+    delegated_only(&caller)?;
+    Ok(Json(user_object(&idp, &caller.config)).into_response())
+}
+
+fn page(idp: &Idp, caller: &Caller, path: &str, query: Option<&str>) -> Value {
+    let mut top = caller.config.graph_page_size.max(1);
+    let mut skip = 0usize;
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "$top" => top = v.parse().unwrap_or(top).clamp(1, 999),
+            "$skiptoken" => skip = v.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    let groups = &caller.config.user.groups;
+    let items: Vec<Value> = groups
+        .iter()
+        .skip(skip)
+        .take(top)
+        .map(|g| {
+            json!({
+                "@odata.type": "#microsoft.graph.group",
+                "id": g.id,
+                "displayName": g.display_name,
+                "securityEnabled": true,
+                "mailEnabled": false,
+            })
+        })
+        .collect();
+    let mut body = json!({
+        "@odata.context": format!("{}/$metadata#directoryObjects", idp.graph_url()),
+        "value": items,
+    });
+    if skip + top < groups.len() {
+        body["@odata.nextLink"] = json!(format!(
+            "{}{}?$top={top}&$skiptoken={}",
+            idp.graph_url(),
+            path,
+            skip + top
+        ));
+    }
+    body
+}
+
+async fn member_of(
+    State(idp): State<Arc<Idp>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, GraphError> {
+    let caller = validate(&idp, &ctx, &headers)?;
+    delegated_only(&caller)?;
+    let path = ctx
+        .record
+        .snapshot()
+        .path
+        .trim_start_matches("/graph/v1.0")
+        .to_string();
+    Ok(Json(page(&idp, &caller, &path, q.as_deref())).into_response())
+}
+
+fn check_user_id(caller: &Caller, id: &str) -> Result<(), GraphError> {
+    let u = &caller.config.user;
+    if id == u.oid || id.eq_ignore_ascii_case(&u.username) {
+        Ok(())
+    } else {
+        Err(GraphError::new(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+        ))
+    }
+}
+
+async fn member_of_user(
+    State(idp): State<Arc<Idp>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, GraphError> {
+    let id = path_user_id(&ctx);
+    let caller = validate(&idp, &ctx, &headers)?;
+    check_user_id(&caller, &id)?;
+    let path = format!("/users/{id}/memberOf");
+    Ok(Json(page(&idp, &caller, &path, q.as_deref())).into_response())
+}
+
+async fn member_objects(caller: &Caller, body: Body) -> Result<Response, GraphError> {
+    let bytes = read_body(body).await.map_err(|_| {
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "The request body is too large.",
+        )
+    })?;
+    if !bytes.is_empty() {
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(m)) => {
+                if let Some(v) = m.get("securityEnabledOnly") {
+                    if !v.is_boolean() {
+                        return Err(GraphError::new(
+                            StatusCode::BAD_REQUEST,
+                            "BadRequest",
+                            "securityEnabledOnly must be a boolean.",
+                        ));
+                    }
+                }
+            }
+            _ => {
+                return Err(GraphError::new(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+                ))
+            }
+        }
+    }
+    let ids: Vec<&str> = caller
+        .config
+        .user
+        .groups
+        .iter()
+        .map(|g| g.id.as_str())
+        .collect();
+    Ok(Json(json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
+        "value": ids,
+    }))
+    .into_response())
+}
+
+async fn get_member_objects_me(
+    State(idp): State<Arc<Idp>>,
+    ctx: Ctx,
+    req: Request,
+) -> Result<Response, GraphError> {
+    let (parts, body) = req.into_parts();
+    let caller = validate(&idp, &ctx, &parts.headers)?;
+    delegated_only(&caller)?;
+    member_objects(&caller, Body::new(body)).await
+}
+
+async fn get_member_objects_user(
+    State(idp): State<Arc<Idp>>,
+    ctx: Ctx,
+    req: Request,
+) -> Result<Response, GraphError> {
+    let id = path_user_id(&ctx);
+    let (parts, body) = req.into_parts();
+    let caller = validate(&idp, &ctx, &parts.headers)?;
+    check_user_id(&caller, &id)?;
+    member_objects(&caller, Body::new(body)).await
+}
+
+/// The `{id}` of `/graph/v1.0/users/{id}/...`, percent-decoded.
+fn path_user_id(ctx: &Ctx) -> String {
+    let path = ctx.record.snapshot().path;
+    let raw = path.split('/').nth(4).unwrap_or_default().to_string();
+    percent_decode(&raw)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(hex, 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn stable_guid(seed: &str) -> String {
+    crate::tokens::service_principal_oid(seed)
+}
+
+async fn app_role_assignments(
+    State(idp): State<Arc<Idp>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
+    let caller = validate(&idp, &ctx, &headers)?;
+    delegated_only(&caller)?;
+    let u = &caller.config.user;
+    let items: Vec<Value> = u
+        .roles
+        .iter()
+        .map(|r| {
+            json!({
+                "id": stable_guid(&format!("assignment|{}|{r}", u.oid)),
+                "appRoleId": stable_guid(&format!("role|{r}")),
+                "principalDisplayName": u.name,
+                "principalId": u.oid,
+                "principalType": "User",
+                "resourceDisplayName": "tokenstorm app",
+                "resourceId": stable_guid("resource"),
+                "appRoleValue": r,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "@odata.context": format!("{}/$metadata#users('{}')/appRoleAssignments", idp.graph_url(), u.oid),
+        "value": items,
+    }))
+    .into_response())
+}
+
+async fn user_by_id(
+    State(idp): State<Arc<Idp>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
+    let id = path_user_id(&ctx);
+    let caller = validate(&idp, &ctx, &headers)?;
+    check_user_id(&caller, &id)?;
+    Ok(Json(user_object(&idp, &caller.config)).into_response())
+}
+
+async fn graph_not_found(ctx: Ctx) -> Response {
+    let path = ctx.record.snapshot().path;
+    let seg = path.rsplit('/').next().unwrap_or_default().to_string();
+    GraphError::new(
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        format!("Resource not found for the segment '{seg}'."),
+    )
+    .into_response()
+}
+
+/// `GET|POST /oidc/userinfo`.
+pub async fn userinfo(
+    State(idp): State<Arc<Idp>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+) -> Result<Response, GraphError> {
+    let caller = validate(&idp, &ctx, &headers)?;
+    delegated_only(&caller)?;
+    let u = &caller.config.user;
+    Ok(Json(json!({
+        "sub": caller.claims.get("sub").cloned().unwrap_or(Value::Null),
+        "name": u.name,
+        "family_name": u.family_name,
+        "given_name": u.given_name,
+        "picture": format!("{}/me/photo/$value", idp.graph_url()),
+        "email": u.username,
+    }))
+    .into_response())
+}

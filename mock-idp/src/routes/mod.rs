@@ -1,0 +1,162 @@
+//! The HTTP surface: [`router`] joins the route groups; each module holds one group's handlers.
+
+mod admin;
+mod authorize;
+mod device;
+mod discovery;
+mod graph;
+mod token;
+
+use crate::error::OAuthError;
+use crate::journal::{self, Record};
+use crate::state::Idp;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use std::sync::Arc;
+
+/// The whole mock: identity provider, Graph, admin API, with the journal layer around it.
+pub fn router(idp: Arc<Idp>) -> Router {
+    Router::new()
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys))
+        .route("/{tenant}/discovery/keys", get(discovery::keys))
+        .route("/common/discovery/instance", get(discovery::instance))
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(authorize::authorize).post(authorize::authorize),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/logout",
+            get(authorize::logout).post(authorize::logout),
+        )
+        .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(device::devicecode))
+        .route("/{tenant}/devicelogin", get(device::devicelogin))
+        .route("/oidc/userinfo", get(graph::userinfo).post(graph::userinfo))
+        .nest("/graph/v1.0", graph::router())
+        .nest("/_tokenstorm", admin::router(idp.clone()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(idp.clone(), journal::layer))
+        .with_state(idp)
+}
+
+/// What every handler gets: the journal record and the validated tenant segment.
+pub struct Ctx {
+    /// The request's journal record.
+    pub record: Record,
+    /// The tenant path segment (empty for tenant-less routes).
+    pub tenant: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let record =
+            parts.extensions.get::<Record>().cloned().ok_or_else(|| {
+                OAuthError::invalid_request(90000, "Internal: no journal record.")
+            })?;
+        let tenant = record.snapshot().tenant.unwrap_or_default();
+        if !tenant.is_empty() && !valid_tenant(&tenant) {
+            return Err(OAuthError::invalid_request(
+                90002,
+                format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            ));
+        }
+        Ok(Ctx { record, tenant })
+    }
+}
+
+/// Tenant segments: 1–100 characters of letters, digits, `.`, `-` and `_`.
+pub fn valid_tenant(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 100
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+async fn not_found() -> Response {
+    OAuthError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request",
+        900561,
+        "The endpoint does not exist on this mock identity provider.",
+    )
+    .into_response()
+}
+
+async fn method_not_allowed(method: axum::http::Method) -> Response {
+    OAuthError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        900561,
+        format!("The endpoint does not accept {method} requests."),
+    )
+    .into_response()
+}
+
+/// A cookie's value from the request headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The bearer token of an `Authorization` header.
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// The capabilities a `claims` request declares (`access_token.xms_cc.values`).
+pub fn capabilities(claims: Option<&serde_json::Value>) -> Vec<String> {
+    claims
+        .and_then(|c| c.get("access_token"))
+        .and_then(|a| a.get("xms_cc"))
+        .and_then(|x| x.get("values"))
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Parses a `claims` request parameter (AADSTS90014-style error when it is not a JSON object).
+pub fn parse_claims(raw: Option<&str>) -> Result<Option<serde_json::Value>, OAuthError> {
+    match raw {
+        None => Ok(None),
+        Some(s) => match serde_json::from_str::<serde_json::Value>(s) {
+            Ok(v @ serde_json::Value::Object(_)) => Ok(Some(v)),
+            _ => Err(OAuthError::invalid_request(
+                90014,
+                "The claims request parameter is not a valid JSON object.",
+            )),
+        },
+    }
+}

@@ -1,0 +1,600 @@
+//! The token endpoint: client credentials, authorization code (PKCE), refresh token (rotated),
+//! device code (both grant spellings) and on-behalf-of, with Entra's errors.
+
+use super::{capabilities, parse_claims, Ctx};
+use crate::config::AppRegistration;
+use crate::error::OAuthError;
+use crate::params::{read_form, scopes as split_scopes, Params};
+use crate::state::{lock, unix_now, DeviceStatus, Idp, TenantState};
+use crate::tokens::{mint, Request as MintRequest, ResourceScopes, Subject};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Json, Response};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use model::{Fingerprint, GrantType, PresentedToken, TokenKind};
+use std::sync::Arc;
+
+fn basic_auth(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(v) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = || {
+        OAuthError::invalid_client(
+            7000215,
+            "Invalid client secret provided. The Authorization header is malformed.",
+        )
+    };
+    let v = v.to_str().map_err(|_| bad())?;
+    let Some((scheme, b64)) = v.split_once(' ') else {
+        return Err(bad());
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(bad());
+    }
+    let raw = STANDARD.decode(b64.trim()).map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
+    let dec = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((dec(id), dec(secret))))
+}
+
+/// Checks the client's credentials for a grant.
+fn authenticate(
+    app: &AppRegistration,
+    secret: Option<&str>,
+    grant: &GrantType,
+) -> Result<(), OAuthError> {
+    match (&app.secret, secret) {
+        (Some(expected), Some(given)) => {
+            if constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+                Ok(())
+            } else {
+                Err(OAuthError::invalid_client(
+                    7000215,
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app.",
+                ))
+            }
+        }
+        (Some(_), None) => Err(OAuthError::invalid_client(
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )),
+        (None, Some(_)) => Err(OAuthError::invalid_client(
+            700025,
+            "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+        )),
+        (None, None) => match grant {
+            GrantType::ClientCredentials | GrantType::JwtBearer => Err(OAuthError::invalid_client(
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            )),
+            _ => Ok(()),
+        },
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`.
+pub async fn token(
+    State(idp): State<Arc<Idp>>,
+    ctx: Ctx,
+    req: Request,
+) -> Result<Response, OAuthError> {
+    let (parts, body) = req.into_parts();
+    let mut p = read_form(&parts.headers, Body::new(body)).await?;
+    p.merge_query(parts.uri.query())?;
+    let basic = basic_auth(&parts.headers)?;
+    ctx.record.update(|e| {
+        e.grant_type = p.get("grant_type").map(GrantType::parse);
+        e.scopes = split_scopes(p.get("scope"));
+        if e.client_request_id.is_none() {
+            e.client_request_id = p.get("client-request-id").map(str::to_string);
+        }
+        if let Some(sku) = p.get("x-client-SKU") {
+            e.client_sku = Some(sku.to_string());
+        }
+    });
+    let client_id = match (p.get("client_id"), &basic) {
+        (Some(a), Some((b, _))) if a != b => {
+            return Err(OAuthError::invalid_request(
+                900023,
+                "The client_id in the body does not match the one in the Authorization header.",
+            ))
+        }
+        (Some(a), _) => a.to_string(),
+        (None, Some((b, _))) => b.clone(),
+        (None, None) => return Err(OAuthError::missing("client_id")),
+    };
+    ctx.record.update(|e| e.client_id = Some(client_id.clone()));
+    let grant_raw = p.require("grant_type")?.to_string();
+    let grant = GrantType::parse(&grant_raw);
+    let claims = parse_claims(p.get("claims"))?;
+    let caps = capabilities(claims.as_ref());
+    ctx.record.update(|e| {
+        e.claims = claims.clone();
+        e.client_capabilities = caps.clone();
+    });
+    let app = idp
+        .app(&client_id)
+        .ok_or_else(|| OAuthError::unknown_client(&client_id, &ctx.tenant))?
+        .clone();
+    if let GrantType::Other(g) = &grant {
+        return Err(OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            format!("The app requested an unsupported grant type '{g}'."),
+        ));
+    }
+    if let (Some(_), Some(_)) = (p.get("client_secret"), &basic) {
+        return Err(OAuthError::invalid_request(
+            90072,
+            "The request presents the client secret twice (body and Authorization header).",
+        ));
+    }
+    let secret = p
+        .get("client_secret")
+        .map(str::to_string)
+        .or_else(|| basic.map(|(_, s)| s));
+    authenticate(&app, secret.as_deref(), &grant)?;
+    let cae = caps.iter().any(|c| c == "cp1");
+    let tenant = idp.tenant(&ctx.tenant);
+    let mut st = lock(&tenant.state);
+    let minted = match grant {
+        GrantType::ClientCredentials => {
+            client_credentials(&idp, &mut st, &ctx.tenant, &app, &p, cae, claims.as_ref())?
+        }
+        GrantType::AuthorizationCode => {
+            authorization_code(&idp, &mut st, &ctx, &app, &p, cae, claims.as_ref())?
+        }
+        GrantType::RefreshToken => {
+            refresh_token(&idp, &mut st, &ctx, &app, &p, cae, claims.as_ref())?
+        }
+        GrantType::DeviceCode => device_code(&idp, &mut st, &ctx, &app, &p, cae, claims.as_ref())?,
+        GrantType::JwtBearer => on_behalf_of(&idp, &mut st, &ctx, &app, &p, cae, claims.as_ref())?,
+        GrantType::Other(_) => unreachable_grant()?,
+    };
+    drop(st);
+    ctx.record.update(|e| e.issued = minted.issued);
+    let mut resp = Json(minted.body).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache"),
+    );
+    Ok(resp)
+}
+
+fn unreachable_grant() -> Result<crate::tokens::Minted, OAuthError> {
+    Err(OAuthError::missing("grant_type"))
+}
+
+fn client_credentials(
+    idp: &Idp,
+    st: &mut TenantState,
+    tenant: &str,
+    app: &AppRegistration,
+    p: &Params,
+    cae: bool,
+    claims: Option<&serde_json::Value>,
+) -> Result<crate::tokens::Minted, OAuthError> {
+    let scope_strings = split_scopes(Some(p.require("scope")?));
+    let rs = ResourceScopes::parse(&scope_strings)?;
+    if !rs.is_default() || rs.permissions.len() != 1 || !rs.oidc.is_empty() {
+        return Err(OAuthError::invalid_scope(
+            1002012,
+            format!(
+                "The provided value for scope {} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
+                scope_strings.join(" ")
+            ),
+        ));
+    }
+    Ok(mint(
+        idp,
+        st,
+        &MintRequest {
+            tenant,
+            client_id: &app.client_id,
+            confidential: true,
+            scopes: &rs,
+            scope_strings: &scope_strings,
+            subject: Subject::App,
+            nonce: None,
+            cae,
+            client_info: false,
+            app_roles: &app.app_roles,
+            claims_request: claims,
+        },
+    ))
+}
+
+fn user_disabled(st: &TenantState) -> Result<(), OAuthError> {
+    if st.config.user.disabled {
+        return Err(OAuthError::invalid_grant(
+            50057,
+            "The user account is disabled.",
+        ));
+    }
+    Ok(())
+}
+
+fn authorization_code(
+    idp: &Idp,
+    st: &mut TenantState,
+    ctx: &Ctx,
+    app: &AppRegistration,
+    p: &Params,
+    cae: bool,
+    claims: Option<&serde_json::Value>,
+) -> Result<crate::tokens::Minted, OAuthError> {
+    let code = p.require("code")?;
+    ctx.record.update(|e| {
+        e.presented = Some(PresentedToken {
+            kind: TokenKind::Code,
+            fingerprint: Fingerprint::of(code),
+            uti: None,
+        })
+    });
+    let now = unix_now();
+    let lifetime = st.config.code_lifetime_s;
+    let c = st.codes.get(code).cloned().ok_or_else(|| {
+        OAuthError::invalid_grant(
+            70000,
+            "The provided value for the 'code' parameter is not valid.",
+        )
+    })?;
+    if c.redeemed {
+        return Err(OAuthError::invalid_grant(
+            54005,
+            "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+        ));
+    }
+    if c.client_id != app.client_id {
+        return Err(OAuthError::invalid_grant(
+            70000,
+            "The provided value for the 'code' parameter is not valid. The code was issued to a different client.",
+        ));
+    }
+    if now > c.issued_at + lifetime {
+        return Err(OAuthError::invalid_grant(
+            70008,
+            "The provided authorization code or refresh token has expired due to inactivity.",
+        ));
+    }
+    let redirect = p.require("redirect_uri")?;
+    if redirect != c.redirect_uri {
+        return Err(OAuthError::invalid_grant(
+            500112,
+            format!(
+                "The reply address '{redirect}' does not match the reply address '{}' provided when requesting Authorization code.",
+                c.redirect_uri
+            ),
+        ));
+    }
+    if let Some((challenge, method)) = &c.challenge {
+        let verifier = p.require("code_verifier")?;
+        let ok = match method.as_str() {
+            "S256" => {
+                let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+                URL_SAFE_NO_PAD.encode(d.as_ref()) == *challenge
+            }
+            _ => verifier == challenge,
+        };
+        if !ok {
+            return Err(OAuthError::invalid_grant(
+                501481,
+                "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+            ));
+        }
+    }
+    user_disabled(st)?;
+    if let Some(entry) = st.codes.get_mut(code) {
+        entry.redeemed = true;
+    }
+    let scope_strings = match p.get("scope") {
+        Some(s) => split_scopes(Some(s)),
+        None => c.scopes.clone(),
+    };
+    let rs = ResourceScopes::parse(&scope_strings)?;
+    let cae = cae || capabilities(c.claims.as_ref()).iter().any(|x| x == "cp1");
+    let user = st.config.user.clone();
+    Ok(mint(
+        idp,
+        st,
+        &MintRequest {
+            tenant: &ctx.tenant,
+            client_id: &app.client_id,
+            confidential: !app.is_public(),
+            scopes: &rs,
+            scope_strings: &scope_strings,
+            subject: Subject::User(&user, c.auth_time),
+            nonce: c.nonce.as_deref(),
+            cae,
+            client_info: p.get("client_info") == Some("1"),
+            app_roles: &[],
+            claims_request: claims,
+        },
+    ))
+}
+
+fn refresh_token(
+    idp: &Idp,
+    st: &mut TenantState,
+    ctx: &Ctx,
+    app: &AppRegistration,
+    p: &Params,
+    cae: bool,
+    claims: Option<&serde_json::Value>,
+) -> Result<crate::tokens::Minted, OAuthError> {
+    let rt = p.require("refresh_token")?;
+    let fp = Fingerprint::of(rt);
+    ctx.record.update(|e| {
+        e.presented = Some(PresentedToken {
+            kind: TokenKind::Refresh,
+            fingerprint: fp.clone(),
+            uti: None,
+        })
+    });
+    let grant = st.refresh_tokens.get(&fp).cloned().ok_or_else(|| {
+        OAuthError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
+    })?;
+    if grant.client_id != app.client_id {
+        return Err(OAuthError::invalid_grant(
+            70000,
+            "The provided value for the 'refresh_token' parameter is not valid. The refresh token was issued to a different client.",
+        ));
+    }
+    if grant.revoked {
+        return Err(OAuthError::invalid_grant(
+            50173,
+            "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
+        ));
+    }
+    if unix_now() >= grant.expires_at {
+        return Err(OAuthError::invalid_grant(
+            700082,
+            "The refresh token has expired due to inactivity.",
+        ));
+    }
+    user_disabled(st)?;
+    let mut scope_strings = match p.get("scope") {
+        Some(s) => split_scopes(Some(s)),
+        None => grant.scopes.clone(),
+    };
+    if !scope_strings.iter().any(|s| s == "offline_access") {
+        scope_strings.push("offline_access".to_string());
+    }
+    let rs = ResourceScopes::parse(&scope_strings)?;
+    if st.config.revoke_rotated_refresh_tokens {
+        if let Some(g) = st.refresh_tokens.get_mut(&fp) {
+            g.revoked = true;
+        }
+    }
+    let user = st.config.user.clone();
+    Ok(mint(
+        idp,
+        st,
+        &MintRequest {
+            tenant: &ctx.tenant,
+            client_id: &app.client_id,
+            confidential: !app.is_public(),
+            scopes: &rs,
+            scope_strings: &scope_strings,
+            subject: Subject::User(&user, grant.auth_time),
+            nonce: None,
+            cae,
+            client_info: p.get("client_info") == Some("1"),
+            app_roles: &[],
+            claims_request: claims,
+        },
+    ))
+}
+
+fn device_code(
+    idp: &Idp,
+    st: &mut TenantState,
+    ctx: &Ctx,
+    app: &AppRegistration,
+    p: &Params,
+    cae: bool,
+    claims: Option<&serde_json::Value>,
+) -> Result<crate::tokens::Minted, OAuthError> {
+    let dc = p
+        .get("device_code")
+        .or_else(|| p.get("code"))
+        .ok_or_else(|| OAuthError::missing("device_code"))?
+        .to_string();
+    ctx.record.update(|e| {
+        e.presented = Some(PresentedToken {
+            kind: TokenKind::Code,
+            fingerprint: Fingerprint::of(&dc),
+            uti: None,
+        })
+    });
+    let now = unix_now();
+    let now_us = idp.now_us();
+    let enforce = st.config.device_enforce_interval;
+    let g = st.device_codes.get_mut(&dc).ok_or_else(|| {
+        OAuthError::invalid_grant(
+            70000,
+            "The provided value for the 'device_code' parameter is not valid.",
+        )
+    })?;
+    if g.client_id != app.client_id {
+        return Err(OAuthError::invalid_grant(
+            70000,
+            "The provided value for the 'device_code' parameter is not valid. It was issued to a different client.",
+        ));
+    }
+    let last = g.last_poll_us.replace(now_us);
+    if g.status == DeviceStatus::Redeemed {
+        return Err(OAuthError::invalid_grant(
+            54005,
+            "The device code was already redeemed.",
+        ));
+    }
+    if now >= g.expires_at {
+        return Err(OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "expired_token",
+            70019,
+            "Verification code expired.",
+        ));
+    }
+    if g.status == DeviceStatus::Denied {
+        return Err(OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "access_denied",
+            65004,
+            "User declined to consent to access the app.",
+        ));
+    }
+    if enforce {
+        if let Some(last) = last {
+            let min_gap = g.interval_s * 1_000_000 * 8 / 10;
+            if now_us.saturating_sub(last) < min_gap {
+                g.interval_s += 5;
+                return Err(OAuthError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "slow_down",
+                    70016,
+                    format!(
+                        "Polling too frequently; the interval is now {} seconds (RFC 8628 slow_down).",
+                        g.interval_s
+                    ),
+                ));
+            }
+        }
+    }
+    let auth_time = match g.status {
+        DeviceStatus::Approved(t) => t,
+        _ => {
+            return Err(OAuthError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "authorization_pending",
+                70016,
+                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+            ))
+        }
+    };
+    g.status = DeviceStatus::Redeemed;
+    let scope_strings = g.scopes.clone();
+    user_disabled(st)?;
+    let rs = ResourceScopes::parse(&scope_strings)?;
+    let user = st.config.user.clone();
+    Ok(mint(
+        idp,
+        st,
+        &MintRequest {
+            tenant: &ctx.tenant,
+            client_id: &app.client_id,
+            confidential: !app.is_public(),
+            scopes: &rs,
+            scope_strings: &scope_strings,
+            subject: Subject::User(&user, auth_time),
+            nonce: None,
+            cae,
+            client_info: p.get("client_info") == Some("1"),
+            app_roles: &[],
+            claims_request: claims,
+        },
+    ))
+}
+
+fn on_behalf_of(
+    idp: &Idp,
+    st: &mut TenantState,
+    ctx: &Ctx,
+    app: &AppRegistration,
+    p: &Params,
+    cae: bool,
+    claims: Option<&serde_json::Value>,
+) -> Result<crate::tokens::Minted, OAuthError> {
+    let use_ = p.require("requested_token_use")?;
+    if use_ != "on_behalf_of" {
+        return Err(OAuthError::invalid_request(
+            70003,
+            format!("The requested_token_use '{use_}' is not supported; expected 'on_behalf_of'."),
+        ));
+    }
+    let assertion = p.require("assertion")?;
+    let asserted = match idp.keys.verify(assertion) {
+        Ok(c) => c,
+        Err(_) => match idp.lookup_opaque(assertion) {
+            Some((_, c)) => c,
+            None => {
+                return Err(OAuthError::invalid_grant(
+                    50013,
+                    "Assertion failed signature validation.",
+                ))
+            }
+        },
+    };
+    ctx.record.update(|e| {
+        e.presented = Some(PresentedToken {
+            kind: TokenKind::Access,
+            fingerprint: Fingerprint::of(assertion),
+            uti: asserted
+                .get("uti")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+        })
+    });
+    let exp = asserted.get("exp").and_then(|v| v.as_u64()).unwrap_or(0);
+    if exp <= unix_now() {
+        return Err(OAuthError::invalid_grant(
+            500133,
+            "Assertion is not within its valid time range.",
+        ));
+    }
+    let aud = asserted
+        .get("aud")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    if aud != app.client_id && aud != format!("api://{}", app.client_id) {
+        return Err(OAuthError::invalid_grant(
+            50013,
+            format!("Assertion audience '{aud}' does not match the Client app presenting the assertion '{}'.", app.client_id),
+        ));
+    }
+    if asserted.get("idtyp").and_then(|v| v.as_str()) == Some("app") {
+        return Err(OAuthError::invalid_grant(
+            50013,
+            "Assertion contains an application token; on-behalf-of needs a user's token.",
+        ));
+    }
+    user_disabled(st)?;
+    let scope_strings = split_scopes(Some(p.require("scope")?));
+    let rs = ResourceScopes::parse(&scope_strings)?;
+    let user = st.config.user.clone();
+    let auth_time = asserted
+        .get("iat")
+        .and_then(|v| v.as_u64())
+        .unwrap_or_else(unix_now);
+    Ok(mint(
+        idp,
+        st,
+        &MintRequest {
+            tenant: &ctx.tenant,
+            client_id: &app.client_id,
+            confidential: true,
+            scopes: &rs,
+            scope_strings: &scope_strings,
+            subject: Subject::User(&user, auth_time),
+            nonce: None,
+            cae,
+            client_info: p.get("client_info") == Some("1"),
+            app_roles: &[],
+            claims_request: claims,
+        },
+    ))
+}

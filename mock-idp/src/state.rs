@@ -1,0 +1,270 @@
+//! Shared server state: the key set, the app registrations, the journal, and each tenant's
+//! state (sessions, codes, refresh tokens, device codes, revocations).
+//!
+//! **Invariant:** locks are never held across an `.await`.
+
+use crate::config::{AppRegistration, TenantConfig};
+use crate::keys::KeySet;
+use model::{Fingerprint, JournalEntry};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Locks a mutex, recovering from poisoning (a panicked handler must not wedge the server).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The whole server's state.
+pub struct Idp {
+    /// `https://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The signing keys.
+    pub keys: KeySet,
+    /// App registrations.
+    pub apps: Vec<AppRegistration>,
+    /// The admin API's bearer token.
+    pub admin_token: String,
+    /// The default tenant id.
+    pub default_tenant: String,
+    /// Configuration for tenants not configured explicitly.
+    pub default_config: TenantConfig,
+    /// Whether the server speaks TLS (cookies get `Secure`).
+    pub tls: bool,
+    started: Instant,
+    seq: AtomicU64,
+    journal: Mutex<Vec<JournalEntry>>,
+    tenants: Mutex<HashMap<String, Arc<Tenant>>>,
+    opaque: Mutex<HashMap<Fingerprint, (String, OpaqueClaims)>>,
+}
+
+/// The claims behind an opaque access token.
+pub type OpaqueClaims = serde_json::Map<String, serde_json::Value>;
+
+impl Idp {
+    /// New state.
+    pub fn new(
+        base_url: String,
+        keys: KeySet,
+        apps: Vec<AppRegistration>,
+        admin_token: String,
+        default_tenant: String,
+        default_config: TenantConfig,
+        tls: bool,
+    ) -> Self {
+        Idp {
+            base_url,
+            keys,
+            apps,
+            admin_token,
+            default_tenant,
+            default_config,
+            tls,
+            started: Instant::now(),
+            seq: AtomicU64::new(0),
+            journal: Mutex::new(Vec::new()),
+            tenants: Mutex::new(HashMap::new()),
+            opaque: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Remembers what an opaque access token stands for (the resource looks it up).
+    pub fn remember_opaque(&self, token: &str, tenant: &str, claims: OpaqueClaims) {
+        lock(&self.opaque).insert(Fingerprint::of(token), (tenant.to_string(), claims));
+    }
+
+    /// The tenant and claims of an opaque access token the mock issued.
+    pub fn lookup_opaque(&self, token: &str) -> Option<(String, OpaqueClaims)> {
+        lock(&self.opaque).get(&Fingerprint::of(token)).cloned()
+    }
+
+    /// Microseconds since the server started (monotonic).
+    pub fn now_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    /// The next request sequence number.
+    pub fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Appends a finished entry to the journal.
+    pub fn record(&self, entry: JournalEntry) {
+        lock(&self.journal).push(entry);
+    }
+
+    /// The journal so far, in arrival order; `tenant` filters.
+    pub fn journal(&self, tenant: Option<&str>, since_seq: u64) -> Vec<JournalEntry> {
+        let mut v: Vec<JournalEntry> = lock(&self.journal)
+            .iter()
+            .filter(|e| e.seq >= since_seq)
+            .filter(|e| tenant.is_none() || e.tenant.as_deref() == tenant)
+            .cloned()
+            .collect();
+        v.sort_by_key(|e| e.seq);
+        v
+    }
+
+    /// The app registration for a client id.
+    pub fn app(&self, client_id: &str) -> Option<&AppRegistration> {
+        self.apps.iter().find(|a| a.client_id == client_id)
+    }
+
+    /// The state of a tenant, created on first use with the default configuration.
+    pub fn tenant(&self, name: &str) -> Arc<Tenant> {
+        let mut t = lock(&self.tenants);
+        t.entry(name.to_string())
+            .or_insert_with(|| Arc::new(Tenant::new(name, self.default_config.clone())))
+            .clone()
+    }
+
+    /// The tenant if it exists.
+    pub fn existing_tenant(&self, name: &str) -> Option<Arc<Tenant>> {
+        lock(&self.tenants).get(name).cloned()
+    }
+
+    /// Names of tenants that have state.
+    pub fn tenant_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = lock(&self.tenants).keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// The issuer of a tenant: `{base}/{tenant}/v2.0`.
+    pub fn issuer(&self, tenant: &str) -> String {
+        format!("{}/{}/v2.0", self.base_url, tenant)
+    }
+
+    /// The Graph base URL.
+    pub fn graph_url(&self) -> String {
+        format!("{}/graph/v1.0", self.base_url)
+    }
+}
+
+/// One tenant: its configuration and mutable state.
+pub struct Tenant {
+    /// The tenant path segment (also the `tid` claim).
+    pub name: String,
+    /// Mutable state.
+    pub state: Mutex<TenantState>,
+}
+
+impl Tenant {
+    fn new(name: &str, config: TenantConfig) -> Self {
+        Tenant {
+            name: name.to_string(),
+            state: Mutex::new(TenantState {
+                config,
+                ..TenantState::default()
+            }),
+        }
+    }
+}
+
+/// An SSO session (the browser's cookie).
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Unix time of sign-in.
+    pub auth_time: u64,
+}
+
+/// An issued authorization code.
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    /// Who asked.
+    pub client_id: String,
+    /// The exact redirect URI of the authorize request.
+    pub redirect_uri: String,
+    /// Scopes asked for.
+    pub scopes: Vec<String>,
+    /// PKCE challenge and method.
+    pub challenge: Option<(String, String)>,
+    /// The authorize `nonce`.
+    pub nonce: Option<String>,
+    /// The `claims` request of the authorize request.
+    pub claims: Option<serde_json::Value>,
+    /// Unix time issued.
+    pub issued_at: u64,
+    /// Unix time of the sign-in it came from.
+    pub auth_time: u64,
+    /// Already redeemed.
+    pub redeemed: bool,
+}
+
+/// What a refresh token grants.
+#[derive(Debug, Clone)]
+pub struct RefreshGrant {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Scopes it may be redeemed for.
+    pub scopes: Vec<String>,
+    /// Unix time issued.
+    pub issued_at: u64,
+    /// Unix expiry.
+    pub expires_at: u64,
+    /// Revoked (by rotation or an event).
+    pub revoked: bool,
+    /// Unix time of the original sign-in.
+    pub auth_time: u64,
+}
+
+/// A device-code grant in progress.
+#[derive(Debug, Clone)]
+pub struct DeviceGrant {
+    /// The client.
+    pub client_id: String,
+    /// Scopes asked for.
+    pub scopes: Vec<String>,
+    /// The code the user types.
+    pub user_code: String,
+    /// Unix expiry.
+    pub expires_at: u64,
+    /// Current polling interval (seconds).
+    pub interval_s: u64,
+    /// Monotonic time (µs) of the last poll.
+    pub last_poll_us: Option<u64>,
+    /// Where the user is.
+    pub status: DeviceStatus,
+}
+
+/// The user's side of a device-code grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceStatus {
+    /// Not yet approved.
+    Pending,
+    /// Approved (Unix time).
+    Approved(u64),
+    /// The user declined.
+    Denied,
+    /// Tokens were issued; the code is spent.
+    Redeemed,
+}
+
+/// A tenant's mutable state.
+#[derive(Default)]
+pub struct TenantState {
+    /// Behaviour and token shaping.
+    pub config: TenantConfig,
+    /// SSO sessions by cookie value.
+    pub sessions: HashMap<String, Session>,
+    /// Authorization codes by code.
+    pub codes: HashMap<String, AuthCode>,
+    /// Refresh tokens by fingerprint.
+    pub refresh_tokens: HashMap<Fingerprint, RefreshGrant>,
+    /// Device grants by device code.
+    pub device_codes: HashMap<String, DeviceGrant>,
+    /// CAE: access tokens of CAE-capable clients issued before this Unix time are rejected at
+    /// the resource with a claims challenge.
+    pub cae_revoked_before: Option<u64>,
+    /// Counts of forced prompts seen (`login`, `consent`, `select_account`).
+    pub forced_prompts: u64,
+}

@@ -1,0 +1,18 @@
+//! The shared vocabulary of tokenstorm.
+//!
+//! Every other crate speaks through these types and never through each other's internals:
+//! the mock identity provider writes [`journal::JournalEntry`] values, the harness and its rules
+//! read them, and clients find the mock through the [`ready::ReadyFile`].
+//!
+//! **Invariant:** nothing in this crate holds a full token. Tokens are referred to by their
+//! [`fingerprint::Fingerprint`], which can be compared but not used.
+
+pub mod endpoint;
+pub mod fingerprint;
+pub mod journal;
+pub mod ready;
+
+pub use endpoint::Endpoint;
+pub use fingerprint::{redact, Fingerprint};
+pub use journal::{Completion, GrantType, IssuedToken, JournalEntry, PresentedToken, TokenKind};
+pub use ready::ReadyFile;
