@@ -176,6 +176,7 @@ pub async fn layer(State(idp): State<Arc<Idp>>, mut req: Request, next: Next) ->
     let (parts, body) = resp.into_parts();
     let body = RecordingBody {
         inner: body,
+        pending: None,
         guard: guard.record.take().map(|r| Guard {
             idp,
             record: Some(r),
@@ -208,11 +209,18 @@ impl Drop for Guard {
     }
 }
 
-/// A response body that tells the journal when it has been sent.
+/// A response body that tells the journal when it has been sent. Large data frames are
+/// re-framed into [`FRAME`]-sized pieces, so the end of the body is only reached once the
+/// connection has taken (nearly) all of it: a client that stops reading is then journaled as
+/// disconnected, not as served.
 struct RecordingBody {
     inner: Body,
+    pending: Option<Bytes>,
     guard: Option<Guard>,
 }
+
+/// The largest data frame handed to the connection at once.
+const FRAME: usize = 16 * 1024;
 
 impl http_body::Body for RecordingBody {
     type Data = Bytes;
@@ -223,7 +231,27 @@ impl http_body::Body for RecordingBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = &mut *self;
+        if let Some(mut rest) = this.pending.take() {
+            if rest.len() > FRAME {
+                let head = rest.split_to(FRAME);
+                this.pending = Some(rest);
+                return Poll::Ready(Some(Ok(Frame::data(head))));
+            }
+            return Poll::Ready(Some(Ok(Frame::data(rest))));
+        }
         let res = Pin::new(&mut this.inner).poll_frame(cx);
+        let res = match res {
+            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                Ok(mut data) if data.len() > FRAME => {
+                    let head = data.split_to(FRAME);
+                    this.pending = Some(data);
+                    Poll::Ready(Some(Ok(Frame::data(head))))
+                }
+                Ok(data) => Poll::Ready(Some(Ok(Frame::data(data)))),
+                Err(frame) => Poll::Ready(Some(Ok(frame))),
+            },
+            other => other,
+        };
         match &res {
             Poll::Ready(None) => {
                 if let Some(mut g) = this.guard.take() {
@@ -241,11 +269,17 @@ impl http_body::Body for RecordingBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.pending.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        let mut h = self.inner.size_hint();
+        let extra = self.pending.as_ref().map_or(0, |p| p.len() as u64);
+        h.set_lower(h.lower() + extra);
+        if let Some(u) = h.upper() {
+            h.set_upper(u + extra);
+        }
+        h
     }
 }
 
@@ -253,7 +287,7 @@ impl Drop for RecordingBody {
     fn drop(&mut self) {
         if let Some(mut g) = self.guard.take() {
             // Hyper drops a body it knew was empty without polling it: that is a send.
-            let c = if self.inner.is_end_stream() {
+            let c = if self.pending.is_none() && self.inner.is_end_stream() {
                 Completion::Sent
             } else {
                 Completion::ClientDisconnected

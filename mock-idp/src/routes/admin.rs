@@ -6,7 +6,7 @@ use crate::config::TenantConfig;
 use crate::params::read_body;
 use crate::state::{lock, unix_now, Idp};
 use axum::body::Body;
-use axum::extract::{RawQuery, Request, State};
+use axum::extract::{OriginalUri, RawQuery, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
@@ -98,19 +98,25 @@ async fn tenants(State(idp): State<Arc<Idp>>) -> Response {
     Json(json!({"tenants": idp.tenant_names()})).into_response()
 }
 
+/// The i-th `/`-separated segment of the full path (`/_tokenstorm/tenants/{tenant}/...`: the
+/// tenant is segment 3).
 fn path_segment(req_path: &str, i: usize) -> String {
     req_path.split('/').nth(i).unwrap_or_default().to_string()
 }
 
-async fn get_config(State(idp): State<Arc<Idp>>, req: Request) -> Response {
-    let tenant = path_segment(req.uri().path(), 3);
+async fn get_config(State(idp): State<Arc<Idp>>, OriginalUri(uri): OriginalUri) -> Response {
+    let tenant = path_segment(uri.path(), 3);
     let t = idp.tenant(&tenant);
     let cfg = lock(&t.state).config.clone();
     Json(cfg).into_response()
 }
 
-async fn put_config(State(idp): State<Arc<Idp>>, req: Request) -> Response {
-    let tenant = path_segment(req.uri().path(), 3);
+async fn put_config(
+    State(idp): State<Arc<Idp>>,
+    OriginalUri(uri): OriginalUri,
+    req: Request,
+) -> Response {
+    let tenant = path_segment(uri.path(), 3);
     if !super::valid_tenant(&tenant) {
         return admin_error(
             StatusCode::BAD_REQUEST,
@@ -135,9 +141,10 @@ async fn put_config(State(idp): State<Arc<Idp>>, req: Request) -> Response {
     }
 }
 
-async fn event(State(idp): State<Arc<Idp>>, req: Request) -> Response {
-    let tenant = path_segment(req.uri().path(), 3);
-    let event = path_segment(req.uri().path(), 5);
+async fn event(State(idp): State<Arc<Idp>>, OriginalUri(uri): OriginalUri) -> Response {
+    // `/_tokenstorm/tenants/{tenant}/events/{event}`
+    let tenant = path_segment(uri.path(), 3);
+    let event = path_segment(uri.path(), 5);
     match idp.fire(&tenant, &event) {
         Ok(v) => Json(v).into_response(),
         Err(e) => admin_error(StatusCode::BAD_REQUEST, "unknown_event", &e),
