@@ -103,12 +103,17 @@ pub async fn devicelogin(State(idp): State<Arc<Idp>>, ctx: Ctx, RawQuery(q): Raw
         )
         .into_response();
     };
-    let Some(tenant) = idp.existing_tenant(&ctx.tenant) else {
-        return (
+    let unknown = || {
+        OAuthError::new(
             StatusCode::NOT_FOUND,
-            Html("<html><body><p>Unknown code.</p></body></html>"),
+            "invalid_request",
+            70000,
+            "That code is unknown, expired or already used.",
         )
-            .into_response();
+        .into_response()
+    };
+    let Some(tenant) = idp.existing_tenant(&ctx.tenant) else {
+        return unknown();
     };
     let mut st = lock(&tenant.state);
     let disabled = st.config.user.disabled;
@@ -122,20 +127,18 @@ pub async fn devicelogin(State(idp): State<Arc<Idp>>, ctx: Ctx, RawQuery(q): Raw
             g.status = DeviceStatus::Denied;
             Html("<html><body><p>You declined to sign in.</p></body></html>").into_response()
         }
-        Some(_) if disabled => (
+        Some(_) if disabled => OAuthError::new(
             StatusCode::FORBIDDEN,
-            Html("<html><body><p>Your account is disabled.</p></body></html>"),
+            "access_denied",
+            50057,
+            "The user account is disabled.",
         )
-            .into_response(),
+        .into_response(),
         Some(g) => {
             g.status = DeviceStatus::Approved(now);
             Html("<html><body><p>You have signed in. You may now close this window.</p></body></html>")
                 .into_response()
         }
-        None => (
-            StatusCode::NOT_FOUND,
-            Html("<html><body><p>That code is unknown, expired or already used.</p></body></html>"),
-        )
-            .into_response(),
+        None => unknown(),
     }
 }

@@ -87,24 +87,46 @@ pub fn valid_tenant(t: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
-async fn not_found() -> Response {
-    OAuthError::new(
-        StatusCode::NOT_FOUND,
-        "invalid_request",
-        900561,
-        "The endpoint does not exist on this mock identity provider.",
-    )
-    .into_response()
+/// An error in the shape of the surface the path belongs to: Graph's for Graph and UserInfo,
+/// the admin API's for `/_tokenstorm`, Entra's OAuth shape for everything else.
+fn surface_error(path: &str, status: StatusCode, message: String) -> Response {
+    if path.starts_with("/graph/") || path == "/graph" || path.starts_with("/oidc/") {
+        let code = if status == StatusCode::METHOD_NOT_ALLOWED {
+            "Request_BadRequest"
+        } else {
+            "BadRequest"
+        };
+        crate::error::GraphError::new(status, code, message).into_response()
+    } else if path.starts_with("/_tokenstorm") {
+        (
+            status,
+            axum::Json(
+                serde_json::json!({"error": "invalid_request", "error_description": message}),
+            ),
+        )
+            .into_response()
+    } else {
+        OAuthError::new(status, "invalid_request", 900561, message).into_response()
+    }
 }
 
-async fn method_not_allowed(method: axum::http::Method) -> Response {
-    OAuthError::new(
+async fn not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> Response {
+    surface_error(
+        uri.path(),
+        StatusCode::NOT_FOUND,
+        "The endpoint does not exist on this mock identity provider.".to_string(),
+    )
+}
+
+async fn method_not_allowed(
+    method: axum::http::Method,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> Response {
+    surface_error(
+        uri.path(),
         StatusCode::METHOD_NOT_ALLOWED,
-        "invalid_request",
-        900561,
         format!("The endpoint does not accept {method} requests."),
     )
-    .into_response()
 }
 
 /// A cookie's value from the request headers.

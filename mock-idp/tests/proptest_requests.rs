@@ -1,0 +1,274 @@
+//! Random and malformed requests at every endpoint of the real server: never a panic (a
+//! dropped connection), never an unscripted 5xx, and every error body in the JSON shape of the
+//! surface that answered (Entra's OAuth shape, Graph's shape, or the admin API's).
+#![allow(clippy::unwrap_used)]
+
+use mock_idp::{MockIdp, Options};
+use proptest::prelude::*;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+struct World {
+    rt: tokio::runtime::Runtime,
+    idp: MockIdp,
+    http: reqwest::Client,
+}
+
+fn world() -> &'static World {
+    static W: OnceLock<World> = OnceLock::new();
+    W.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let idp = rt.block_on(MockIdp::start(Options::default())).unwrap();
+        let ca = reqwest::Certificate::from_pem(idp.ca_cert_pem().unwrap().as_bytes()).unwrap();
+        let http = reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        World { rt, idp, http }
+    })
+}
+
+const PATHS: &[&str] = &[
+    "/{t}/v2.0/.well-known/openid-configuration",
+    "/{t}/discovery/v2.0/keys",
+    "/{t}/oauth2/v2.0/authorize",
+    "/{t}/oauth2/v2.0/token",
+    "/{t}/oauth2/v2.0/devicecode",
+    "/{t}/oauth2/v2.0/logout",
+    "/{t}/devicelogin",
+    "/oidc/userinfo",
+    "/graph/v1.0/me",
+    "/graph/v1.0/me/memberOf",
+    "/graph/v1.0/me/getMemberObjects",
+    "/graph/v1.0/users/{t}/getMemberObjects",
+    "/graph/v1.0/users/{t}",
+    "/graph/v1.0/me/appRoleAssignments",
+    "/graph/v1.0/{t}",
+    "/_tokenstorm/journal",
+    "/_tokenstorm/tenants/{t}/config",
+    "/_tokenstorm/tenants/{t}/events/{t}",
+    "/common/discovery/instance",
+    "/{t}",
+    "/{t}/{t}/{t}",
+];
+
+const PARAMS: &[&str] = &[
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "scope",
+    "code",
+    "refresh_token",
+    "device_code",
+    "assertion",
+    "requested_token_use",
+    "redirect_uri",
+    "code_verifier",
+    "code_challenge",
+    "code_challenge_method",
+    "claims",
+    "prompt",
+    "response_type",
+    "response_mode",
+    "state",
+    "nonce",
+    "client_info",
+    "user_code",
+    "action",
+    "authorization_endpoint",
+    "$top",
+    "$skiptoken",
+    "post_logout_redirect_uri",
+];
+
+fn tenant() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z0-9._-]{1,12}",
+        Just("common".to_string()),
+        "[%a-zA-Z0-9~!$&'()*+,;=:@]{1,20}",
+        Just("%FF%FE".to_string()),
+        Just("..".to_string()),
+        "[a-z]{101,110}",
+    ]
+}
+
+fn value(cid: String, secret: String) -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(cid),
+        Just(secret),
+        Just("client_credentials".to_string()),
+        Just("authorization_code".to_string()),
+        Just("refresh_token".to_string()),
+        Just("device_code".to_string()),
+        Just("urn:ietf:params:oauth:grant-type:jwt-bearer".to_string()),
+        Just("https://graph.microsoft.com/.default".to_string()),
+        Just("openid profile offline_access".to_string()),
+        Just("http://localhost/callback".to_string()),
+        Just("code".to_string()),
+        Just("none".to_string()),
+        Just("form_post".to_string()),
+        Just(r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#.to_string()),
+        Just("a.b.c".to_string()),
+        ".{0,40}",
+        "[0-9]{1,25}",
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Req {
+    method: &'static str,
+    path: String,
+    query: Vec<(String, String)>,
+    content_type: Option<&'static str>,
+    auth: Option<String>,
+    body: Vec<u8>,
+}
+
+fn request() -> impl Strategy<Value = Req> {
+    let w = world();
+    let ready = w.idp.ready();
+    let cid = ready.clients.confidential.client_id.clone();
+    let secret = ready.clients.confidential.client_secret.clone();
+    let admin = ready.admin_token.clone();
+    let pair = (
+        proptest::sample::select(PARAMS),
+        value(cid.clone(), secret.clone()),
+    )
+        .prop_map(|(k, v): (&str, String)| (k.to_string(), v))
+        .boxed();
+    let form =
+        proptest::collection::vec(pair.clone(), 0..8).prop_map(|pairs: Vec<(String, String)>| {
+            let mut s = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in pairs {
+                s.append_pair(&k, &v);
+            }
+            s.finish().into_bytes()
+        });
+    let body = prop_oneof![
+        form,
+        proptest::collection::vec(any::<u8>(), 0..300),
+        Just(br#"{"securityEnabledOnly": true}"#.to_vec()),
+        Just(br#"{"access_token_lifetime_s": 1}"#.to_vec()),
+    ];
+    (
+        prop_oneof![
+            4 => Just("GET"),
+            5 => Just("POST"),
+            1 => proptest::sample::select(vec!["PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"]),
+        ],
+        proptest::sample::select(PATHS),
+        proptest::collection::vec(tenant(), 3),
+        proptest::collection::vec(pair, 0..5),
+        proptest::option::of(proptest::sample::select(vec![
+            "application/x-www-form-urlencoded",
+            "application/x-www-form-urlencoded; charset=utf-8",
+            "application/json",
+            "text/plain",
+            "multipart/form-data; boundary=x",
+        ])),
+        proptest::option::of(prop_oneof![
+            Just(format!("Bearer {admin}")),
+            Just("Bearer a.b.c".to_string()),
+            "Bearer [A-Za-z0-9._-]{0,60}",
+            "Basic [A-Za-z0-9+/=]{0,40}",
+            ".{0,30}",
+        ]),
+        body,
+    )
+        .prop_map(|(method, tpl, ts, query, content_type, auth, body)| {
+            let mut path = tpl.to_string();
+            for t in ts {
+                path = path.replacen("{t}", &t, 1);
+            }
+            Req {
+                method,
+                path,
+                query,
+                content_type,
+                auth,
+                body,
+            }
+        })
+}
+
+fn check(req: &Req, status: u16, ct: &str, body: &[u8]) -> Result<(), TestCaseError> {
+    prop_assert!(
+        status < 500,
+        "{req:?} -> {status} {}",
+        String::from_utf8_lossy(body)
+    );
+    if status < 400 || req.method == "HEAD" {
+        return Ok(());
+    }
+    prop_assert!(
+        ct.starts_with("application/json"),
+        "{req:?} -> {status} content-type {ct:?}"
+    );
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| TestCaseError::fail(format!("{req:?} -> {status} non-JSON body: {e}")))?;
+    if req.path.starts_with("/graph/") || req.path == "/oidc/userinfo" {
+        prop_assert!(v["error"]["code"].is_string(), "{req:?} -> {v}");
+    } else if req.path.starts_with("/_tokenstorm/") {
+        prop_assert!(v["error"].is_string(), "{req:?} -> {v}");
+    } else {
+        prop_assert!(v["error"].is_string(), "{req:?} -> {v}");
+        prop_assert!(
+            v["error_codes"].as_array().is_some_and(|a| !a.is_empty()),
+            "{req:?} -> {v}"
+        );
+        prop_assert!(
+            v["error_description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("AADSTS")),
+            "{req:?} -> {v}"
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_panic_no_unscripted_5xx_always_json_errors(req in request()) {
+        let w = world();
+        let mut url = match reqwest::Url::parse(&format!("{}{}", w.idp.base_url(), req.path)) {
+            Ok(u) => u,
+            Err(_) => return Ok(()),
+        };
+        if !req.query.is_empty() {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in &req.query {
+                q.append_pair(k, v);
+            }
+        }
+        let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap();
+        let mut rb = w.http.request(method, url).body(req.body.clone());
+        if let Some(ct) = req.content_type {
+            rb = rb.header("content-type", ct);
+        }
+        if let Some(a) = &req.auth {
+            if let Ok(v) = reqwest::header::HeaderValue::from_str(a) {
+                rb = rb.header("authorization", v);
+            }
+        }
+        let (status, ct, body) = w.rt.block_on(async {
+            let resp = rb.send().await.map_err(|e| format!("{e:?}"))?;
+            let status = resp.status().as_u16();
+            let ct = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body = resp.bytes().await.map_err(|e| format!("{e:?}"))?;
+            Ok::<_, String>((status, ct, body))
+        }).map_err(|e| TestCaseError::fail(format!("{req:?}: connection failed (a panic?): {e}")))?;
+        check(&req, status, &ct, &body)?;
+    }
+}
