@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mock_idp::config::{default_apps, TenantConfig, DEFAULT_TENANT};
 use mock_idp::keys::KeySet;
-use mock_idp::state::{Idp, TenantState};
+use mock_idp::state::Idp;
 use mock_idp::tokens::{mint, Request, ResourceScopes, Subject};
 use serde_json::{json, Map};
 use std::hint::black_box;
@@ -41,13 +41,14 @@ fn bench(c: &mut Criterion) {
 
     let scope_strings = vec!["https://graph.microsoft.com/.default".to_string()];
     let scopes = ResourceScopes::parse(&scope_strings).unwrap();
-    let mut state = TenantState::default();
+    let config = TenantConfig::default();
     g.bench_function("mint_client_credentials", |b| {
         b.iter(|| {
             let m = mint(
                 &idp,
-                &mut state,
+                &config,
                 &Request {
+                    base: "https://127.0.0.1:1",
                     tenant: "t",
                     client_id: "c",
                     confidential: true,
@@ -77,8 +78,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let m = mint(
                 &idp,
-                &mut state,
+                &config,
                 &Request {
+                    base: "https://127.0.0.1:1",
                     tenant: "t",
                     client_id: "c",
                     confidential: false,

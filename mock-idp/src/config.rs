@@ -45,27 +45,28 @@ impl AppRegistration {
 }
 
 fn loopback_equal_ignoring_port(registered: &str, given: &str) -> bool {
-    fn split(u: &str) -> Option<(&str, &str)> {
-        let rest = u.strip_prefix("http://")?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        let host = if let Some(h) = authority.strip_prefix('[') {
-            &authority[..h.find(']')? + 2]
-        } else {
-            authority.split(':').next()?
-        };
-        Some((host, path))
-    }
-    match (split(registered), split(given)) {
-        (Some((rh, rp)), Some((gh, gp))) => {
-            matches!(rh, "localhost" | "127.0.0.1" | "[::1]")
-                && rh == gh
-                && (rp == gp || (rp.is_empty() && gp == "/") || (rp == "/" && gp.is_empty()))
-        }
-        _ => false,
-    }
+    // Parsed, not split: `http://localhost:1@evil.test/` has the host `evil.test`.
+    let (Ok(r), Ok(g)) = (url::Url::parse(registered), url::Url::parse(given)) else {
+        return false;
+    };
+    let loopback = |u: &url::Url| match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    r.scheme() == "http"
+        && g.scheme() == "http"
+        && loopback(&r)
+        && r.host() == g.host()
+        && r.port().is_none()
+        && g.username().is_empty()
+        && g.password().is_none()
+        && g.fragment().is_none()
+        && r.path() == g.path()
+        && r.query() == g.query()
+        && given.is_ascii()
+        && !given.contains(|c: char| c.is_ascii_control() || c == ' ')
 }
 
 /// The default app registrations, with a fresh confidential-client secret.
@@ -233,6 +234,11 @@ mod tests {
         assert!(!app.redirect_matches("http://evil.test/callback"));
         assert!(!app.redirect_matches("https://localhost:9/callback"));
         assert!(!app.redirect_matches("http://localhost.evil.test/callback"));
+        assert!(!app.redirect_matches("http://localhost:1@evil.test/callback"));
+        assert!(!app.redirect_matches("http://localhost:abc/callback"));
+        assert!(!app.redirect_matches("http://localhost:8400/callback?x=1"));
+        assert!(!app.redirect_matches("http://localhost:%0A/callback"));
+        assert!(app.redirect_matches("http://127.0.0.1:9/callback"));
         let conf = &default_apps("s".into())[0];
         // https is not loopback-exempt: exact only.
         assert!(conf.redirect_matches("https://localhost/callback"));

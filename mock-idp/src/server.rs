@@ -10,6 +10,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+/// How long a client may take to send a request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -40,7 +43,12 @@ pub async fn serve(
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
             let svc = TowerToHyperService::new(app);
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // Idle or trickling request heads do not hold a connection forever.
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
             match tls {
                 Some(acceptor) => {
                     let stream = match tokio::time::timeout(

@@ -102,16 +102,25 @@ impl Idp {
         lock(&self.journal).push(entry);
     }
 
-    /// The journal so far, in arrival order; `tenant` filters.
-    pub fn journal(&self, tenant: Option<&str>, since_seq: u64) -> Vec<JournalEntry> {
-        let mut v: Vec<JournalEntry> = lock(&self.journal)
+    /// The journal so far, in arrival order; `tenant` filters. `since` is a cursor: the number
+    /// of entries (across all tenants) already read, as returned by [`Idp::journal_len`].
+    /// Entries are appended as exchanges finish, so a cursor never skips a slow request.
+    pub fn journal(&self, tenant: Option<&str>, since: usize) -> Vec<JournalEntry> {
+        let j = lock(&self.journal);
+        let mut v: Vec<JournalEntry> = j
             .iter()
-            .filter(|e| e.seq >= since_seq)
+            .skip(since)
             .filter(|e| tenant.is_none() || e.tenant.as_deref() == tenant)
             .cloned()
             .collect();
+        drop(j);
         v.sort_by_key(|e| e.seq);
         v
+    }
+
+    /// How many entries the journal holds (the cursor for the next read).
+    pub fn journal_len(&self) -> usize {
+        lock(&self.journal).len()
     }
 
     /// The app registration for a client id.

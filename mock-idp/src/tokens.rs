@@ -3,7 +3,7 @@
 
 use crate::config::{OverageStyle, TenantConfig, UserConfig, GRAPH_RESOURCE};
 use crate::error::OAuthError;
-use crate::state::{unix_now, Idp, RefreshGrant, TenantState};
+use crate::state::{unix_now, Idp, RefreshGrant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use model::{Fingerprint, IssuedToken, TokenKind};
@@ -129,6 +129,8 @@ pub enum Subject<'a> {
 
 /// What to issue.
 pub struct Request<'a> {
+    /// The base URL the client reached the mock by (`https://localhost:PORT`), for `iss`.
+    pub base: &'a str,
     /// The tenant (also `tid`).
     pub tenant: &'a str,
     /// The client the tokens go to.
@@ -172,9 +174,11 @@ pub struct Minted {
     pub body: Value,
     /// What the journal records.
     pub issued: Vec<IssuedToken>,
+    /// The refresh token's grant, for the caller to store in the tenant's state.
+    pub refresh: Option<(Fingerprint, RefreshGrant)>,
 }
 
-fn group_claims(claims: &mut Map<String, Value>, cfg: &TenantConfig, idp: &Idp, tid: &str) {
+fn group_claims(claims: &mut Map<String, Value>, cfg: &TenantConfig, base: &str) {
     let user = &cfg.user;
     if user.groups.is_empty() {
         return;
@@ -185,9 +189,8 @@ fn group_claims(claims: &mut Map<String, Value>, cfg: &TenantConfig, idp: &Idp, 
                 claims.insert("_claim_names".into(), json!({"groups": "src1"}));
                 claims.insert(
                     "_claim_sources".into(),
-                    json!({"src1": {"endpoint": format!("{}/users/{}/getMemberObjects", idp.graph_url(), user.oid)}}),
+                    json!({"src1": {"endpoint": format!("{base}/graph/v1.0/users/{}/getMemberObjects", user.oid)}}),
                 );
-                let _ = tid;
             }
             OverageStyle::Hasgroups => {
                 claims.insert("hasgroups".into(), json!(true));
@@ -202,26 +205,26 @@ fn group_claims(claims: &mut Map<String, Value>, cfg: &TenantConfig, idp: &Idp, 
 }
 
 /// Mints an access token (and, for user flows with `openid`, an ID token; with
-/// `offline_access`, a refresh token recorded in `state`).
-pub fn mint(idp: &Idp, state: &mut TenantState, req: &Request<'_>) -> Minted {
-    let cfg = state.config.clone();
+/// `offline_access`, a refresh token whose grant the caller stores). Signing is the expensive
+/// part, so this takes no lock: callers decide under the tenant's lock, then mint outside it.
+pub fn mint(idp: &Idp, cfg: &TenantConfig, req: &Request<'_>) -> Minted {
     // A token answering a CAE challenge is issued no earlier than the revocation it answers,
     // as Entra does; everything else is issued now.
-    let now = unix_now().max(nbf_floor(req.claims_request).min(unix_now() + 300));
+    let now = unix_now().max(nbf_floor(req.claims_request).min(unix_now() + 1));
     let lifetime = if req.cae {
         cfg.cae_access_token_lifetime_s
             .unwrap_or(cfg.access_token_lifetime_s)
     } else {
         cfg.access_token_lifetime_s
     };
-    let iss = idp.issuer(req.tenant);
+    let iss = format!("{}/{}/v2.0", req.base, req.tenant);
     let at_uti = random_text(16);
     let mut at = Map::new();
     at.insert("aud".into(), json!(req.scopes.resource));
     at.insert("iss".into(), json!(iss));
     at.insert("iat".into(), json!(now));
     at.insert("nbf".into(), json!(now));
-    at.insert("exp".into(), json!(now + lifetime));
+    at.insert("exp".into(), json!(now.saturating_add(lifetime)));
     at.insert("aio".into(), json!(random_text(24)));
     at.insert("azp".into(), json!(req.client_id));
     at.insert(
@@ -256,16 +259,17 @@ pub fn mint(idp: &Idp, state: &mut TenantState, req: &Request<'_>) -> Minted {
                         .filter(|s| *s != "offline_access"),
                 )
                 .collect();
-            let scp = if scp.is_empty() {
-                "User.Read".to_string()
-            } else {
-                scp.join(" ")
-            };
+            // `.default` (or no permission at all) stands for the consented permission.
+            let mut scp = scp;
+            if !req.scopes.permissions.iter().any(|p| p != ".default") {
+                scp.insert(0, "User.Read");
+            }
+            let scp = scp.join(" ");
             at.insert("scp".into(), json!(scp));
             if !user.roles.is_empty() {
                 at.insert("roles".into(), json!(user.roles));
             }
-            group_claims(&mut at, &cfg, idp, req.tenant);
+            group_claims(&mut at, cfg, req.base);
         }
         Subject::App => {
             let sp = service_principal_oid(req.client_id);
@@ -291,6 +295,7 @@ pub fn mint(idp: &Idp, state: &mut TenantState, req: &Request<'_>) -> Minted {
         idp.keys.sign(&at)
     };
 
+    let mut refresh = None;
     let mut body = json!({
         "token_type": "Bearer",
         "expires_in": lifetime,
@@ -328,7 +333,10 @@ pub fn mint(idp: &Idp, state: &mut TenantState, req: &Request<'_>) -> Minted {
             id.insert("iss".into(), json!(iss));
             id.insert("iat".into(), json!(now));
             id.insert("nbf".into(), json!(now));
-            id.insert("exp".into(), json!(now + cfg.id_token_lifetime_s));
+            id.insert(
+                "exp".into(),
+                json!(now.saturating_add(cfg.id_token_lifetime_s)),
+            );
             id.insert("name".into(), json!(user.name));
             id.insert("oid".into(), json!(user.oid));
             id.insert("preferred_username".into(), json!(user.username));
@@ -344,7 +352,7 @@ pub fn mint(idp: &Idp, state: &mut TenantState, req: &Request<'_>) -> Minted {
             if !user.roles.is_empty() {
                 id.insert("roles".into(), json!(user.roles));
             }
-            group_claims(&mut id, &cfg, idp, req.tenant);
+            group_claims(&mut id, cfg, req.base);
             for (k, v) in &cfg.extra_id_token_claims {
                 id.insert(k.clone(), v.clone());
             }
@@ -365,17 +373,17 @@ pub fn mint(idp: &Idp, state: &mut TenantState, req: &Request<'_>) -> Minted {
         if req.scopes.oidc.iter().any(|s| s == "offline_access") {
             let rt = format!("1.A{}", random_text(96));
             let fp = Fingerprint::of(&rt);
-            state.refresh_tokens.insert(
+            refresh = Some((
                 fp.clone(),
                 RefreshGrant {
                     client_id: req.client_id.to_string(),
                     scopes: req.scope_strings.to_vec(),
                     issued_at: now,
-                    expires_at: now + cfg.refresh_token_lifetime_s,
+                    expires_at: now.saturating_add(cfg.refresh_token_lifetime_s),
                     revoked: false,
                     auth_time: *auth_time,
                 },
-            );
+            ));
             issued.push(IssuedToken {
                 kind: TokenKind::Refresh,
                 fingerprint: fp,
@@ -394,7 +402,11 @@ pub fn mint(idp: &Idp, state: &mut TenantState, req: &Request<'_>) -> Minted {
             body["client_info"] = json!(client_info(&user.oid, req.tenant));
         }
     }
-    Minted { body, issued }
+    Minted {
+        body,
+        issued,
+        refresh,
+    }
 }
 
 #[cfg(test)]

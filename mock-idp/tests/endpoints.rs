@@ -1578,3 +1578,188 @@ fn pem_certs(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
         .map(|c| c.unwrap())
         .collect()
 }
+
+#[tokio::test]
+async fn review_findings_stay_fixed() {
+    let idp = start().await;
+    let http = client(&idp);
+    let pid = public_id(&idp);
+    // An open redirect through userinfo in a "loopback" URI is refused with JSON, no redirect.
+    for evil in [
+        "http://localhost:1@evil.test/callback",
+        "http://localhost:abc/callback",
+    ] {
+        let r = http
+            .get(format!("{}/oauth2/v2.0/authorize", idp.authority("rv")))
+            .query(&[
+                ("client_id", pid.as_str()),
+                ("response_type", "code"),
+                ("redirect_uri", evil),
+                ("scope", "openid"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.headers().get("location").is_none(), "{evil}");
+        entra_error(r, 400, "invalid_request", 50011).await;
+    }
+    // A client that came by `localhost` gets discovery and tokens in that name (msal-node
+    // validates the issuer's host:port against its authority).
+    let port = idp.addr().port();
+    let auth = format!("https://localhost:{port}/rv");
+    let d: Value = http
+        .get(format!("{auth}/v2.0/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["issuer"], format!("{auth}/v2.0"));
+    assert_eq!(d["token_endpoint"], format!("{auth}/oauth2/v2.0/token"));
+    let (id, secret) = confidential(&idp);
+    let t: Value = http
+        .post(format!("{auth}/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id.as_str()),
+            ("client_secret", secret.as_str()),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        claims(t["access_token"].as_str().unwrap())["iss"],
+        format!("{auth}/v2.0")
+    );
+    // An unknown Host falls back to the server's own base URL.
+    let d: Value = http
+        .get(format!(
+            "{}/rv/v2.0/.well-known/openid-configuration",
+            idp.base_url()
+        ))
+        .header("host", "evil.test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["issuer"], format!("{}/rv/v2.0", idp.base_url()));
+    // HEAD is journaled as sent, not as a disconnect.
+    let r = http
+        .head(format!("{}/rv/discovery/v2.0/keys", idp.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let e = idp
+        .journal_for("rv")
+        .into_iter()
+        .find(|e| e.method == "HEAD")
+        .unwrap();
+    assert_eq!(e.completion, Completion::Sent);
+    // A huge $skiptoken with a valid token: an empty page, not a panic.
+    let user = user_tokens(&http, &idp, "rv", &[]).await;
+    let at = user["access_token"].as_str().unwrap();
+    let r = http
+        .get(format!(
+            "{}/me/memberOf?$skiptoken=18446744073709551615",
+            idp.graph_url()
+        ))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["value"], json!([]));
+    // Graph calls carry the caller's client id; a forged token lands in no tenant's journal.
+    let e = idp
+        .journal_for("rv")
+        .into_iter()
+        .rfind(|e| e.endpoint == Endpoint::Graph)
+        .unwrap();
+    assert_eq!(e.client_id.as_deref(), Some(pid.as_str()));
+    let forged = {
+        let parts: Vec<&str> = at.split('.').collect();
+        format!("{}.{}.{}", parts[0], parts[1], "AAAA")
+    };
+    let before = idp.journal_for("rv").len();
+    let r = http
+        .get(format!("{}/me", idp.graph_url()))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(idp.journal_for("rv").len(), before);
+    assert!(idp
+        .journal()
+        .iter()
+        .any(|e| e.endpoint == Endpoint::Graph && e.tenant.is_none() && e.status == 401));
+    // A `.default` user token still carries its consented permission.
+    let (_, loc, _) = authorize(
+        &http,
+        &idp,
+        "rv",
+        &[(
+            "scope",
+            "https://graph.microsoft.com/.default openid profile",
+        )],
+        None,
+    )
+    .await;
+    let code = query_param(&loc.unwrap(), "code").unwrap();
+    let t: Value = token(
+        &http,
+        &idp,
+        "rv",
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &pid),
+            ("code", &code),
+            ("redirect_uri", "http://localhost:8765/callback"),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        claims(t["access_token"].as_str().unwrap())["scp"],
+        "User.Read openid profile"
+    );
+    // The admin journal's cursor.
+    let admin = format!("{}/_tokenstorm", idp.base_url());
+    let r = http
+        .get(format!("{admin}/journal"))
+        .bearer_auth(idp.admin_token())
+        .send()
+        .await
+        .unwrap();
+    let next: usize = r.headers()["x-tokenstorm-next-since"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let all: Vec<model::JournalEntry> = r.json().await.unwrap();
+    assert!(next >= all.len());
+    let later: Vec<model::JournalEntry> = http
+        .get(format!("{admin}/journal?since={next}"))
+        .bearer_auth(idp.admin_token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        later.iter().all(|e| e.endpoint == Endpoint::Admin),
+        "{later:?}"
+    );
+}

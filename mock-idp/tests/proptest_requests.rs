@@ -12,6 +12,45 @@ struct World {
     rt: tokio::runtime::Runtime,
     idp: MockIdp,
     http: reqwest::Client,
+    /// A valid user access token, so Graph's handlers past validation are exercised too.
+    user_token: String,
+}
+
+/// Signs the default user in (authorize, then code redemption) and returns the access token.
+async fn sign_in(idp: &MockIdp, http: &reqwest::Client) -> String {
+    let pid = idp.ready().clients.public.client_id;
+    let r = http
+        .get(format!("{}/oauth2/v2.0/authorize", idp.authority("pt")))
+        .query(&[
+            ("client_id", pid.as_str()),
+            ("response_type", "code"),
+            ("redirect_uri", "http://localhost/callback"),
+            ("scope", "User.Read openid offline_access"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let code = form_urlencoded::parse(loc.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let t: Value = http
+        .post(format!("{}/oauth2/v2.0/token", idp.authority("pt")))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", pid.as_str()),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://localhost/callback"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t["access_token"].as_str().unwrap().to_string()
 }
 
 fn world() -> &'static World {
@@ -29,7 +68,13 @@ fn world() -> &'static World {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        World { rt, idp, http }
+        let user_token = rt.block_on(sign_in(&idp, &http));
+        World {
+            rt,
+            idp,
+            http,
+            user_token,
+        }
     })
 }
 
@@ -135,6 +180,7 @@ fn request() -> impl Strategy<Value = Req> {
     let cid = ready.clients.confidential.client_id.clone();
     let secret = ready.clients.confidential.client_secret.clone();
     let admin = ready.admin_token.clone();
+    let user = w.user_token.clone();
     let pair = (
         proptest::sample::select(PARAMS),
         value(cid.clone(), secret.clone()),
@@ -172,11 +218,12 @@ fn request() -> impl Strategy<Value = Req> {
             "multipart/form-data; boundary=x",
         ])),
         proptest::option::of(prop_oneof![
-            Just(format!("Bearer {admin}")),
-            Just("Bearer a.b.c".to_string()),
-            "Bearer [A-Za-z0-9._-]{0,60}",
-            "Basic [A-Za-z0-9+/=]{0,40}",
-            ".{0,30}",
+            1 => Just(format!("Bearer {admin}")),
+            3 => Just(format!("Bearer {user}")),
+            1 => Just("Bearer a.b.c".to_string()),
+            1 => "Bearer [A-Za-z0-9._-]{0,60}",
+            1 => "Basic [A-Za-z0-9+/=]{0,40}",
+            1 => ".{0,30}",
         ]),
         body,
     )

@@ -31,7 +31,7 @@ pub fn router(idp: Arc<Idp>) -> Router<Arc<Idp>> {
                 "No such admin endpoint.",
             )
         })
-        .route_layer(middleware::from_fn_with_state(idp, guard))
+        .layer(middleware::from_fn_with_state(idp, guard))
 }
 
 fn admin_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -44,7 +44,9 @@ fn admin_error(status: StatusCode, error: &str, description: &str) -> Response {
 
 async fn guard(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Response {
     match bearer(req.headers()) {
-        Some(t) if t == idp.admin_token => next.run(req).await,
+        Some(t) if super::token::constant_time_eq(t.as_bytes(), idp.admin_token.as_bytes()) => {
+            next.run(req).await
+        }
         _ => {
             let mut r = admin_error(
                 StatusCode::UNAUTHORIZED,
@@ -64,7 +66,7 @@ async fn health() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
-fn journal_query(q: Option<&str>) -> (Option<String>, u64) {
+fn journal_query(q: Option<&str>) -> (Option<String>, usize) {
     let mut tenant = None;
     let mut since = 0;
     for (k, v) in form_urlencoded::parse(q.unwrap_or("").as_bytes()) {
@@ -79,7 +81,13 @@ fn journal_query(q: Option<&str>) -> (Option<String>, u64) {
 
 async fn journal(State(idp): State<Arc<Idp>>, RawQuery(q): RawQuery) -> Response {
     let (tenant, since) = journal_query(q.as_deref());
-    Json(idp.journal(tenant.as_deref(), since)).into_response()
+    let next = idp.journal_len();
+    let mut r = Json(idp.journal(tenant.as_deref(), since)).into_response();
+    // The cursor for `?since=` on the next read.
+    if let Ok(v) = HeaderValue::from_str(&next.to_string()) {
+        r.headers_mut().insert("x-tokenstorm-next-since", v);
+    }
+    r
 }
 
 async fn journal_jsonl(State(idp): State<Arc<Idp>>, RawQuery(q): RawQuery) -> Response {
@@ -106,8 +114,17 @@ fn path_segment(req_path: &str, i: usize) -> String {
 
 async fn get_config(State(idp): State<Arc<Idp>>, OriginalUri(uri): OriginalUri) -> Response {
     let tenant = path_segment(uri.path(), 3);
-    let t = idp.tenant(&tenant);
-    let cfg = lock(&t.state).config.clone();
+    if !super::valid_tenant(&tenant) {
+        return admin_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant",
+            "Invalid tenant name.",
+        );
+    }
+    let cfg = match idp.existing_tenant(&tenant) {
+        Some(t) => lock(&t.state).config.clone(),
+        None => idp.default_config.clone(),
+    };
     Json(cfg).into_response()
 }
 

@@ -73,11 +73,18 @@ impl Reply<'_> {
             "?"
         };
         let location = format!("{}{sep}{q}", self.redirect_uri);
-        let mut resp = StatusCode::FOUND.into_response();
-        if let Ok(v) = HeaderValue::from_str(&location) {
-            resp.headers_mut().insert(header::LOCATION, v);
+        match HeaderValue::from_str(&location) {
+            Ok(v) => {
+                let mut resp = StatusCode::FOUND.into_response();
+                resp.headers_mut().insert(header::LOCATION, v);
+                resp
+            }
+            Err(_) => OAuthError::invalid_request(
+                50011,
+                "The redirect URI cannot be used in a Location header.",
+            )
+            .into_response(),
         }
-        resp
     }
 
     fn error(&self, e: &OAuthError) -> Response {
@@ -266,7 +273,11 @@ pub async fn authorize(
     if p.get("client_info") == Some("1") {
         pairs.push(("client_info", client_info(&oid, &ctx.tenant)));
     }
-    pairs.push(("session_state", sid.chars().take(16).collect()));
+    // Derived from the session id, never a part of it: it travels in URLs.
+    pairs.push((
+        "session_state",
+        model::Fingerprint::of(&sid).as_str()[7..].to_string(),
+    ));
     let mut resp = reply.send(pairs);
     ctx.record.update(|e| {
         e.issued.push(model::IssuedToken {

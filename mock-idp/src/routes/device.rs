@@ -42,13 +42,18 @@ pub async fn devicecode(
     let app = idp
         .app(&client_id)
         .ok_or_else(|| OAuthError::unknown_client(&client_id, &ctx.tenant))?;
-    if !app.is_public() && p.get("client_secret").is_none() {
-        // Entra allows the device flow for public clients; a confidential app must authenticate.
-        return Err(OAuthError::invalid_client(
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        ));
-    }
+    // Entra allows the device flow for public clients; a confidential app must authenticate.
+    let basic = super::token::basic_auth(&parts.headers)?;
+    let secret = p
+        .get("client_secret")
+        .map(str::to_string)
+        .or_else(|| basic.map(|(_, s)| s));
+    super::token::authenticate(app, secret.as_deref(), &model::GrantType::DeviceCode)?;
+    let claims = super::parse_claims(p.get("claims"))?;
+    ctx.record.update(|e| {
+        e.client_capabilities = super::capabilities(claims.as_ref());
+        e.claims = claims;
+    });
     if scope_strings.is_empty() {
         return Err(OAuthError::missing("scope"));
     }
@@ -65,14 +70,14 @@ pub async fn devicecode(
             client_id,
             scopes: scope_strings,
             user_code: code.clone(),
-            expires_at: unix_now() + lifetime,
+            expires_at: unix_now().saturating_add(lifetime),
             interval_s: interval,
             last_poll_us: None,
             status: DeviceStatus::Pending,
         },
     );
     drop(st);
-    let uri = format!("{}/{}/devicelogin", idp.base_url, ctx.tenant);
+    let uri = format!("{}/{}/devicelogin", ctx.base, ctx.tenant);
     Ok(Json(json!({
         "user_code": code,
         "device_code": device_code,

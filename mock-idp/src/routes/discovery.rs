@@ -9,9 +9,9 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`, in Entra's shape.
-pub async fn openid_configuration(State(idp): State<Arc<Idp>>, ctx: Ctx) -> Response {
+pub async fn openid_configuration(ctx: Ctx) -> Response {
     let t = &ctx.tenant;
-    let base = &idp.base_url;
+    let base = &ctx.base;
     let auth = format!("{base}/{t}/oauth2/v2.0");
     let host = base.split("://").nth(1).unwrap_or(base);
     Json(json!({
@@ -23,7 +23,7 @@ pub async fn openid_configuration(State(idp): State<Arc<Idp>>, ctx: Ctx) -> Resp
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": idp.issuer(t),
+        "issuer": format!("{base}/{t}/v2.0"),
         "request_uri_parameter_supported": false,
         "userinfo_endpoint": format!("{base}/oidc/userinfo"),
         "authorization_endpoint": format!("{auth}/authorize"),
@@ -46,13 +46,14 @@ pub async fn openid_configuration(State(idp): State<Arc<Idp>>, ctx: Ctx) -> Resp
 
 /// `GET /{tenant}/discovery/v2.0/keys`.
 pub async fn keys(State(idp): State<Arc<Idp>>, ctx: Ctx) -> Response {
-    Json(idp.keys.jwks(&idp.issuer(&ctx.tenant))).into_response()
+    Json(idp.keys.jwks(&format!("{}/{}/v2.0", ctx.base, ctx.tenant))).into_response()
 }
 
 /// `GET /common/discovery/instance?authorization_endpoint=...`: what MSAL Python reaches when
 /// `instance_discovery` is given this URL.
 pub async fn instance(
     State(idp): State<Arc<Idp>>,
+    ctx: Ctx,
     RawQuery(q): RawQuery,
 ) -> Result<Response, OAuthError> {
     let q = q.unwrap_or_default();
@@ -75,7 +76,7 @@ pub async fn instance(
         .to_string();
     let host_no_port = host.split(':').next().unwrap_or(&host).to_string();
     Ok(Json(json!({
-        "tenant_discovery_endpoint": format!("{}/{}/v2.0/.well-known/openid-configuration", idp.base_url, tenant),
+        "tenant_discovery_endpoint": format!("{}/{}/v2.0/.well-known/openid-configuration", ctx.base, tenant),
         "api-version": "1.1",
         "metadata": [{
             "preferred_network": host,

@@ -80,22 +80,24 @@ impl Caller {
 /// Validates the bearer token for Graph or UserInfo and records who presented what.
 pub fn validate(idp: &Idp, ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, GraphError> {
     let token = bearer(headers).ok_or_else(|| unauthorized("Access token is empty."))?;
-    let (tenant_hint, verified) = match idp.lookup_opaque(&token) {
-        Some((tenant, claims)) => (Some(tenant), Ok(claims)),
-        None => {
-            let peek = crate::keys::peek_claims(&token).ok();
-            let t = peek
-                .as_ref()
-                .and_then(|c| c.get("tid"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            (t, idp.keys.verify(&token))
-        }
+    let verified = match idp.lookup_opaque(&token) {
+        Some((_, claims)) => Ok(claims),
+        None => idp.keys.verify(&token),
+    };
+    // Only a token the mock issued attributes the call to a tenant and a client: a forged one
+    // must not land in another tenant's journal.
+    let (tenant_hint, client) = match &verified {
+        Ok(c) => (
+            c.get("tid").and_then(Value::as_str).map(str::to_string),
+            c.get("azp").and_then(Value::as_str).map(str::to_string),
+        ),
+        Err(_) => (None, None),
     };
     ctx.record.update(|e| {
         if e.tenant.is_none() {
             e.tenant = tenant_hint.clone();
         }
+        e.client_id = client.clone();
         e.presented = Some(PresentedToken {
             kind: TokenKind::Access,
             fingerprint: Fingerprint::of(&token),
@@ -167,10 +169,10 @@ pub fn validate(idp: &Idp, ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, Gra
     })
 }
 
-fn user_object(idp: &Idp, c: &TenantConfig) -> Value {
+fn user_object(base: &str, c: &TenantConfig) -> Value {
     let u = &c.user;
     json!({
-        "@odata.context": format!("{}/$metadata#users/$entity", idp.graph_url()),
+        "@odata.context": format!("{base}/graph/v1.0/$metadata#users/$entity"),
         "businessPhones": [],
         "displayName": u.name,
         "givenName": u.given_name,
@@ -204,10 +206,10 @@ async fn me(
 ) -> Result<Response, GraphError> {
     let caller = validate(&idp, &ctx, &headers)?;
     delegated_only(&caller)?;
-    Ok(Json(user_object(&idp, &caller.config)).into_response())
+    Ok(Json(user_object(&ctx.base, &caller.config)).into_response())
 }
 
-fn page(idp: &Idp, caller: &Caller, path: &str, query: Option<&str>) -> Value {
+fn page(base: &str, caller: &Caller, path: &str, query: Option<&str>) -> Value {
     let mut top = caller.config.graph_page_size.max(1);
     let mut skip = 0usize;
     for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -218,6 +220,7 @@ fn page(idp: &Idp, caller: &Caller, path: &str, query: Option<&str>) -> Value {
         }
     }
     let groups = &caller.config.user.groups;
+    let skip = skip.min(groups.len());
     let items: Vec<Value> = groups
         .iter()
         .skip(skip)
@@ -233,15 +236,13 @@ fn page(idp: &Idp, caller: &Caller, path: &str, query: Option<&str>) -> Value {
         })
         .collect();
     let mut body = json!({
-        "@odata.context": format!("{}/$metadata#directoryObjects", idp.graph_url()),
+        "@odata.context": format!("{base}/graph/v1.0/$metadata#directoryObjects"),
         "value": items,
     });
-    if skip + top < groups.len() {
+    let next = skip.saturating_add(top);
+    if next < groups.len() {
         body["@odata.nextLink"] = json!(format!(
-            "{}{}?$top={top}&$skiptoken={}",
-            idp.graph_url(),
-            path,
-            skip + top
+            "{base}/graph/v1.0{path}?$top={top}&$skiptoken={next}"
         ));
     }
     body
@@ -261,7 +262,7 @@ async fn member_of(
         .path
         .trim_start_matches("/graph/v1.0")
         .to_string();
-    Ok(Json(page(&idp, &caller, &path, q.as_deref())).into_response())
+    Ok(Json(page(&ctx.base, &caller, &path, q.as_deref())).into_response())
 }
 
 fn check_user_id(caller: &Caller, id: &str) -> Result<(), GraphError> {
@@ -287,7 +288,7 @@ async fn member_of_user(
     let caller = validate(&idp, &ctx, &headers)?;
     check_user_id(&caller, &id)?;
     let path = format!("/users/{id}/memberOf");
-    Ok(Json(page(&idp, &caller, &path, q.as_deref())).into_response())
+    Ok(Json(page(&ctx.base, &caller, &path, q.as_deref())).into_response())
 }
 
 async fn member_objects(caller: &Caller, body: Body) -> Result<Response, GraphError> {
@@ -412,7 +413,7 @@ async fn app_role_assignments(
         })
         .collect();
     Ok(Json(json!({
-        "@odata.context": format!("{}/$metadata#users('{}')/appRoleAssignments", idp.graph_url(), u.oid),
+        "@odata.context": format!("{}/graph/v1.0/$metadata#users('{}')/appRoleAssignments", ctx.base, u.oid),
         "value": items,
     }))
     .into_response())
@@ -426,7 +427,7 @@ async fn user_by_id(
     let id = path_user_id(&ctx);
     let caller = validate(&idp, &ctx, &headers)?;
     check_user_id(&caller, &id)?;
-    Ok(Json(user_object(&idp, &caller.config)).into_response())
+    Ok(Json(user_object(&ctx.base, &caller.config)).into_response())
 }
 
 async fn graph_not_found(ctx: Ctx) -> Response {
@@ -454,7 +455,7 @@ pub async fn userinfo(
         "name": u.name,
         "family_name": u.family_name,
         "given_name": u.given_name,
-        "picture": format!("{}/me/photo/$value", idp.graph_url()),
+        "picture": format!("{}/graph/v1.0/me/photo/$value", ctx.base),
         "email": u.username,
     }))
     .into_response())

@@ -48,22 +48,72 @@ pub fn router(idp: Arc<Idp>) -> Router {
         .nest("/_tokenstorm", admin::router(idp.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // A handler that panics (a bug) answers an Entra-shaped 500 instead of resetting the
+        // connection; the journal records it.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .layer(middleware::from_fn_with_state(idp.clone(), journal::layer))
         .with_state(idp)
 }
 
-/// What every handler gets: the journal record and the validated tenant segment.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked; answering 500");
+    OAuthError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        90033,
+        "The mock identity provider hit an internal error (a bug in tokenstorm).",
+    )
+    .into_response()
+}
+
+/// What every handler gets: the journal record, the validated tenant segment, and the base URL
+/// the client used.
 pub struct Ctx {
     /// The request's journal record.
     pub record: Record,
     /// The tenant path segment (empty for tenant-less routes).
     pub tenant: String,
+    /// `https://localhost:PORT` when the client came by `localhost` (or `[::1]`), else the
+    /// server's base URL: discovery, issuers and links use the name the client used, so a
+    /// client that validates the issuer against its authority accepts them.
+    pub base: String,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+/// The base URL for a request: its `Host` (or HTTP/2 `:authority`) when that names this server
+/// on a loopback name, else the server's own base URL.
+fn request_base(idp: &Idp, parts: &Parts) -> String {
+    let host = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            parts
+                .headers
+                .get(axum::http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        });
+    let (scheme, rest) = idp.base_url.split_once("://").unwrap_or(("https", ""));
+    let port = rest.rsplit(':').next().unwrap_or_default();
+    if let Some(h) = host {
+        for name in ["localhost", "127.0.0.1", "[::1]"] {
+            if h.eq_ignore_ascii_case(&format!("{name}:{port}")) {
+                return format!("{scheme}://{name}:{port}");
+            }
+        }
+    }
+    idp.base_url.clone()
+}
+
+impl FromRequestParts<Arc<Idp>> for Ctx {
     type Rejection = OAuthError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        idp: &Arc<Idp>,
+    ) -> Result<Self, Self::Rejection> {
         let record =
             parts.extensions.get::<Record>().cloned().ok_or_else(|| {
                 OAuthError::invalid_request(90000, "Internal: no journal record.")
@@ -71,17 +121,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
         let tenant = record.snapshot().tenant.unwrap_or_default();
         if !tenant.is_empty() && !valid_tenant(&tenant) {
             return Err(OAuthError::invalid_request(
-                90002,
+                900023,
                 format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
             ));
         }
-        Ok(Ctx { record, tenant })
+        let base = request_base(idp, parts);
+        Ok(Ctx {
+            record,
+            tenant,
+            base,
+        })
     }
 }
 
-/// Tenant segments: 1–100 characters of letters, digits, `.`, `-` and `_`.
+/// Tenant segments: 1–100 characters of letters, digits, `.`, `-` and `_`, not `.` or `..`.
 pub fn valid_tenant(t: &str) -> bool {
     !t.is_empty()
+        && t != "."
+        && t != ".."
         && t.len() <= 100
         && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use model::{Fingerprint, GrantType, PresentedToken, TokenKind};
 use std::sync::Arc;
 
-fn basic_auth(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+pub(super) fn basic_auth(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
     let Some(v) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -46,7 +46,7 @@ fn basic_auth(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthErro
 }
 
 /// Checks the client's credentials for a grant.
-fn authenticate(
+pub(super) fn authenticate(
     app: &AppRegistration,
     secret: Option<&str>,
     grant: &GrantType,
@@ -80,7 +80,8 @@ fn authenticate(
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares secrets without leaking where they differ.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -150,21 +151,40 @@ pub async fn token(
     let cae = caps.iter().any(|c| c == "cp1");
     let tenant = idp.tenant(&ctx.tenant);
     let mut st = lock(&tenant.state);
-    let minted = match grant {
-        GrantType::ClientCredentials => {
-            client_credentials(&idp, &mut st, &ctx.tenant, &app, &p, cae, claims.as_ref())?
-        }
-        GrantType::AuthorizationCode => {
-            authorization_code(&idp, &mut st, &ctx, &app, &p, cae, claims.as_ref())?
-        }
-        GrantType::RefreshToken => {
-            refresh_token(&idp, &mut st, &ctx, &app, &p, cae, claims.as_ref())?
-        }
-        GrantType::DeviceCode => device_code(&idp, &mut st, &ctx, &app, &p, cae, claims.as_ref())?,
-        GrantType::JwtBearer => on_behalf_of(&idp, &mut st, &ctx, &app, &p, cae, claims.as_ref())?,
+    let plan = match grant {
+        GrantType::ClientCredentials => client_credentials(&app, &p, cae)?,
+        GrantType::AuthorizationCode => authorization_code(&mut st, &ctx, &app, &p, cae)?,
+        GrantType::RefreshToken => refresh_token(&mut st, &ctx, &app, &p, cae)?,
+        GrantType::DeviceCode => device_code(&idp, &mut st, &ctx, &app, &p, cae)?,
+        GrantType::JwtBearer => on_behalf_of(&idp, &mut st, &ctx, &app, &p, cae)?,
         GrantType::Other(_) => unreachable_grant()?,
     };
+    let config = st.config.clone();
     drop(st);
+    let minted = mint(
+        &idp,
+        &config,
+        &MintRequest {
+            base: &ctx.base,
+            tenant: &ctx.tenant,
+            client_id: &app.client_id,
+            confidential: plan.confidential,
+            scopes: &plan.scopes,
+            scope_strings: &plan.scope_strings,
+            subject: match &plan.user {
+                Some((user, auth_time)) => Subject::User(user, *auth_time),
+                None => Subject::App,
+            },
+            nonce: plan.nonce.as_deref(),
+            cae: plan.cae,
+            client_info: plan.client_info,
+            app_roles: &plan.app_roles,
+            claims_request: claims.as_ref(),
+        },
+    );
+    if let Some((fp, grant)) = minted.refresh {
+        lock(&tenant.state).refresh_tokens.insert(fp, grant);
+    }
     ctx.record.update(|e| e.issued = minted.issued);
     let mut resp = Json(minted.body).into_response();
     resp.headers_mut().insert(
@@ -174,19 +194,24 @@ pub async fn token(
     Ok(resp)
 }
 
-fn unreachable_grant() -> Result<crate::tokens::Minted, OAuthError> {
+fn unreachable_grant() -> Result<Plan, OAuthError> {
     Err(OAuthError::missing("grant_type"))
 }
 
-fn client_credentials(
-    idp: &Idp,
-    st: &mut TenantState,
-    tenant: &str,
-    app: &AppRegistration,
-    p: &Params,
+/// What a grant decided to issue, worked out under the tenant's lock; minting (signing) happens
+/// after the lock is released.
+struct Plan {
+    confidential: bool,
+    scopes: ResourceScopes,
+    scope_strings: Vec<String>,
+    user: Option<(crate::config::UserConfig, u64)>,
+    nonce: Option<String>,
     cae: bool,
-    claims: Option<&serde_json::Value>,
-) -> Result<crate::tokens::Minted, OAuthError> {
+    client_info: bool,
+    app_roles: Vec<String>,
+}
+
+fn client_credentials(app: &AppRegistration, p: &Params, cae: bool) -> Result<Plan, OAuthError> {
     let scope_strings = split_scopes(Some(p.require("scope")?));
     let rs = ResourceScopes::parse(&scope_strings)?;
     if !rs.is_default() || rs.permissions.len() != 1 || !rs.oidc.is_empty() {
@@ -198,23 +223,16 @@ fn client_credentials(
             ),
         ));
     }
-    Ok(mint(
-        idp,
-        st,
-        &MintRequest {
-            tenant,
-            client_id: &app.client_id,
-            confidential: true,
-            scopes: &rs,
-            scope_strings: &scope_strings,
-            subject: Subject::App,
-            nonce: None,
-            cae,
-            client_info: false,
-            app_roles: &app.app_roles,
-            claims_request: claims,
-        },
-    ))
+    Ok(Plan {
+        confidential: true,
+        scopes: rs,
+        scope_strings,
+        user: None,
+        nonce: None,
+        cae,
+        client_info: false,
+        app_roles: app.app_roles.clone(),
+    })
 }
 
 fn user_disabled(st: &TenantState) -> Result<(), OAuthError> {
@@ -228,14 +246,12 @@ fn user_disabled(st: &TenantState) -> Result<(), OAuthError> {
 }
 
 fn authorization_code(
-    idp: &Idp,
     st: &mut TenantState,
     ctx: &Ctx,
     app: &AppRegistration,
     p: &Params,
     cae: bool,
-    claims: Option<&serde_json::Value>,
-) -> Result<crate::tokens::Minted, OAuthError> {
+) -> Result<Plan, OAuthError> {
     let code = p.require("code")?;
     ctx.record.update(|e| {
         e.presented = Some(PresentedToken {
@@ -264,7 +280,7 @@ fn authorization_code(
             "The provided value for the 'code' parameter is not valid. The code was issued to a different client.",
         ));
     }
-    if now > c.issued_at + lifetime {
+    if now > c.issued_at.saturating_add(lifetime) {
         return Err(OAuthError::invalid_grant(
             70008,
             "The provided authorization code or refresh token has expired due to inactivity.",
@@ -307,34 +323,25 @@ fn authorization_code(
     let rs = ResourceScopes::parse(&scope_strings)?;
     let cae = cae || capabilities(c.claims.as_ref()).iter().any(|x| x == "cp1");
     let user = st.config.user.clone();
-    Ok(mint(
-        idp,
-        st,
-        &MintRequest {
-            tenant: &ctx.tenant,
-            client_id: &app.client_id,
-            confidential: !app.is_public(),
-            scopes: &rs,
-            scope_strings: &scope_strings,
-            subject: Subject::User(&user, c.auth_time),
-            nonce: c.nonce.as_deref(),
-            cae,
-            client_info: p.get("client_info") == Some("1"),
-            app_roles: &[],
-            claims_request: claims,
-        },
-    ))
+    Ok(Plan {
+        confidential: !app.is_public(),
+        scopes: rs,
+        scope_strings,
+        user: Some((user, c.auth_time)),
+        nonce: c.nonce.clone(),
+        cae,
+        client_info: p.get("client_info") == Some("1"),
+        app_roles: vec![],
+    })
 }
 
 fn refresh_token(
-    idp: &Idp,
     st: &mut TenantState,
     ctx: &Ctx,
     app: &AppRegistration,
     p: &Params,
     cae: bool,
-    claims: Option<&serde_json::Value>,
-) -> Result<crate::tokens::Minted, OAuthError> {
+) -> Result<Plan, OAuthError> {
     let rt = p.require("refresh_token")?;
     let fp = Fingerprint::of(rt);
     ctx.record.update(|e| {
@@ -380,23 +387,16 @@ fn refresh_token(
         }
     }
     let user = st.config.user.clone();
-    Ok(mint(
-        idp,
-        st,
-        &MintRequest {
-            tenant: &ctx.tenant,
-            client_id: &app.client_id,
-            confidential: !app.is_public(),
-            scopes: &rs,
-            scope_strings: &scope_strings,
-            subject: Subject::User(&user, grant.auth_time),
-            nonce: None,
-            cae,
-            client_info: p.get("client_info") == Some("1"),
-            app_roles: &[],
-            claims_request: claims,
-        },
-    ))
+    Ok(Plan {
+        confidential: !app.is_public(),
+        scopes: rs,
+        scope_strings,
+        user: Some((user, grant.auth_time)),
+        nonce: None,
+        cae,
+        client_info: p.get("client_info") == Some("1"),
+        app_roles: vec![],
+    })
 }
 
 fn device_code(
@@ -406,8 +406,7 @@ fn device_code(
     app: &AppRegistration,
     p: &Params,
     cae: bool,
-    claims: Option<&serde_json::Value>,
-) -> Result<crate::tokens::Minted, OAuthError> {
+) -> Result<Plan, OAuthError> {
     let dc = p
         .get("device_code")
         .or_else(|| p.get("code"))
@@ -460,9 +459,9 @@ fn device_code(
     }
     if enforce {
         if let Some(last) = last {
-            let min_gap = g.interval_s * 1_000_000 * 8 / 10;
+            let min_gap = g.interval_s.saturating_mul(800_000);
             if now_us.saturating_sub(last) < min_gap {
-                g.interval_s += 5;
+                g.interval_s = g.interval_s.saturating_add(5);
                 return Err(OAuthError::new(
                     axum::http::StatusCode::BAD_REQUEST,
                     "slow_down",
@@ -486,28 +485,23 @@ fn device_code(
             ))
         }
     };
-    g.status = DeviceStatus::Redeemed;
     let scope_strings = g.scopes.clone();
     user_disabled(st)?;
     let rs = ResourceScopes::parse(&scope_strings)?;
+    if let Some(g) = st.device_codes.get_mut(&dc) {
+        g.status = DeviceStatus::Redeemed;
+    }
     let user = st.config.user.clone();
-    Ok(mint(
-        idp,
-        st,
-        &MintRequest {
-            tenant: &ctx.tenant,
-            client_id: &app.client_id,
-            confidential: !app.is_public(),
-            scopes: &rs,
-            scope_strings: &scope_strings,
-            subject: Subject::User(&user, auth_time),
-            nonce: None,
-            cae,
-            client_info: p.get("client_info") == Some("1"),
-            app_roles: &[],
-            claims_request: claims,
-        },
-    ))
+    Ok(Plan {
+        confidential: !app.is_public(),
+        scopes: rs,
+        scope_strings,
+        user: Some((user, auth_time)),
+        nonce: None,
+        cae,
+        client_info: p.get("client_info") == Some("1"),
+        app_roles: vec![],
+    })
 }
 
 fn on_behalf_of(
@@ -517,8 +511,7 @@ fn on_behalf_of(
     app: &AppRegistration,
     p: &Params,
     cae: bool,
-    claims: Option<&serde_json::Value>,
-) -> Result<crate::tokens::Minted, OAuthError> {
+) -> Result<Plan, OAuthError> {
     let use_ = p.require("requested_token_use")?;
     if use_ != "on_behalf_of" {
         return Err(OAuthError::invalid_request(
@@ -580,21 +573,14 @@ fn on_behalf_of(
         .get("iat")
         .and_then(|v| v.as_u64())
         .unwrap_or_else(unix_now);
-    Ok(mint(
-        idp,
-        st,
-        &MintRequest {
-            tenant: &ctx.tenant,
-            client_id: &app.client_id,
-            confidential: true,
-            scopes: &rs,
-            scope_strings: &scope_strings,
-            subject: Subject::User(&user, auth_time),
-            nonce: None,
-            cae,
-            client_info: p.get("client_info") == Some("1"),
-            app_roles: &[],
-            claims_request: claims,
-        },
-    ))
+    Ok(Plan {
+        confidential: true,
+        scopes: rs,
+        scope_strings,
+        user: Some((user, auth_time)),
+        nonce: None,
+        cae,
+        client_info: p.get("client_info") == Some("1"),
+        app_roles: vec![],
+    })
 }
