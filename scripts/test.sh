@@ -2,9 +2,24 @@
 # The test command (README, .ci/run): installs the pinned real clients (MSAL for Python and
 # Node, cached under target/real-clients, a no-op once installed), then runs every test of the
 # workspace: unit, integration (real server over TLS, real MSAL processes), property tests,
-# doc tests, and each bench once in test mode.
+# each bench once in test mode, examples' tests, and doc tests. Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-real-clients.sh >/dev/null
-cargo test --workspace --locked --all-targets
-cargo test --workspace --locked --doc
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+{
+    cargo test --workspace --locked --doc &&
+        cargo test --workspace --locked --all-targets
+} 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+failed=$(grep -E '^test result:' "$log" | grep -Eo '[0-9]+ failed' | awk '{s += $1} END {print s + 0}')
+echo "tests: $passed passed, $failed failed"
+if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then
+    echo "scripts/test.sh: no test ran" >&2
+    exit 1
+fi
+exit "$status"
