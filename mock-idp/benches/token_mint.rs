@@ -48,6 +48,7 @@ fn bench(c: &mut Criterion) {
                 &idp,
                 &config,
                 &Request {
+                    keys: &idp.keys,
                     base: "https://127.0.0.1:1",
                     tenant: "t",
                     client_id: "c",
@@ -80,6 +81,7 @@ fn bench(c: &mut Criterion) {
                 &idp,
                 &config,
                 &Request {
+                    keys: &idp.keys,
                     base: "https://127.0.0.1:1",
                     tenant: "t",
                     client_id: "c",

@@ -82,6 +82,14 @@ impl KeySet {
         })
     }
 
+    /// A key set publishing the same keys, to rotate on its own.
+    pub fn fork(&self) -> KeySet {
+        KeySet {
+            keys: RwLock::new(self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()),
+            rng: SystemRandom::new(),
+        }
+    }
+
     fn current(&self) -> std::sync::Arc<SigningKey> {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
         keys[keys.len() - 1].clone()

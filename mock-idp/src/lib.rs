@@ -18,10 +18,12 @@
 
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod journal;
 pub mod keys;
 pub mod params;
-mod routes;
+pub mod routes;
+pub mod scenario;
 pub mod server;
 pub mod state;
 pub mod tls;
@@ -53,6 +55,8 @@ pub struct Options {
     pub state_dir: Option<PathBuf>,
     /// The configuration of every tenant until configured otherwise.
     pub tenant_config: TenantConfig,
+    /// A scenario every tenant replays (each with its own clock, counters and state).
+    pub scenario: Option<model::scenario::Scenario>,
 }
 
 impl Default for Options {
@@ -63,6 +67,7 @@ impl Default for Options {
             allow_remote: false,
             state_dir: None,
             tenant_config: TenantConfig::default(),
+            scenario: None,
         }
     }
 }
@@ -158,7 +163,7 @@ impl MockIdp {
         })?;
         let client_secret = format!("tsk~{}", tokens::random_text(24));
         let admin_token = tokens::random_text(32);
-        let idp = Arc::new(Idp::new(
+        let mut idp = Idp::new(
             base_url,
             keys,
             config::default_apps(client_secret.clone()),
@@ -166,7 +171,9 @@ impl MockIdp {
             config::DEFAULT_TENANT.to_string(),
             opts.tenant_config.clone(),
             opts.tls,
-        ));
+        );
+        idp.default_scenario = opts.scenario.clone();
+        let idp = Arc::new(idp);
         let (tx, rx) = watch::channel(false);
         let app = router(idp.clone());
         let task = tokio::spawn(server::serve(listener, acceptor, app, rx));
@@ -286,6 +293,27 @@ impl MockIdp {
     /// `revoke-refresh-tokens`, `cae-revoke`, `rotate-keys`, `disable-user`, `enable-user`.
     pub fn fire(&self, tenant: &str, event: &str) -> Result<serde_json::Value, String> {
         self.idp.fire(tenant, event)
+    }
+
+    /// Makes a tenant replay a scenario: faults, events and token shaping, with its clock
+    /// starting at the tenant's next request (or [`MockIdp::start_scenario`]).
+    pub fn load_scenario(&self, tenant: &str, scenario: model::scenario::Scenario) {
+        self.idp.load_scenario(tenant, scenario);
+    }
+
+    /// Starts a tenant's scenario clock now.
+    pub fn start_scenario(&self, tenant: &str) -> bool {
+        self.idp.start_scenario(tenant)
+    }
+
+    /// Fires a scenario event by name now.
+    pub fn fire_scenario_event(&self, tenant: &str, name: &str) -> Result<(), String> {
+        self.idp.fire_scenario_event(tenant, name)
+    }
+
+    /// The scenario events that fired in a tenant.
+    pub fn fired_events(&self, tenant: &str) -> Vec<scenario::FiredEvent> {
+        self.idp.fired_events(tenant)
     }
 
     /// The shared state, for the harness.

@@ -26,6 +26,9 @@ struct Args {
     /// Directory for the generated CA certificate (default: a temporary directory).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Replay this scenario's faults, events and token shaping in every tenant.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -48,7 +51,18 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    let scenario = match &args.scenario {
+        Some(path) => match model::scenario::parse_file(path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        },
+        None => None,
+    };
     let idp = mock_idp::MockIdp::start(mock_idp::Options {
+        scenario,
         addr: args.addr,
         tls: !args.no_tls,
         allow_remote: args.allow_remote,

@@ -5,16 +5,45 @@ use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// Lets a request end its own connection (a scripted `reset` or `close`): it is in every
+/// request's extensions.
+#[derive(Debug, Default)]
+pub struct ConnControl {
+    notify: Notify,
+    reset: AtomicBool,
+}
+
+impl ConnControl {
+    /// Ends the connection: with a TCP reset, or a plain close.
+    pub fn abort(&self, reset: bool) {
+        self.reset.store(reset, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+}
 
 /// How long a client may take to send a request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn abort(ctrl: &ConnControl, sock: Option<&socket2::Socket>) {
+    if ctrl.reset.load(Ordering::SeqCst) {
+        if let Some(s) = sock {
+            let _ = s.set_linger(Some(Duration::ZERO));
+        }
+    }
+}
 
 /// Serves `app` on `listener` until `shutdown` turns true.
 pub async fn serve(
@@ -38,7 +67,21 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
+        // A second handle on the socket, so a scripted reset can set SO_LINGER to zero
+        // after the connection (and its stream) has been handed to hyper.
+        let sock = stream
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(socket2::Socket::from);
+        let ctrl = Arc::new(ConnControl::default());
+        let app = app.clone().map_request({
+            let ctrl = ctrl.clone();
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ctrl.clone());
+                req
+            }
+        });
         let tls = tls.clone();
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
@@ -71,6 +114,7 @@ pub async fn serve(
                     tokio::select! {
                         r = conn => if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended") },
                         _ = stop.changed() => {}
+                        _ = ctrl.notify.notified() => abort(&ctrl, sock.as_ref()),
                     }
                 }
                 None => {
@@ -78,9 +122,13 @@ pub async fn serve(
                     tokio::select! {
                         r = conn => if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended") },
                         _ = stop.changed() => {}
+                        _ = ctrl.notify.notified() => abort(&ctrl, sock.as_ref()),
                     }
                 }
             }
+            // The connection future is gone; closing the last handle closes the socket (with a
+            // reset when SO_LINGER was set to zero).
+            drop(sock);
         });
     }
 }

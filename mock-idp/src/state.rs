@@ -28,8 +28,10 @@ pub fn unix_now() -> u64 {
 pub struct Idp {
     /// `https://127.0.0.1:PORT`.
     pub base_url: String,
-    /// The signing keys.
-    pub keys: KeySet,
+    /// The signing keys (tenants that rotated have their own).
+    pub keys: Arc<KeySet>,
+    /// The scenario every tenant replays unless given its own (`--scenario`).
+    pub default_scenario: Option<model::scenario::Scenario>,
     /// App registrations.
     pub apps: Vec<AppRegistration>,
     /// The admin API's bearer token.
@@ -63,7 +65,8 @@ impl Idp {
     ) -> Self {
         Idp {
             base_url,
-            keys,
+            keys: Arc::new(keys),
+            default_scenario: None,
             apps,
             admin_token,
             default_tenant,
@@ -128,12 +131,50 @@ impl Idp {
         self.apps.iter().find(|a| a.client_id == client_id)
     }
 
-    /// The state of a tenant, created on first use with the default configuration.
+    /// The state of a tenant, created on first use with the default configuration (and the
+    /// default scenario, when there is one).
     pub fn tenant(&self, name: &str) -> Arc<Tenant> {
         let mut t = lock(&self.tenants);
         t.entry(name.to_string())
-            .or_insert_with(|| Arc::new(Tenant::new(name, self.default_config.clone())))
+            .or_insert_with(|| {
+                let tenant = Tenant::new(name, self.default_config.clone());
+                if let Some(s) = &self.default_scenario {
+                    let mut st = lock(&tenant.state);
+                    st.config = crate::scenario::config_for(s, &self.default_config);
+                    st.scenario = Some(crate::scenario::Runtime::new(s.clone()));
+                }
+                Arc::new(tenant)
+            })
             .clone()
+    }
+
+    /// The keys a tenant signs with.
+    pub fn keys_for(&self, tenant: &str) -> Arc<KeySet> {
+        self.existing_tenant(tenant)
+            .and_then(|t| lock(&t.state).keys.clone())
+            .unwrap_or_else(|| self.keys.clone())
+    }
+
+    /// Gives a tenant a new signing key; the previous one stays published.
+    pub fn rotate_tenant_keys(&self, tenant: &str) -> Result<String, String> {
+        let current = self.keys_for(tenant);
+        let forked = current.fork();
+        let kid = forked.rotate(2)?;
+        let t = self.tenant(tenant);
+        lock(&t.state).keys = Some(Arc::new(forked));
+        Ok(kid)
+    }
+
+    /// Verifies an access token the mock issued (a JWT signed with its tenant's keys, or an
+    /// opaque token it remembers): its tenant and claims.
+    pub fn verify_token(&self, token: &str) -> Option<(String, OpaqueClaims)> {
+        if let Some(found) = self.lookup_opaque(token) {
+            return Some(found);
+        }
+        let peek = crate::keys::peek_claims(token).ok()?;
+        let tid = peek.get("tid")?.as_str()?.to_string();
+        let claims = self.keys_for(&tid).verify(token).ok()?;
+        Some((tid, claims))
     }
 
     /// The tenant if it exists.
@@ -276,4 +317,10 @@ pub struct TenantState {
     pub cae_revoked_before: Option<u64>,
     /// Counts of forced prompts seen (`login`, `consent`, `select_account`).
     pub forced_prompts: u64,
+    /// The scenario this tenant replays.
+    pub scenario: Option<crate::scenario::Runtime>,
+    /// This tenant's own signing keys, after a rotation.
+    pub keys: Option<Arc<KeySet>>,
+    /// A rotation is due (set by an event under the lock, done after it).
+    pub rotate_keys: bool,
 }

@@ -129,6 +129,8 @@ pub enum Subject<'a> {
 
 /// What to issue.
 pub struct Request<'a> {
+    /// The keys to sign with (the tenant's).
+    pub keys: &'a crate::keys::KeySet,
     /// The base URL the client reached the mock by (`https://localhost:PORT`), for `iss`.
     pub base: &'a str,
     /// The tenant (also `tid`).
@@ -292,7 +294,7 @@ pub fn mint(idp: &Idp, cfg: &TenantConfig, req: &Request<'_>) -> Minted {
         idp.remember_opaque(&t, req.tenant, at.clone());
         t
     } else {
-        idp.keys.sign(&at)
+        req.keys.sign(&at)
     };
 
     let mut refresh = None;
@@ -356,7 +358,7 @@ pub fn mint(idp: &Idp, cfg: &TenantConfig, req: &Request<'_>) -> Minted {
             for (k, v) in &cfg.extra_id_token_claims {
                 id.insert(k.clone(), v.clone());
             }
-            let id_token = idp.keys.sign(&id);
+            let id_token = req.keys.sign(&id);
             issued.push(IssuedToken {
                 kind: TokenKind::Id,
                 fingerprint: Fingerprint::of(&id_token),

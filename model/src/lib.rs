@@ -11,6 +11,8 @@ pub mod endpoint;
 pub mod fingerprint;
 pub mod journal;
 pub mod ready;
+pub mod rules;
+pub mod scenario;
 
 pub use endpoint::Endpoint;
 pub use fingerprint::{redact, Fingerprint};

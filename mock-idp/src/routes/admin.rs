@@ -24,6 +24,16 @@ pub fn router(idp: Arc<Idp>) -> Router<Arc<Idp>> {
         .route("/tenants", get(tenants))
         .route("/tenants/{tenant}/config", get(get_config).put(put_config))
         .route("/tenants/{tenant}/events/{event}", post(event))
+        .route(
+            "/tenants/{tenant}/scenario",
+            axum::routing::put(put_scenario),
+        )
+        .route("/tenants/{tenant}/scenario/start", post(start_scenario))
+        .route("/tenants/{tenant}/scenario/events", get(scenario_events))
+        .route(
+            "/tenants/{tenant}/scenario/events/{event}",
+            post(fire_scenario_event),
+        )
         .fallback(|| async {
             admin_error(
                 StatusCode::NOT_FOUND,
@@ -168,7 +178,128 @@ async fn event(State(idp): State<Arc<Idp>>, OriginalUri(uri): OriginalUri) -> Re
     }
 }
 
+/// `PUT /tenants/{t}/scenario` with the scenario's YAML: the tenant replays it from now on.
+async fn put_scenario(
+    State(idp): State<Arc<Idp>>,
+    OriginalUri(uri): OriginalUri,
+    req: Request,
+) -> Response {
+    let tenant = path_segment(uri.path(), 3);
+    if !super::valid_tenant(&tenant) {
+        return admin_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant",
+            "Invalid tenant name.",
+        );
+    }
+    let Ok(bytes) = read_body(Body::new(req.into_body())).await else {
+        return admin_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "Body too large.",
+        );
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    match model::scenario::parse(&text, "scenario") {
+        Ok(s) => {
+            idp.load_scenario(&tenant, s);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, "invalid_scenario", &e.to_string()),
+    }
+}
+
+async fn start_scenario(State(idp): State<Arc<Idp>>, OriginalUri(uri): OriginalUri) -> Response {
+    let tenant = path_segment(uri.path(), 3);
+    match idp.start_scenario(&tenant) {
+        true => StatusCode::NO_CONTENT.into_response(),
+        false => admin_error(
+            StatusCode::NOT_FOUND,
+            "no_scenario",
+            "This tenant replays no scenario.",
+        ),
+    }
+}
+
+async fn scenario_events(State(idp): State<Arc<Idp>>, OriginalUri(uri): OriginalUri) -> Response {
+    let tenant = path_segment(uri.path(), 3);
+    Json(idp.fired_events(&tenant)).into_response()
+}
+
+async fn fire_scenario_event(
+    State(idp): State<Arc<Idp>>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
+    let tenant = path_segment(uri.path(), 3);
+    let event = path_segment(uri.path(), 6);
+    match idp.fire_scenario_event(&tenant, &event) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, "unknown_event", &e),
+    }
+}
+
 impl Idp {
+    /// Makes a tenant replay a scenario (its token shaping replaces the tenant's configuration).
+    pub fn load_scenario(&self, tenant: &str, s: model::scenario::Scenario) {
+        let t = self.tenant(tenant);
+        let mut st = lock(&t.state);
+        st.config = crate::scenario::config_for(&s, &self.default_config);
+        st.scenario = Some(crate::scenario::Runtime::new(s));
+    }
+
+    /// Starts a tenant's scenario clock now (otherwise its first request starts it).
+    pub fn start_scenario(&self, tenant: &str) -> bool {
+        let Some(t) = self.existing_tenant(tenant) else {
+            return false;
+        };
+        let now = self.now_us();
+        let mut st = lock(&t.state);
+        match st.scenario.as_mut() {
+            Some(rt) => {
+                rt.start(now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Fires a scenario event by name now (a step's `fire`).
+    pub fn fire_scenario_event(&self, tenant: &str, name: &str) -> Result<(), String> {
+        let t = self
+            .existing_tenant(tenant)
+            .ok_or_else(|| format!("tenant '{tenant}' replays no scenario"))?;
+        let now = self.now_us();
+        let rotate = {
+            let mut st = lock(&t.state);
+            let Some(mut rt) = st.scenario.take() else {
+                return Err(format!("tenant '{tenant}' replays no scenario"));
+            };
+            rt.start(now);
+            rt.advance(now, &mut st);
+            let known = rt.scenario.events.iter().any(|e| e.name.value == name);
+            let fired = rt.fire_named(name, now, now, &mut st);
+            st.scenario = Some(rt);
+            if !known {
+                return Err(format!("the scenario has no event '{name}'"));
+            }
+            if fired.is_none() {
+                return Err(format!("event '{name}' has already fired"));
+            }
+            std::mem::take(&mut st.rotate_keys)
+        };
+        if rotate {
+            self.rotate_tenant_keys(tenant)?;
+        }
+        Ok(())
+    }
+
+    /// The scenario events that fired in a tenant, in order.
+    pub fn fired_events(&self, tenant: &str) -> Vec<crate::scenario::FiredEvent> {
+        self.existing_tenant(tenant)
+            .and_then(|t| lock(&t.state).scenario.as_ref().map(|r| r.fired.clone()))
+            .unwrap_or_default()
+    }
+
     /// Fires a named event on a tenant: `revoke-sessions` (SSO sessions and refresh tokens),
     /// `revoke-refresh-tokens`, `cae-revoke` (the resource challenges CAE tokens issued before
     /// now), `rotate-keys`, `disable-user`, `enable-user`.
@@ -211,7 +342,7 @@ impl Idp {
             }
             "rotate-keys" => {
                 drop(st);
-                let kid = self.keys.rotate(2)?;
+                let kid = self.rotate_tenant_keys(tenant)?;
                 return Ok(json!({"kid": kid}));
             }
             "disable-user" => {

@@ -46,7 +46,8 @@ pub async fn openid_configuration(ctx: Ctx) -> Response {
 
 /// `GET /{tenant}/discovery/v2.0/keys`.
 pub async fn keys(State(idp): State<Arc<Idp>>, ctx: Ctx) -> Response {
-    Json(idp.keys.jwks(&format!("{}/{}/v2.0", ctx.base, ctx.tenant))).into_response()
+    let keys = idp.keys_for(&ctx.tenant);
+    Json(keys.jwks(&format!("{}/{}/v2.0", ctx.base, ctx.tenant))).into_response()
 }
 
 /// `GET /common/discovery/instance?authorization_endpoint=...`: what MSAL Python reaches when

@@ -160,11 +160,13 @@ pub async fn token(
         GrantType::Other(_) => unreachable_grant()?,
     };
     let config = st.config.clone();
+    let keys = st.keys.clone().unwrap_or_else(|| idp.keys.clone());
     drop(st);
     let minted = mint(
         &idp,
         &config,
         &MintRequest {
+            keys: &keys,
             base: &ctx.base,
             tenant: &ctx.tenant,
             client_id: &app.client_id,
@@ -520,7 +522,8 @@ fn on_behalf_of(
         ));
     }
     let assertion = p.require("assertion")?;
-    let asserted = match idp.keys.verify(assertion) {
+    let keys = st.keys.clone().unwrap_or_else(|| idp.keys.clone());
+    let asserted = match keys.verify(assertion) {
         Ok(c) => c,
         Err(_) => match idp.lookup_opaque(assertion) {
             Some((_, c)) => c,

@@ -1,0 +1,370 @@
+//! The fault layer: for a tenant replaying a scenario, starts its clock, fires due events, and
+//! answers matching requests with the scripted fault (a status and Entra's or Graph's error
+//! body, a delay, a stall, a dribbled body, a broken body, a reset or closed connection).
+//! Faults are scenario data, never errors: everything here is a deliberate response.
+
+use crate::error::{GraphError, OAuthError};
+use crate::journal::Record;
+use crate::params::{Params, MAX_BODY};
+use crate::scenario::{Decision, Probe};
+use crate::server::ConnControl;
+use crate::state::{lock, Idp};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use model::scenario::{ConnectionFault, Fault, Mangle, Respond, Stall};
+use model::{Completion, Endpoint, GrantType};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn faultable(e: Endpoint) -> bool {
+    matches!(
+        e,
+        Endpoint::Token
+            | Endpoint::Authorize
+            | Endpoint::Devicecode
+            | Endpoint::Discovery
+            | Endpoint::Keys
+            | Endpoint::Userinfo
+            | Endpoint::Graph
+    )
+}
+
+/// The fault middleware.
+pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Response {
+    let Some(record) = req.extensions().get::<Record>().cloned() else {
+        return next.run(req).await;
+    };
+    let snap = record.snapshot();
+    let endpoint = snap.endpoint;
+    let tenant = match snap.tenant {
+        Some(t) => t,
+        None if matches!(endpoint, Endpoint::Graph | Endpoint::Userinfo) => {
+            match crate::routes::bearer(req.headers()).and_then(|t| idp.verify_token(&t)) {
+                Some((t, _)) => t,
+                None => return next.run(req).await,
+            }
+        }
+        None => return next.run(req).await,
+    };
+    if !crate::routes::valid_tenant(&tenant) {
+        return next.run(req).await;
+    }
+    let t = idp.tenant(&tenant);
+    if lock(&t.state).scenario.is_none() {
+        return next.run(req).await;
+    }
+
+    // What the request asks, for selection (and for the journal, should a fault answer it).
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return crate::params::read_body(Body::from(vec![0u8; MAX_BODY + 1]))
+                .await
+                .err()
+                .map(IntoResponse::into_response)
+                .unwrap_or_else(|| StatusCode::PAYLOAD_TOO_LARGE.into_response())
+        }
+    };
+    let mut params = Params::default();
+    for (k, v) in form_urlencoded::parse(&bytes).chain(form_urlencoded::parse(
+        parts.uri.query().unwrap_or("").as_bytes(),
+    )) {
+        if params.get(&k).is_none() {
+            params.insert(&k, &v);
+        }
+    }
+    let probe = Probe {
+        grant: params.get("grant_type").map(GrantType::parse),
+        scopes: crate::params::scopes(params.get("scope")),
+        client_id: params
+            .get("client_id")
+            .map(str::to_string)
+            .or_else(|| snap.client_id.clone()),
+        graph_path: (endpoint == Endpoint::Graph)
+            .then(|| snap.path.trim_start_matches("/graph/v1.0").to_string()),
+    };
+
+    let now = idp.now_us();
+    let decided = {
+        let mut st = lock(&t.state);
+        match st.scenario.take() {
+            None => None,
+            Some(mut rt) => {
+                rt.start(now);
+                rt.advance(now, &mut st);
+                let d = if faultable(endpoint) {
+                    rt.decide(endpoint, &probe, now)
+                } else {
+                    Decision::Pass
+                };
+                st.scenario = Some(rt);
+                Some((d, std::mem::take(&mut st.rotate_keys)))
+            }
+        }
+    };
+    let Some((decision, rotate)) = decided else {
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    };
+    if rotate {
+        if let Err(e) = idp.rotate_tenant_keys(&tenant) {
+            tracing::warn!(%tenant, error = %e, "key rotation failed");
+        }
+    }
+    let req = Request::from_parts(parts, Body::from(bytes));
+    match decision {
+        Decision::Pass => next.run(req).await,
+        Decision::Outage(label) => {
+            journal_probe(&record, &probe, &label);
+            let respond = Respond {
+                status: Some(503),
+                ..Respond::default()
+            };
+            error_response(endpoint, &respond)
+        }
+        Decision::Fault(label, fault) => {
+            journal_probe(&record, &probe, &label);
+            apply(endpoint, &record, *fault, req, next).await
+        }
+    }
+}
+
+/// A faulted request never reaches its handler: record what it asked here.
+fn journal_probe(record: &Record, probe: &Probe, label: &str) {
+    record.update(|e| {
+        e.fault = Some(label.to_string());
+        if e.grant_type.is_none() {
+            e.grant_type = probe.grant.clone();
+        }
+        if e.client_id.is_none() {
+            e.client_id = probe.client_id.clone();
+        }
+        if e.scopes.is_empty() {
+            e.scopes = probe.scopes.clone();
+        }
+    });
+}
+
+async fn apply(
+    endpoint: Endpoint,
+    record: &Record,
+    fault: Fault,
+    req: Request,
+    next: Next,
+) -> Response {
+    let r = &fault.respond;
+    if let Some(d) = r.delay {
+        tokio::time::sleep(d.0).await;
+    }
+    match r.stall {
+        // Never answer: the client's giving up drops this future, and the journal records
+        // when it did.
+        Some(Stall::UntilDisconnect) => std::future::pending::<()>().await,
+        Some(Stall::For(d)) => tokio::time::sleep(d.0).await,
+        None => {}
+    }
+    if let Some(c) = r.connection {
+        record.update(|e| e.completion = Completion::Aborted);
+        if let Some(ctrl) = req.extensions().get::<Arc<ConnControl>>() {
+            ctrl.abort(c == ConnectionFault::Reset);
+        }
+        // The connection task drops the connection (and this future with it).
+        std::future::pending::<()>().await;
+    }
+    let answers_normally = r.pass_through
+        || (r.status.is_none()
+            && r.error.is_none()
+            && r.body.is_none()
+            && r.mangle.is_none()
+            && (r.delay.is_some() || r.stall.is_some() || r.dribble.is_some()));
+    let mut resp = if answers_normally {
+        next.run(req).await
+    } else if let Some(m) = r.mangle {
+        mangled(m, r.status)
+    } else if let Some(body) = &r.body {
+        let status = StatusCode::from_u16(r.status.unwrap_or(200)).unwrap_or(StatusCode::OK);
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            body.to_string(),
+        )
+            .into_response()
+    } else {
+        error_response(endpoint, r)
+    };
+    add_headers(&mut resp, r);
+    match r.dribble {
+        Some(d) => dribble(resp, d.bytes.max(1), d.every.0).await,
+        None => resp,
+    }
+}
+
+fn add_headers(resp: &mut Response, r: &Respond) {
+    if let Some(ra) = r.retry_after {
+        let v = if r.retry_after_http_date {
+            let at = time::OffsetDateTime::now_utc() + ra.0;
+            let fmt = time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            );
+            at.format(&fmt).unwrap_or_default()
+        } else {
+            ra.secs_ceil().to_string()
+        };
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    for (k, v) in &r.headers {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+}
+
+/// The scripted error in the shape of the endpoint: Entra's for the identity provider,
+/// Graph's for Graph and UserInfo.
+fn error_response(endpoint: Endpoint, r: &Respond) -> Response {
+    let status = r
+        .status
+        .unwrap_or(if r.error.is_some() { 400 } else { 503 });
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    if matches!(endpoint, Endpoint::Graph | Endpoint::Userinfo) {
+        let (code, message) = match status.as_u16() {
+            429 => (
+                "TooManyRequests",
+                "Too many requests from this client; retry later.",
+            ),
+            503 => (
+                "serviceNotAvailable",
+                "The service is temporarily unavailable.",
+            ),
+            502 | 504 => ("UnknownError", "The gateway did not get a timely answer."),
+            401 => (
+                "InvalidAuthenticationToken",
+                "Access token validation failure.",
+            ),
+            s if s >= 500 => ("generalException", "An unexpected error occurred."),
+            _ => ("BadRequest", "The request was refused."),
+        };
+        let code: &'static str = match &r.error {
+            Some(e) => intern(e),
+            None => code,
+        };
+        return GraphError::new(
+            status,
+            code,
+            r.description.clone().unwrap_or_else(|| message.to_string()),
+        )
+        .into_response();
+    }
+    let (error, code, message): (&str, u32, &str) = match status.as_u16() {
+        429 => (
+            "temporarily_unavailable",
+            50196,
+            "The server terminated an operation because it encountered a client request loop. Please contact your app vendor.",
+        ),
+        500 => ("server_error", 90033, "A transient error has occurred. Please try again."),
+        s if s >= 500 => (
+            "temporarily_unavailable",
+            90033,
+            "A transient error has occurred. Please try again.",
+        ),
+        _ => ("invalid_request", 90014, "The request was refused by the scenario."),
+    };
+    let error: &'static str = match &r.error {
+        Some(e) => intern(e),
+        None => intern(error),
+    };
+    let mut e = OAuthError::new(
+        status,
+        error,
+        r.aadsts.unwrap_or(code),
+        r.description.clone().unwrap_or_else(|| message.to_string()),
+    );
+    e.suberror = r.suberror.clone();
+    e.claims = r.claims.clone();
+    e.into_response()
+}
+
+/// Error codes are few and come from scenario files loaded once; interning them keeps
+/// [`OAuthError`]'s `&'static str` without leaking per request.
+fn intern(s: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static SET: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut set = lock(SET.get_or_init(|| Mutex::new(HashSet::new())));
+    if let Some(x) = set.get(s) {
+        return x;
+    }
+    let leaked: &'static str = Box::leak(s.to_string().into_boxed_str());
+    set.insert(leaked);
+    leaked
+}
+
+const FAKE_TOKEN_BODY: &str = r#"{"token_type":"Bearer","scope":"https://graph.microsoft.com/.default","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20ifQ.c2lnbmF0dXJl"}"#;
+
+fn mangled(m: Mangle, status: Option<u16>) -> Response {
+    let status = |d: u16| StatusCode::from_u16(status.unwrap_or(d)).unwrap_or(StatusCode::OK);
+    let json = "application/json; charset=utf-8";
+    match m {
+        Mangle::MalformedJson => (
+            status(200),
+            [(header::CONTENT_TYPE, json)],
+            r#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0eXAi"#,
+        )
+            .into_response(),
+        Mangle::MissingAccessToken => (
+            status(200),
+            [(header::CONTENT_TYPE, json)],
+            r#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599}"#,
+        )
+            .into_response(),
+        Mangle::Truncated => {
+            let full = FAKE_TOKEN_BODY.as_bytes();
+            let half = Bytes::copy_from_slice(&full[..full.len() / 2]);
+            let stream = futures_util::stream::iter(vec![
+                Ok::<Bytes, std::io::Error>(half),
+                Err(std::io::Error::other("truncated by the scenario")),
+            ]);
+            let mut resp = (status(200), Body::from_stream(stream)).into_response();
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(json));
+            if let Ok(v) = HeaderValue::from_str(&full.len().to_string()) {
+                resp.headers_mut().insert(header::CONTENT_LENGTH, v);
+            }
+            resp
+        }
+        Mangle::GatewayHtml => (
+            status(502),
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+        )
+            .into_response(),
+        Mangle::Empty => (status(200), [(header::CONTENT_TYPE, json)], "").into_response(),
+    }
+}
+
+/// Sends a response's body `bytes` at a time, `every` apart.
+async fn dribble(resp: Response, bytes: usize, every: Duration) -> Response {
+    let (parts, body) = resp.into_parts();
+    let Ok(all) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let stream = futures_util::stream::unfold((all, true), move |(mut rest, first)| async move {
+        if rest.is_empty() {
+            return None;
+        }
+        if !first {
+            tokio::time::sleep(every).await;
+        }
+        let piece = rest.split_to(bytes.min(rest.len()));
+        Some((Ok::<Bytes, std::io::Error>(piece), (rest, false)))
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
+}
