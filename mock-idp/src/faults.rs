@@ -328,10 +328,21 @@ fn mangled(m: Mangle, status: Option<u16>) -> Response {
         Mangle::Truncated => {
             let full = FAKE_TOKEN_BODY.as_bytes();
             let half = Bytes::copy_from_slice(&full[..full.len() / 2]);
-            let stream = futures_util::stream::iter(vec![
-                Ok::<Bytes, std::io::Error>(half),
-                Err(std::io::Error::other("truncated by the scenario")),
-            ]);
+            // Half the body, a pause (so the head and that half are flushed to the client),
+            // then an error: the connection closes short of the promised Content-Length.
+            let stream = futures_util::stream::unfold(0u8, move |step| {
+                let half = half.clone();
+                async move {
+                    match step {
+                        0 => Some((Ok::<Bytes, std::io::Error>(half), 1)),
+                        1 => {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Some((Err(std::io::Error::other("truncated by the scenario")), 2))
+                        }
+                        _ => None,
+                    }
+                }
+            });
             let mut resp = (status(200), Body::from_stream(stream)).into_response();
             resp.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(json));

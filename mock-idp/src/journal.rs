@@ -206,7 +206,10 @@ impl Guard {
             let now = self.idp.now_us();
             let mut entry = r.snapshot();
             entry.finished_us = Some(now);
-            entry.completion = completion;
+            // A scripted abort (reset, close) stays an abort, whatever ended the future.
+            if entry.completion != Completion::Aborted {
+                entry.completion = completion;
+            }
             self.idp.record(entry);
         }
     }

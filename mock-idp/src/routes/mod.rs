@@ -50,6 +50,10 @@ pub fn router(idp: Arc<Idp>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         // A handler that panics (a bug) answers an Entra-shaped 500 instead of resetting the
         // connection; the journal records it.
+        .layer(middleware::from_fn_with_state(
+            idp.clone(),
+            crate::faults::layer,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
