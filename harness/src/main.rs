@@ -1,1 +1,170 @@
-fn main() {}
+//! `tokenstorm`: the harness CLI (`shared/cli.md`). This build has the scenario tooling
+//! (`scenarios list|validate|schema`), `serve` and `rules`; `run` and `observe` arrive with the
+//! harness itself.
+
+mod library;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Prove that a client's sign-in code survives a bad day at the identity provider.
+#[derive(Debug, Parser)]
+#[command(name = "tokenstorm", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List, check, or describe scenarios.
+    Scenarios {
+        #[command(subcommand)]
+        command: ScenariosCommand,
+    },
+    /// The mock identity provider alone, for local development (same flags as `mock-idp`).
+    Serve(mock_idp::cli::ServeArgs),
+    /// The rule catalog: IDs, levels and the guidance each comes from.
+    Rules,
+}
+
+#[derive(Debug, Subcommand)]
+enum ScenariosCommand {
+    /// List scenarios: name, flow, tags, rules, expected duration.
+    List {
+        /// Scenario files or folders (default: the built-in library).
+        #[arg(long = "scenarios")]
+        scenarios: Vec<PathBuf>,
+        /// Only scenarios whose name or a tag contains this.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Check scenario files or folders; errors name file:line:column (exit 2 on any).
+    Validate {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the scenario format (for editors' YAML support).
+    Schema,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TOKENSTORM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Scenarios { command } => scenarios(command),
+        Command::Serve(args) => match mock_idp::cli::serve(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(mock_idp::cli::ServeError::Scenario(e)) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+            Err(e) => {
+                eprintln!("tokenstorm: error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Rules => {
+            println!("{:<32} {:<6} GUIDANCE", "ID", "LEVEL");
+            for r in model::rules::CATALOG {
+                let level = match r.level {
+                    model::rules::Level::Must => "MUST",
+                    model::rules::Level::Should => "SHOULD",
+                };
+                println!("{:<32} {:<6} {}", r.id, level, r.guidance);
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn scenarios(cmd: ScenariosCommand) -> ExitCode {
+    match cmd {
+        ScenariosCommand::Schema => {
+            match serde_json::to_string_pretty(&model::scenario::schema()) {
+                Ok(s) => {
+                    println!("{s}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tokenstorm: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        ScenariosCommand::Validate { paths } => match library::load(&paths) {
+            Ok(all) => {
+                for l in &all {
+                    println!("ok  {}  ({})", l.scenario.name.value, l.origin);
+                }
+                println!("{} scenario(s) valid", all.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                eprintln!("{} problem(s)", e.0.len());
+                ExitCode::from(2)
+            }
+        },
+        ScenariosCommand::List { scenarios, filter } => {
+            let loaded = if scenarios.is_empty() {
+                library::builtin()
+            } else {
+                library::load(&scenarios)
+            };
+            let all = match loaded {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let shown: Vec<_> = all
+                .iter()
+                .filter(|l| match &filter {
+                    None => true,
+                    Some(f) => {
+                        l.scenario.name.value.contains(f.as_str())
+                            || l.scenario.tags.iter().any(|t| t.contains(f.as_str()))
+                    }
+                })
+                .collect();
+            println!(
+                "{:<36} {:<18} {:>6}  {:<28} RULES",
+                "NAME", "FLOW", "~TIME", "TAGS"
+            );
+            for l in &shown {
+                let s = &l.scenario;
+                let rules: Vec<&str> = s.rules.iter().map(|r| r.value.id()).collect();
+                println!(
+                    "{:<36} {:<18} {:>5}s  {:<28} {}",
+                    s.name.value,
+                    s.flow.as_str(),
+                    s.expected_duration().as_secs(),
+                    s.tags.join(","),
+                    rules.join(" ")
+                );
+            }
+            let longest = shown
+                .iter()
+                .map(|l| l.scenario.expected_duration())
+                .max()
+                .unwrap_or_default();
+            println!(
+                "{} scenario(s); the longest takes about {} s",
+                shown.len(),
+                longest.as_secs()
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}

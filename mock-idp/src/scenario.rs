@@ -252,7 +252,7 @@ impl Runtime {
         }
         for i in 0..self.scenario.faults.len() {
             let f = &self.scenario.faults[i].value;
-            if f.endpoint.endpoint() != endpoint {
+            if f.endpoint.value.endpoint() != endpoint {
                 continue;
             }
             if let Some(p) = &f.path {
@@ -273,7 +273,10 @@ impl Runtime {
             if f.after.is_some_and(|a| elapsed < a.0.as_micros() as u64) {
                 continue;
             }
-            if f.until.is_some_and(|u| elapsed >= u.0.as_micros() as u64) {
+            if f.until
+                .as_ref()
+                .is_some_and(|u| elapsed >= u.value.0.as_micros() as u64)
+            {
                 continue;
             }
             if let Some(g) = f.grant {
@@ -296,7 +299,7 @@ impl Runtime {
                     continue;
                 }
             }
-            if let Some(p) = f.probability {
+            if let Some(p) = f.probability.as_ref().map(|p| p.value) {
                 let r = splitmix(&mut self.rng[i]);
                 if (r as f64 / u64::MAX as f64) >= p {
                     continue;

@@ -42,6 +42,11 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             format!("'{s}' has no unit: expected a duration like 250ms, 5s, 2m, 1h or 90d")
         })?;
     let (num, unit) = t.split_at(split);
+    if unit.starts_with(char::is_whitespace) {
+        return Err(format!(
+            "'{s}' has a space before its unit: write it without one, like 5s or 250ms"
+        ));
+    }
     let n: f64 = num
         .parse()
         .map_err(|_| format!("'{s}' is not a duration: expected a number then ms, s, m, h or d"))?;

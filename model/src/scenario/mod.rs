@@ -341,19 +341,21 @@ pub struct Fault {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Which endpoint.
-    pub endpoint: FaultEndpoint,
+    pub endpoint: At<FaultEndpoint>,
     /// For `graph`: only paths starting with this (after the Graph URL), e.g. `/me/memberOf`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Only these calls to the endpoint, counted from 1 in this tenant: `"2"`, `"1..3"`, `"4.."`.
+    /// Only these calls to the endpoint, counted from 1 in this tenant over every request to
+    /// that endpoint (whatever this fault's other filters): `"2"`, `"1..3"`, `"4.."`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls: Option<At<String>>,
-    /// Only from this long after the scenario's start.
+    /// Only from this long after the scenario's start (the tenant's first request, or when
+    /// the harness starts it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Dur>,
     /// Only until this long after the scenario's start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub until: Option<Dur>,
+    pub until: Option<At<Dur>>,
     /// Only token requests of this grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<GrantSel>,
@@ -368,7 +370,7 @@ pub struct Fault {
     pub after_event: Option<At<String>>,
     /// Only this fraction of matching requests (deterministic with `seed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probability: Option<f64>,
+    pub probability: Option<At<f64>>,
     /// Seed for `probability`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
@@ -693,9 +695,29 @@ pub enum Expect {
 }
 
 impl Scenario {
-    /// A rough wall time: waits, repeats and stalls along the steps.
+    /// A rough wall time: waits and repeats along the steps, plus the time faults hold
+    /// requests (a timed stall or delay; `until_disconnect` counts the step's deadline) and
+    /// the user's delay before answering a device code.
     pub fn expected_duration(&self) -> std::time::Duration {
         let mut total = std::time::Duration::ZERO;
+        let deadline = self
+            .steps
+            .iter()
+            .filter_map(|s| s.deadline)
+            .max()
+            .map_or(std::time::Duration::from_secs(60), |d| d.0);
+        for f in &self.faults {
+            let r = &f.respond;
+            total += match r.stall {
+                Some(Stall::For(d)) => d.0,
+                Some(Stall::UntilDisconnect) => deadline,
+                None => std::time::Duration::ZERO,
+            };
+            total += r.delay.map_or(std::time::Duration::ZERO, |d| d.0);
+        }
+        if let Some(d) = self.user.device_code_delay {
+            total += d.0;
+        }
         for s in &self.steps {
             if let Some(w) = s.wait {
                 total += w.0;

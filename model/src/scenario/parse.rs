@@ -73,10 +73,15 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
         // The library's message may carry its own position prefix; ours is in front.
         let first = rendered.lines().next().unwrap_or("invalid YAML").trim();
         // The library appends " at line N, column M"; the position is already in front.
-        let message = match first.rfind(" at line ") {
+        let mut message = match first.rfind(" at line ") {
             Some(i) if first[i..].contains(", column ") => first[..i].to_string(),
             _ => first.to_string(),
         };
+        // Advice meant for the library's users, not for scenario authors.
+        if let Some(i) = message.find(", set DuplicateKeyPolicy") {
+            message.truncate(i);
+            message.push_str(" (each key may appear once)");
+        }
         ScenarioErrors(vec![ScenarioError {
             file: file.to_string(),
             line,
@@ -121,7 +126,7 @@ fn rule_needs(s: &Scenario, id: &str) -> Option<String> {
     let feature = |f: Feature| s.features.iter().any(|x| x.value == f);
     let fault = |pred: &dyn Fn(&super::Fault) -> bool| s.faults.iter().any(|f| pred(&f.value));
     let token_fault = |pred: &dyn Fn(&super::Respond) -> bool| {
-        fault(&|f| matches!(f.endpoint, FaultEndpoint::Token) && pred(&f.respond))
+        fault(&|f| matches!(f.endpoint.value, FaultEndpoint::Token) && pred(&f.respond))
     };
     let event = |a: EventAction| s.events.iter().any(|e| e.action == a);
     match id {
@@ -131,22 +136,28 @@ fn rule_needs(s: &Scenario, id: &str) -> Option<String> {
             Some("the auth_code flow".into())
         }
         "silent.prompt-none"
-            if !(event(EventAction::RevokeSessions) || event(EventAction::RevokeRefreshTokens)) =>
+            if !(event(EventAction::RevokeRefreshTokens)
+                || fault(&|f| {
+                    f.endpoint.value == FaultEndpoint::Token
+                        && f.grant == Some(super::GrantSel::RefreshToken)
+                        && f.respond.error.is_some()
+                })) =>
         {
-            Some("an event that revokes the refresh token (revoke_sessions or revoke_refresh_tokens)".into())
+            Some("a refresh token the IdP refuses while the SSO session lives (a revoke_refresh_tokens event, or a refresh_token fault with an `error`)".into())
         }
         "throttle.retry-after"
             if !fault(&|f| {
-                f.endpoint != FaultEndpoint::Graph && f.respond.retry_after.is_some()
+                f.endpoint.value != FaultEndpoint::Graph && f.respond.retry_after.is_some()
             }) =>
         {
             Some("a fault with `retry_after` on an identity-provider endpoint".into())
         }
         "backoff.5xx"
             if !fault(&|f| {
-                f.endpoint != FaultEndpoint::Graph
+                f.endpoint.value != FaultEndpoint::Graph
                     && f.respond.retry_after.is_none()
                     && (f.respond.status.unwrap_or(0) >= 500
+                        || f.respond.mangle == Some(super::Mangle::GatewayHtml)
                         || (f.respond.status.is_none()
                             && f.respond.error.is_none()
                             && f.respond.mangle.is_none()
@@ -164,9 +175,10 @@ fn rule_needs(s: &Scenario, id: &str) -> Option<String> {
             Some("`tokens.refresh_in`".into())
         }
         "refresh.outage-tolerant"
-            if s.faults.is_empty() && !event(EventAction::Outage) =>
+            if !token_fault(&|r| !r.pass_through || r.stall.is_some())
+                && !event(EventAction::Outage) =>
         {
-            Some("a fault or an outage that makes renewal fail".into())
+            Some("a token fault or an outage that makes renewal fail".into())
         }
         "claims.id-token-over-userinfo" | "claims.roles-in-token" | "claims.correct"
             if !has("whoami") || !flow.is_user() =>
@@ -181,7 +193,9 @@ fn rule_needs(s: &Scenario, id: &str) -> Option<String> {
         "cae.claims-challenge" if !has("call_api") || !event(EventAction::CaeRevoke) => {
             Some("a `call_api` step and a `cae_revoke` event".into())
         }
-        "api.retry-after" if !has("call_api") || !fault(&|f| f.endpoint == FaultEndpoint::Graph) => {
+        "api.retry-after"
+            if !has("call_api") || !fault(&|f| f.endpoint.value == FaultEndpoint::Graph) =>
+        {
             Some("a `call_api` step and a Graph fault".into())
         }
         "tokens.opaque" if s.tokens.opaque_for.is_empty() => {
@@ -294,6 +308,24 @@ fn check(s: &Scenario, file: &str) -> Vec<ScenarioError> {
                 );
             }
         }
+        let command = st.acquire_token.is_some() || st.call_api.is_some() || st.whoami.is_some();
+        if !command
+            && (st.repeat.is_some()
+                || st.concurrency.is_some()
+                || st.expect.is_some()
+                || st.deadline.is_some())
+        {
+            c.at(st, "`repeat`, `concurrency`, `expect` and `deadline` apply to acquire_token, call_api and whoami steps only");
+        }
+        if st
+            .deadline
+            .is_some_and(|d| d.0 < std::time::Duration::from_millis(100))
+        {
+            c.at(
+                st,
+                "`deadline` under 100ms leaves a client no time to answer",
+            );
+        }
         if st.whoami.is_some() && !s.flow.is_user() {
             c.at(
                 st,
@@ -378,7 +410,7 @@ fn check(s: &Scenario, file: &str) -> Vec<ScenarioError> {
         }
         let label = f.name.clone().unwrap_or_else(|| format!("fault-{}", i + 1));
         let flow = s.flow.value;
-        let unreachable = match f.endpoint {
+        let unreachable = match f.endpoint.value {
             FaultEndpoint::Authorize => !matches!(flow, Flow::AuthCode),
             FaultEndpoint::Devicecode => !matches!(flow, Flow::DeviceCode),
             FaultEndpoint::Graph => !s.has_step("call_api") && !s.has_step("whoami"),
@@ -387,15 +419,18 @@ fn check(s: &Scenario, file: &str) -> Vec<ScenarioError> {
         };
         if unreachable {
             c.at(
-                f,
+                &f.endpoint,
                 format!(
                     "{label}: a fault on `{}` never fires: the {} flow{} never calls it",
-                    serde_json::to_value(f.endpoint)
+                    serde_json::to_value(f.endpoint.value)
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string))
                         .unwrap_or_default(),
                     flow.as_str(),
-                    if matches!(f.endpoint, FaultEndpoint::Graph | FaultEndpoint::Userinfo) {
+                    if matches!(
+                        f.endpoint.value,
+                        FaultEndpoint::Graph | FaultEndpoint::Userinfo
+                    ) {
                         " with these steps"
                     } else {
                         ""
@@ -403,10 +438,10 @@ fn check(s: &Scenario, file: &str) -> Vec<ScenarioError> {
                 ),
             );
         }
-        if f.path.is_some() && f.endpoint != FaultEndpoint::Graph {
+        if f.path.is_some() && f.endpoint.value != FaultEndpoint::Graph {
             c.at(f, format!("{label}: `path` applies to graph faults only"));
         }
-        if f.grant.is_some() && f.endpoint != FaultEndpoint::Token {
+        if f.grant.is_some() && f.endpoint.value != FaultEndpoint::Token {
             c.at(f, format!("{label}: `grant` applies to token faults only"));
         }
         if let Some(calls) = &f.calls {
@@ -414,19 +449,19 @@ fn check(s: &Scenario, file: &str) -> Vec<ScenarioError> {
                 c.at(calls, e);
             }
         }
-        if let (Some(a), Some(u)) = (f.after, f.until) {
-            if u <= a {
+        if let (Some(a), Some(u)) = (f.after, &f.until) {
+            if u.value <= a {
                 c.at(
-                    f,
-                    format!("{label}: `until` ({u}) must be after `after` ({a})"),
+                    u,
+                    format!("{label}: `until` ({}) must be after `after` ({a})", u.value),
                 );
             }
         }
-        if let Some(p) = f.probability {
-            if !(0.0..=1.0).contains(&p) {
+        if let Some(p) = &f.probability {
+            if !(0.0..=1.0).contains(&p.value) {
                 c.at(
-                    f,
-                    format!("{label}: probability {p} must be between 0 and 1"),
+                    p,
+                    format!("{label}: probability {} must be between 0 and 1", p.value),
                 );
             }
         }

@@ -1,0 +1,105 @@
+//! The serving command shared by `mock-idp` and `tokenstorm serve`: the flags of
+//! `shared/cli.md`, the ready file, and a clean stop on Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Flags of `mock-idp` and `tokenstorm serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub addr: SocketAddr,
+    /// Write the ready file (base URL, CA, clients, admin token) here once listening.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+    /// Serve plain HTTP (real MSAL libraries refuse non-https authorities).
+    #[arg(long)]
+    pub no_tls: bool,
+    /// Allow binding a non-loopback address.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Directory for the generated CA certificate (default: a temporary directory).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Replay this scenario's faults, events and token shaping in every tenant.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+}
+
+/// Why serving stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The scenario file is invalid.
+    #[error("{0}")]
+    Scenario(#[from] model::scenario::ScenarioErrors),
+    /// The server could not start.
+    #[error("starting the mock identity provider: {0}")]
+    Start(crate::StartError),
+    /// The ready file could not be written.
+    #[error("writing the ready file: {0}")]
+    ReadyFile(crate::StartError),
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
+    let scenario = match &args.scenario {
+        Some(path) => Some(model::scenario::parse_file(path)?),
+        None => None,
+    };
+    let idp = crate::MockIdp::start(crate::Options {
+        addr: args.addr,
+        tls: !args.no_tls,
+        allow_remote: args.allow_remote,
+        state_dir: args.state_dir,
+        scenario,
+        ..Default::default()
+    })
+    .await
+    .map_err(ServeError::Start)?;
+    if let Some(path) = &args.ready_file {
+        idp.write_ready_file(path).map_err(ServeError::ReadyFile)?;
+    }
+    let ready = idp.ready();
+    println!("mock-idp listening on {}", ready.base_url);
+    println!("  authority  {}", ready.authority);
+    println!("  graph      {}", ready.graph_url);
+    if let Some(ca) = &ready.ca_cert {
+        println!("  ca_cert    {}", ca.display());
+    }
+    if let Some(path) = &args.ready_file {
+        println!(
+            "  ready file {} (clients, secret, admin token)",
+            path.display()
+        );
+    }
+    if let Some(s) = &args.scenario {
+        println!("  scenario   {} (replayed in every tenant)", s.display());
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    idp.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
