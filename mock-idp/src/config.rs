@@ -193,6 +193,9 @@ pub struct TenantConfig {
     pub extra_id_token_claims: serde_json::Map<String, serde_json::Value>,
     /// Graph's page size for `memberOf`-style collections.
     pub graph_page_size: usize,
+    /// App roles granted to apps in this tenant (client-credentials tokens' `roles`, added to
+    /// the app registration's own).
+    pub app_roles: Vec<String>,
 }
 
 impl Default for TenantConfig {
@@ -215,6 +218,7 @@ impl Default for TenantConfig {
             extra_access_token_claims: Default::default(),
             extra_id_token_claims: Default::default(),
             graph_page_size: 100,
+            app_roles: vec![],
         }
     }
 }

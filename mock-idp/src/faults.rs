@@ -84,6 +84,7 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
         client_id: params
             .get("client_id")
             .map(str::to_string)
+            .or_else(|| basic_client_id(&parts.headers))
             .or_else(|| snap.client_id.clone()),
         graph_path: (endpoint == Endpoint::Graph)
             .then(|| snap.path.trim_start_matches("/graph/v1.0").to_string()),
@@ -121,7 +122,7 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
     match decision {
         Decision::Pass => next.run(req).await,
         Decision::Outage(label) => {
-            journal_probe(&record, &probe, &label);
+            journal_probe(&record, &probe, &label, &tenant);
             let respond = Respond {
                 status: Some(503),
                 ..Respond::default()
@@ -129,16 +130,38 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
             error_response(endpoint, &respond)
         }
         Decision::Fault(label, fault) => {
-            journal_probe(&record, &probe, &label);
+            journal_probe(&record, &probe, &label, &tenant);
             apply(endpoint, &record, *fault, req, next).await
         }
     }
 }
 
-/// A faulted request never reaches its handler: record what it asked here.
-fn journal_probe(record: &Record, probe: &Probe, label: &str) {
+/// The client id of a `client_secret_basic` Authorization header.
+fn basic_client_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    use base64::Engine as _;
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let raw = String::from_utf8(raw).ok()?;
+    let id = raw.split(':').next()?;
+    form_urlencoded::parse(format!("x={id}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A faulted request never reaches its handler: record what it asked here (and, for Graph and
+/// UserInfo, the tenant of its verified token).
+fn journal_probe(record: &Record, probe: &Probe, label: &str, tenant: &str) {
     record.update(|e| {
         e.fault = Some(label.to_string());
+        if e.tenant.is_none() {
+            e.tenant = Some(tenant.to_string());
+        }
         if e.grant_type.is_none() {
             e.grant_type = probe.grant.clone();
         }
@@ -256,12 +279,18 @@ fn error_response(endpoint: Endpoint, r: &Respond) -> Response {
             Some(e) => intern(e),
             None => code,
         };
-        return GraphError::new(
+        let mut e = GraphError::new(
             status,
             code,
             r.description.clone().unwrap_or_else(|| message.to_string()),
-        )
-        .into_response();
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            e.www_authenticate = Some(format!(
+                "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"{}\"",
+                crate::config::GRAPH_APP_ID
+            ));
+        }
+        return e.into_response();
     }
     let (error, code, message): (&str, u32, &str) = match status.as_u16() {
         429 => (
@@ -281,11 +310,33 @@ fn error_response(endpoint: Endpoint, r: &Respond) -> Response {
         Some(e) => intern(e),
         None => intern(error),
     };
+    // An `error` without `aadsts` gets the code Entra sends with it.
+    let known = match r.error.as_deref() {
+        Some("authorization_pending" | "slow_down") => Some(70016),
+        Some("expired_token") => Some(70019),
+        Some("access_denied" | "authorization_declined") => Some(65004),
+        Some("invalid_grant") => Some(70000),
+        Some("interaction_required") => Some(50076),
+        Some("login_required") => Some(50058),
+        Some("invalid_client") => Some(7000215),
+        Some("temporarily_unavailable") => Some(50196),
+        _ => None,
+    };
+    // The AADSTS prefix is added from the code: a description that repeats it loses it.
+    let description = r.description.as_deref().map(|d| {
+        match d
+            .strip_prefix("AADSTS")
+            .and_then(|rest| rest.split_once(": "))
+        {
+            Some((digits, tail)) if digits.bytes().all(|b| b.is_ascii_digit()) => tail.to_string(),
+            _ => d.to_string(),
+        }
+    });
     let mut e = OAuthError::new(
         status,
         error,
-        r.aadsts.unwrap_or(code),
-        r.description.clone().unwrap_or_else(|| message.to_string()),
+        r.aadsts.or(known).unwrap_or(code),
+        description.unwrap_or_else(|| message.to_string()),
     );
     e.suberror = r.suberror.clone();
     e.claims = r.claims.clone();

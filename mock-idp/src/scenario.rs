@@ -66,7 +66,12 @@ pub fn config_for(s: &Scenario, base: &TenantConfig) -> TenantConfig {
     if let Some(n) = t.groups {
         c.user.groups = groups(n);
     }
-    c.user.roles = t.roles.clone();
+    // Roles are the user's in user flows, the app's under client credentials.
+    if s.flow.value == model::scenario::Flow::ClientCredentials {
+        c.app_roles = t.roles.clone();
+    } else {
+        c.user.roles = t.roles.clone();
+    }
     if let Some(o) = t.overage {
         c.overage_style = match o {
             model::scenario::Overage::ClaimSources => OverageStyle::ClaimSources,

@@ -553,3 +553,97 @@ async fn the_binary_replays_a_scenario_file_and_refuses_a_broken_one() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn review_fixes_for_faults_stay_fixed() {
+    let idp = start().await;
+    let http = client(&idp);
+    let (id, secret) = confidential(&idp);
+    // A client filter matches client_secret_basic requests too.
+    idp.load_scenario(
+        "basic",
+        cc(&format!(
+            "  - {{ endpoint: token, client: {id}, respond: {{ status: 503 }} }}\n"
+        )),
+    );
+    let r = http
+        .post(format!("{}/oauth2/v2.0/token", idp.authority("basic")))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    // A faulted Graph call is journaled under its token's tenant, with Graph's 401 challenge.
+    idp.load_scenario(
+        "g401",
+        scenario("name: g\nsummary: s\nflow: client_credentials\nfeatures: [call_api]\nrules: [client.liveness]\nsteps: [{call_api: {path: /users/x}}]\nfaults:\n  - { endpoint: graph, respond: { status: 401 } }\n"),
+    );
+    let at = cc_call(&http, &idp, "g401")
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = http
+        .get(format!("{}/users/x", idp.graph_url()))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer realm=\"\""));
+    let g = idp
+        .journal_for("g401")
+        .into_iter()
+        .find(|e| e.endpoint == Endpoint::Graph)
+        .expect("journaled under the tenant");
+    assert_eq!(g.fault.as_deref(), Some("fault-1"));
+    // An error without a code gets Entra's; a description repeating the prefix loses it.
+    idp.load_scenario("codes", cc("  - { endpoint: token, calls: \"1\", respond: { error: slow_down } }\n  - { endpoint: token, calls: \"2\", respond: { error: invalid_grant, aadsts: 50079, description: \"AADSTS50079: Enroll in MFA.\" } }\n"));
+    entra_error(
+        cc_call(&http, &idp, "codes").await.unwrap(),
+        400,
+        "slow_down",
+        70016,
+    )
+    .await;
+    let b = entra_error(
+        cc_call(&http, &idp, "codes").await.unwrap(),
+        400,
+        "invalid_grant",
+        50079,
+    )
+    .await;
+    assert!(
+        b["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS50079: Enroll in MFA."),
+        "{b}"
+    );
+    // Scenario roles under client credentials are the app's.
+    idp.load_scenario(
+        "roles",
+        scenario(&format!("{CC_HEAD}tokens:\n  roles: [Orders.Read]\n")),
+    );
+    let t: Value = cc_call(&http, &idp, "roles")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        claims(t["access_token"].as_str().unwrap())["roles"],
+        serde_json::json!(["Orders.Read"])
+    );
+}

@@ -159,6 +159,11 @@ pub async fn token(
         GrantType::JwtBearer => on_behalf_of(&idp, &mut st, &ctx, &app, &p, cae)?,
         GrantType::Other(_) => unreachable_grant()?,
     };
+    let mut plan = plan;
+    if plan.user.is_none() {
+        // App tokens carry the tenant's grants to apps too.
+        plan.app_roles.extend(st.config.app_roles.iter().cloned());
+    }
     let config = st.config.clone();
     let keys = st.keys.clone().unwrap_or_else(|| idp.keys.clone());
     drop(st);
