@@ -2,7 +2,7 @@
 //! (`scenarios list|validate|schema`), `serve` and `rules`; `run` and `observe` arrive with the
 //! harness itself.
 
-mod library;
+use harness::library;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

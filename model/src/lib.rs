@@ -13,6 +13,7 @@ pub mod journal;
 pub mod ready;
 pub mod rules;
 pub mod scenario;
+pub mod transcript;
 
 pub use endpoint::Endpoint;
 pub use fingerprint::{redact, Fingerprint};

@@ -1,0 +1,6 @@
+//! The tokenstorm harness: drive a client under test through scenarios against the mock
+//! identity provider, and judge it. This crate holds the `tokenstorm` binary's parts.
+
+pub mod browser;
+pub mod driver;
+pub mod library;
