@@ -4,3 +4,4 @@
 pub mod browser;
 pub mod driver;
 pub mod library;
+pub mod runner;

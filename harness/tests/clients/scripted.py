@@ -34,7 +34,13 @@ def token_request():
         return json.loads(r.read())
 
 
+# The cache persists in the state directory, in plain text with default permissions: a
+# deliberately unprotected cache (what cache.protected catches).
+CACHE_FILE = os.path.join(os.environ.get("TOKENSTORM_STATE_DIR", "."), "cache.json")
 cache = {}
+if os.path.exists(CACHE_FILE):
+    with open(CACHE_FILE) as f:
+        cache = json.load(f)
 
 
 def acquire():
@@ -43,6 +49,9 @@ def acquire():
         return cache["access_token"]
     t = token_request()
     cache.update(access_token=t["access_token"], expires_at=now + int(t["expires_in"]))
+    with open(CACHE_FILE, "w") as f:
+        json.dump(cache, f)
+    os.chmod(CACHE_FILE, 0o644)
     return t["access_token"]
 
 
@@ -52,7 +61,7 @@ if MODE == "nohello":
 if MODE == "garbage":
     print("this is not a protocol line", flush=True)
 send({"type": "hello", "protocol": 1, "client": "scripted-" + MODE, "version": "0.1",
-      "flows": ["client_credentials"], "features": ["call_api"]})
+      "flows": ["client_credentials"], "features": ["call_api", "persist"]})
 if MODE == "spawner":
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     print("grandchild=%d" % child.pid, file=sys.stderr, flush=True)

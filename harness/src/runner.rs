@@ -1,0 +1,550 @@
+//! Running one scenario: its own tenant on the shared mock, a fresh state directory, the
+//! client started with the driver protocol's environment, the steps played in order (repeats,
+//! concurrency, waits, restarts, SSO clearing, fired events), and everything it produced
+//! collected for judging: journal, transcript, fired events, the state directory's files.
+
+use crate::browser::Browser;
+use crate::driver::{Client, DriverError, Launch, Transcript};
+use mock_idp::MockIdp;
+use model::scenario::{Expect, Flow, Scenario, Step};
+use model::transcript::{Hello, TranscriptEntry};
+use model::JournalEntry;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How to start the client under test (program and arguments; the environment is added).
+#[derive(Debug, Clone)]
+pub struct ClientCommand {
+    /// The program.
+    pub program: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+/// Limits of a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// How long the client may take to say hello.
+    pub hello_deadline: Duration,
+    /// How long a shutdown may take before the group is killed.
+    pub shutdown_grace: Duration,
+    /// Where state directories are made (a temporary directory when `None`).
+    pub state_root: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            hello_deadline: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+            state_root: None,
+        }
+    }
+}
+
+/// A file the client left in its state directory.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StateFile {
+    /// Path relative to the state directory.
+    pub path: String,
+    /// Unix mode bits.
+    pub mode: u32,
+    /// Its size.
+    pub len: u64,
+    /// Which issued tokens (by fingerprint) appear in it in plain text or base64.
+    pub plaintext_tokens: Vec<model::Fingerprint>,
+}
+
+/// Why a scenario could not be judged, or was not applicable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The steps ran to the end.
+    Completed,
+    /// The client lacks a flow or feature the scenario needs.
+    NotApplicable {
+        /// What it lacks.
+        reason: String,
+    },
+    /// The client could not be driven: it crashed, hung, or never said hello.
+    ClientFailed {
+        /// What went wrong.
+        reason: String,
+        /// The last lines of its stderr.
+        stderr_tail: Vec<String>,
+    },
+}
+
+/// Everything a scenario run produced.
+#[derive(Debug, Clone)]
+pub struct ScenarioRun {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Its tenant on the mock.
+    pub tenant: String,
+    /// The client's hello (of its first start).
+    pub hello: Option<Hello>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The mock's journal for the tenant.
+    pub journal: Vec<JournalEntry>,
+    /// The transcript.
+    pub transcript: Vec<TranscriptEntry>,
+    /// Scenario events that fired.
+    pub fired: Vec<mock_idp::scenario::FiredEvent>,
+    /// The state directory's files at the end.
+    pub state_files: Vec<StateFile>,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+/// The scopes a flow asks for by default (`TOKENSTORM_SCOPES`).
+pub fn default_scopes(flow: Flow) -> &'static str {
+    match flow {
+        Flow::ClientCredentials => "https://graph.microsoft.com/.default",
+        _ => "https://graph.microsoft.com/User.Read",
+    }
+}
+
+fn environment(
+    idp: &MockIdp,
+    s: &Scenario,
+    tenant: &str,
+    state_dir: &Path,
+) -> Vec<(String, String)> {
+    let r = idp.ready();
+    let confidential = matches!(s.flow.value, Flow::ClientCredentials | Flow::Obo);
+    let (client_id, secret) = if confidential {
+        (
+            r.clients.confidential.client_id.clone(),
+            Some(r.clients.confidential.client_secret.clone()),
+        )
+    } else {
+        (r.clients.public.client_id.clone(), None)
+    };
+    let mut env = vec![
+        ("TOKENSTORM_AUTHORITY".to_string(), idp.authority(tenant)),
+        ("TOKENSTORM_CLIENT_ID".to_string(), client_id),
+        (
+            "TOKENSTORM_REDIRECT_URI".to_string(),
+            r.clients.public.redirect_uri.clone(),
+        ),
+        (
+            "TOKENSTORM_SCOPES".to_string(),
+            default_scopes(s.flow.value).to_string(),
+        ),
+        ("TOKENSTORM_FLOW".to_string(), s.flow.as_str().to_string()),
+        ("TOKENSTORM_GRAPH_URL".to_string(), idp.graph_url()),
+        (
+            "TOKENSTORM_USERINFO_URL".to_string(),
+            format!("{}/oidc/userinfo", idp.base_url()),
+        ),
+        (
+            "TOKENSTORM_STATE_DIR".to_string(),
+            state_dir.display().to_string(),
+        ),
+        ("TOKENSTORM_SCENARIO".to_string(), s.name.value.clone()),
+    ];
+    if let Some(secret) = secret {
+        env.push(("TOKENSTORM_CLIENT_SECRET".to_string(), secret));
+    }
+    if let Some(ca) = idp.ca_cert_path() {
+        let ca = ca.display().to_string();
+        for k in [
+            "TOKENSTORM_CA_BUNDLE",
+            "SSL_CERT_FILE",
+            "REQUESTS_CA_BUNDLE",
+            "NODE_EXTRA_CA_CERTS",
+        ] {
+            env.push((k.to_string(), ca.clone()));
+        }
+    }
+    env
+}
+
+/// Whether the client can run the scenario: its flow and features.
+pub fn applicability(s: &Scenario, hello: &Hello) -> Result<(), String> {
+    if !hello.flows.iter().any(|f| f == s.flow.as_str()) {
+        return Err(format!(
+            "the client does not support the {} flow",
+            s.flow.as_str()
+        ));
+    }
+    let missing: Vec<&str> = s
+        .features
+        .iter()
+        .map(|f| f.as_str())
+        .filter(|f| !hello.features.iter().any(|h| h == f))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the client lacks the feature(s) {}",
+            missing.join(", ")
+        ))
+    }
+}
+
+struct Session<'a> {
+    idp: &'a MockIdp,
+    scenario: &'a Scenario,
+    tenant: String,
+    launch: Launch,
+    transcript: Transcript,
+    browser: Arc<Browser>,
+    ids: AtomicU64,
+    opts: &'a RunOptions,
+    incarnation: u32,
+}
+
+impl Session<'_> {
+    fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    async fn start_client(&mut self) -> Result<Client, Outcome> {
+        self.incarnation += 1;
+        match Client::start(
+            &self.launch,
+            self.transcript.clone(),
+            self.browser.clone(),
+            self.incarnation,
+            self.opts.hello_deadline,
+        )
+        .await
+        {
+            Ok(c) => Ok(c),
+            Err((e, client)) => {
+                let tail = client.as_ref().map(Client::stderr_tail).unwrap_or_default();
+                if let Some(c) = client {
+                    c.kill(false).await;
+                }
+                Err(Outcome::ClientFailed {
+                    reason: e.to_string(),
+                    stderr_tail: tail,
+                })
+            }
+        }
+    }
+
+    fn command_for(&self, step: &Step) -> Option<(&'static str, Value)> {
+        if let Some(a) = &step.acquire_token {
+            let scopes: Vec<String> = if a.scopes.is_empty() {
+                default_scopes(self.scenario.flow.value)
+                    .split(' ')
+                    .map(str::to_string)
+                    .collect()
+            } else {
+                a.scopes.clone()
+            };
+            return Some(("acquire_token", json!({ "scopes": scopes })));
+        }
+        if let Some(c) = &step.call_api {
+            return Some((
+                "call_api",
+                json!({"method": c.method, "url": format!("{}{}", self.idp.graph_url(), c.path)}),
+            ));
+        }
+        step.whoami.map(|_| ("whoami", json!({})))
+    }
+
+    /// Runs one command step: its repeats and concurrent copies. A client that fails to
+    /// answer ends the scenario.
+    async fn command_step(
+        &self,
+        client: &Client,
+        index: usize,
+        step: &Step,
+    ) -> Result<(), Outcome> {
+        let Some((op, args)) = self.command_for(step) else {
+            return Ok(());
+        };
+        let deadline = step.deadline.map_or(Duration::from_secs(60), |d| d.0);
+        let copies = step.concurrency.unwrap_or(1).max(1);
+        let start = Instant::now();
+        let mut iteration: u32 = 0;
+        loop {
+            if let Some(r) = step.repeat {
+                let due = start + r.every.0 * iteration;
+                tokio::time::sleep_until(due.into()).await;
+            }
+            let calls = (0..copies)
+                .map(|_| client.command(self.next_id(), op, args.clone(), index, deadline));
+            let answers = futures_util::future::join_all(calls).await;
+            for a in answers {
+                match a {
+                    Ok(v) => {
+                        let ok = v.get("ok").and_then(Value::as_bool).unwrap_or(false);
+                        let expect = step.expect.unwrap_or(Expect::Ok);
+                        if (expect == Expect::Ok && !ok) || (expect == Expect::Error && ok) {
+                            tracing::debug!(
+                                step = index,
+                                op,
+                                ok,
+                                "answer differs from the step's expectation"
+                            );
+                        }
+                    }
+                    Err(e @ (DriverError::Timeout { .. } | DriverError::Exited { .. })) => {
+                        return Err(Outcome::ClientFailed {
+                            reason: e.to_string(),
+                            stderr_tail: client.stderr_tail(),
+                        })
+                    }
+                    Err(e) => {
+                        return Err(Outcome::ClientFailed {
+                            reason: e.to_string(),
+                            stderr_tail: client.stderr_tail(),
+                        })
+                    }
+                }
+            }
+            iteration += 1;
+            let more = match step.repeat {
+                None => false,
+                Some(r) => match (r.count, r.for_) {
+                    (Some(n), _) => iteration < n,
+                    (None, Some(f)) => start.elapsed() + r.every.0 <= f.0,
+                    (None, None) => false,
+                },
+            };
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Candidate tokens in a text: runs of the token alphabet (base64url and `.`), and the same
+/// inside base64-decoded runs (a cache stored as base64 still holds its tokens in the clear).
+fn candidate_tokens(text: &str, depth: u8, out: &mut Vec<String>) {
+    use base64::Engine as _;
+    let is_tok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    for run in text.split(|c: char| !is_tok(c)).filter(|r| r.len() >= 20) {
+        out.push(run.to_string());
+    }
+    if depth == 0 {
+        return;
+    }
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_');
+    for run in text.split(|c: char| !is_b64(c)).filter(|r| r.len() >= 40) {
+        let trimmed = run.trim_end_matches('=');
+        let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(trimmed)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(trimmed));
+        if let Ok(bytes) = decoded {
+            candidate_tokens(&String::from_utf8_lossy(&bytes), depth - 1, out);
+        }
+    }
+}
+
+/// Snapshot of the state directory: modes, sizes, and which tokens the mock issued (matched
+/// by fingerprint against the journal, so no token is ever held here) appear in a file in
+/// plain text or base64.
+pub fn snapshot_state(dir: &Path, journal: &[JournalEntry]) -> Vec<StateFile> {
+    let issued: std::collections::HashSet<model::Fingerprint> = journal
+        .iter()
+        .flat_map(|e| e.issued.iter())
+        .filter(|t| t.kind != model::TokenKind::Code)
+        .map(|t| t.fingerprint.clone())
+        .collect();
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(meta) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            #[cfg(unix)]
+            let mode = {
+                use std::os::unix::fs::PermissionsExt;
+                meta.permissions().mode() & 0o7777
+            };
+            #[cfg(not(unix))]
+            let mode = 0o600;
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            let mut candidates = Vec::new();
+            candidate_tokens(&String::from_utf8_lossy(&bytes), 2, &mut candidates);
+            let mut plaintext_tokens: Vec<model::Fingerprint> = candidates
+                .iter()
+                .map(|c| model::Fingerprint::of(c))
+                .filter(|f| issued.contains(f))
+                .collect();
+            plaintext_tokens.sort();
+            plaintext_tokens.dedup();
+            out.push(StateFile {
+                path: p.strip_prefix(dir).unwrap_or(&p).display().to_string(),
+                mode,
+                len: meta.len(),
+                plaintext_tokens,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Runs a scenario against a client on a running mock.
+pub async fn run_scenario(
+    idp: &MockIdp,
+    scenario: &Scenario,
+    client: &ClientCommand,
+    opts: &RunOptions,
+) -> ScenarioRun {
+    let t0 = Instant::now();
+    let suffix = format!("{:06x}", rand_suffix());
+    let tenant = format!("{}-{suffix}", scenario.name.value);
+    idp.load_scenario(&tenant, scenario.clone());
+    let state = match &opts.state_root {
+        Some(root) => tempfile::Builder::new()
+            .prefix(&format!("{}-", scenario.name.value))
+            .tempdir_in(root),
+        None => tempfile::Builder::new()
+            .prefix("tokenstorm-state-")
+            .tempdir(),
+    };
+    let state = match state {
+        Ok(s) => s,
+        Err(e) => {
+            return ScenarioRun {
+                scenario: scenario.clone(),
+                tenant,
+                hello: None,
+                outcome: Outcome::ClientFailed {
+                    reason: format!("cannot make a state directory: {e}"),
+                    stderr_tail: vec![],
+                },
+                journal: vec![],
+                transcript: vec![],
+                fired: vec![],
+                state_files: vec![],
+                duration: t0.elapsed(),
+            }
+        }
+    };
+    let clock_state = idp.state().clone();
+    let transcript = Transcript::new(Arc::new(move || clock_state.now_us()));
+    let browser = match Browser::new(idp.base_url(), idp.ca_cert_pem(), scenario.user.clone()) {
+        Ok(b) => Arc::new(b),
+        Err(e) => {
+            return ScenarioRun {
+                scenario: scenario.clone(),
+                tenant,
+                hello: None,
+                outcome: Outcome::ClientFailed {
+                    reason: e,
+                    stderr_tail: vec![],
+                },
+                journal: vec![],
+                transcript: vec![],
+                fired: vec![],
+                state_files: vec![],
+                duration: t0.elapsed(),
+            }
+        }
+    };
+    let launch = Launch {
+        program: client.program.clone(),
+        args: client.args.clone(),
+        env: environment(idp, scenario, &tenant, state.path()),
+        cwd: None,
+    };
+    let mut session = Session {
+        idp,
+        scenario,
+        tenant: tenant.clone(),
+        launch,
+        transcript: transcript.clone(),
+        browser: browser.clone(),
+        ids: AtomicU64::new(1),
+        opts,
+        incarnation: 0,
+    };
+    let mut hello = None;
+    let outcome = async {
+        let mut client = session.start_client().await?;
+        hello = client.hello().cloned();
+        if let Some(h) = &hello {
+            if let Err(reason) = applicability(scenario, h) {
+                client
+                    .shutdown(session.next_id(), opts.shutdown_grace)
+                    .await;
+                return Err(Outcome::NotApplicable { reason });
+            }
+        }
+        idp.start_scenario(&session.tenant);
+        for (i, step) in scenario.steps.iter().enumerate() {
+            let step = &step.value;
+            if let Some(w) = step.wait {
+                tokio::time::sleep(w.0).await;
+            } else if step.restart.is_some() {
+                client
+                    .shutdown(session.next_id(), opts.shutdown_grace)
+                    .await;
+                client = session.start_client().await?;
+            } else if step.clear_sso.is_some() {
+                browser.clear_cookies();
+                transcript.push(model::transcript::TranscriptEvent::ClearedSso);
+            } else if let Some(ev) = &step.fire {
+                if let Err(e) = idp.fire_scenario_event(&session.tenant, &ev.value) {
+                    tracing::warn!(event = %ev.value, error = %e, "could not fire");
+                }
+                transcript.push(model::transcript::TranscriptEvent::Fired {
+                    name: ev.value.clone(),
+                });
+            } else if let Err(o) = session.command_step(&client, i, step).await {
+                client.kill(false).await;
+                return Err(o);
+            }
+        }
+        client
+            .shutdown(session.next_id(), opts.shutdown_grace)
+            .await;
+        Ok(())
+    }
+    .await;
+    let outcome = match outcome {
+        Ok(()) => Outcome::Completed,
+        Err(o) => o,
+    };
+    // Give the mock a moment to journal the last exchanges, then collect.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let journal = idp.journal_for(&tenant);
+    let state_files = snapshot_state(state.path(), &journal);
+    ScenarioRun {
+        scenario: scenario.clone(),
+        tenant: tenant.clone(),
+        hello,
+        outcome,
+        journal,
+        transcript: transcript.entries(),
+        fired: idp.fired_events(&tenant),
+        state_files,
+        duration: t0.elapsed(),
+    }
+}
+
+fn rand_suffix() -> u32 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    (h.finish() & 0xff_ffff) as u32
+}
