@@ -1,7 +1,9 @@
 //! The tokenstorm harness: drive a client under test through scenarios against the mock
 //! identity provider, and judge it. This crate holds the `tokenstorm` binary's parts.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod browser;
 pub mod driver;
 pub mod library;
+pub mod rules;
 pub mod runner;

@@ -3,9 +3,11 @@
 #![allow(clippy::unwrap_used)]
 
 use harness::library;
-use harness::runner::{run_scenario, ClientCommand, Outcome, RunOptions};
+use harness::rules::{judge, Input};
+use harness::runner::{run_scenario, ClientCommand, Outcome, RunOptions, ScenarioRun};
 use mock_idp::{MockIdp, Options};
 use model::transcript::TranscriptEvent;
+use model::verdict::Status;
 use model::Endpoint;
 
 fn scripted(mode: &str) -> ClientCommand {
@@ -14,6 +16,19 @@ fn scripted(mode: &str) -> ClientCommand {
         program: "python3".into(),
         args: vec![script.display().to_string(), mode.into()],
     }
+}
+
+fn verdicts(run: &ScenarioRun) -> Vec<(String, Status)> {
+    judge(&Input {
+        scenario: &run.scenario,
+        journal: &run.journal,
+        transcript: &run.transcript,
+        state_files: &run.state_files,
+        outcome: &run.outcome,
+    })
+    .into_iter()
+    .map(|v| (v.rule, v.status))
+    .collect()
 }
 
 fn builtin(name: &str) -> model::scenario::Scenario {
@@ -80,6 +95,14 @@ async fn a_builtin_scenario_runs_to_the_end_and_everything_is_collected() {
             .find_map(|e| e.issued.first())
             .unwrap()
             .fingerprint
+    );
+    // Judged: the scripted client persists and reuses its token, and stays live.
+    let v = verdicts(&run);
+    assert!(v.contains(&("cache.persist".into(), Status::Pass)), "{v:?}");
+    assert!(v.contains(&("cache.reuse".into(), Status::Pass)), "{v:?}");
+    assert!(
+        v.contains(&("client.liveness".into(), Status::Pass)),
+        "{v:?}"
     );
     // The tenant is the scenario's own.
     assert!(run.tenant.starts_with("cache-restart-app-token-"));

@@ -231,11 +231,16 @@ async fn apply(
 fn add_headers(resp: &mut Response, r: &Respond) {
     if let Some(ra) = r.retry_after {
         let v = if r.retry_after_http_date {
-            let at = time::OffsetDateTime::now_utc() + ra.0;
+            let now = time::OffsetDateTime::now_utc();
             let fmt = time::macros::format_description!(
                 "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
             );
-            at.format(&fmt).unwrap_or_default()
+            // The Date the date is relative to (hyper keeps a Date that is already set), so
+            // clients and the journal can tell how long the wait is.
+            if let Ok(d) = HeaderValue::from_str(&now.format(&fmt).unwrap_or_default()) {
+                resp.headers_mut().insert(header::DATE, d);
+            }
+            (now + ra.0).format(&fmt).unwrap_or_default()
         } else {
             ra.secs_ceil().to_string()
         };

@@ -54,7 +54,8 @@ pub fn classify(path: &str) -> (Endpoint, Option<String>) {
 }
 
 /// Headers worth keeping in the journal; others are dropped.
-const KEPT_HEADERS: [&str; 6] = [
+const KEPT_HEADERS: [&str; 7] = [
+    "date",
     "retry-after",
     "www-authenticate",
     "content-type",

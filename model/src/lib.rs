@@ -14,6 +14,7 @@ pub mod ready;
 pub mod rules;
 pub mod scenario;
 pub mod transcript;
+pub mod verdict;
 
 pub use endpoint::Endpoint;
 pub use fingerprint::{redact, Fingerprint};

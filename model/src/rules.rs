@@ -1,10 +1,10 @@
 //! The rule catalog (`shared/rules.md`): IDs are a public contract; reports, JUnit names,
 //! baselines and expected-failure files key on them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// MUST rules fail a run; SHOULD rules warn unless `--strict`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     /// A fail makes the run fail.

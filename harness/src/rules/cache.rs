@@ -1,0 +1,435 @@
+//! Rules about the token cache: reuse while valid, persistence across restarts, protection
+//! of what is persisted.
+
+use super::{about, describe, Finding, Input};
+use model::transcript::TranscriptEvent;
+use model::verdict::{secs, Evidence};
+use model::{Endpoint, GrantType, JournalEntry, TokenKind};
+
+const OIDC: [&str; 4] = ["openid", "profile", "offline_access", "email"];
+
+/// The scope set a token is for (OIDC scopes aside), for cache keys.
+fn scope_key(scopes: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = scopes
+        .iter()
+        .filter(|s| !OIDC.contains(&s.as_str()))
+        .cloned()
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Start times of the client's incarnations (µs).
+fn incarnations(input: &Input<'_>) -> Vec<u64> {
+    input
+        .transcript
+        .iter()
+        .filter(|e| matches!(e.event, TranscriptEvent::Started { .. }))
+        .map(|e| e.at_us)
+        .collect()
+}
+
+fn incarnation_of(starts: &[u64], at: u64) -> usize {
+    starts.iter().filter(|s| **s <= at).count()
+}
+
+/// An access token the mock issued: who for, which scopes, from when it is renewable.
+struct Issued<'a> {
+    entry: &'a JournalEntry,
+    client: Option<&'a str>,
+    key: Vec<String>,
+    issued_at: u64,
+    renewable_from: u64,
+    expires_at: u64,
+}
+
+fn issued_tokens<'a>(input: &'a Input<'_>, rule: &str) -> Vec<Issued<'a>> {
+    let window = input.renewal_window(rule).as_micros() as u64;
+    input
+        .client_requests()
+        .filter(|e| e.endpoint == Endpoint::Token && e.status == 200)
+        .filter_map(|e| {
+            let at = e.issued_of(TokenKind::Access)?;
+            let issued_at = e.finished_us.unwrap_or(e.arrived_us);
+            let life = at.expires_in.unwrap_or(0) * 1_000_000;
+            let by_window = issued_at + life.saturating_sub(window);
+            let by_refresh_in = at
+                .refresh_in
+                .map_or(u64::MAX, |r| issued_at + r * 1_000_000);
+            Some(Issued {
+                entry: e,
+                client: e.client_id.as_deref(),
+                key: scope_key(if at.scopes.is_empty() {
+                    &e.scopes
+                } else {
+                    &at.scopes
+                }),
+                issued_at,
+                renewable_from: by_window.min(by_refresh_in),
+                expires_at: issued_at + life,
+            })
+        })
+        .collect()
+}
+
+/// A token request that answers a claims challenge (CAE) legitimately bypasses the cache.
+fn answers_a_challenge(e: &JournalEntry) -> bool {
+    e.claims
+        .as_ref()
+        .and_then(|c| c.get("access_token"))
+        .and_then(|a| a.as_object())
+        .is_some_and(|a| a.keys().any(|k| k != "xms_cc"))
+}
+
+/// Whether the resource rejected this token (a 401 presenting it) before `at`.
+fn rejected_before(input: &Input<'_>, t: &Issued<'_>, at: u64) -> bool {
+    let Some(fp) = t.entry.issued_of(TokenKind::Access).map(|i| &i.fingerprint) else {
+        return false;
+    };
+    input.journal.iter().any(|e| {
+        e.status == 401
+            && e.arrived_us < at
+            && e.presented.as_ref().is_some_and(|p| &p.fingerprint == fp)
+    })
+}
+
+/// Requests for a new token while a cached one is valid, within one incarnation (`same`)
+/// or across a restart (`!same`).
+fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Vec<Evidence>) {
+    let starts = incarnations(input);
+    let tokens = issued_tokens(input, rule);
+    let mut chances = 0;
+    let mut evidence = Vec::new();
+    let requests = input
+        .client_requests()
+        .filter(|e| matches!(e.endpoint, Endpoint::Token | Endpoint::Authorize));
+    for r in requests {
+        if r.endpoint == Endpoint::Token && answers_a_challenge(r) {
+            continue;
+        }
+        if matches!(r.grant_type, Some(GrantType::DeviceCode)) {
+            continue; // polls of a device code in progress
+        }
+        let inc = incarnation_of(&starts, r.arrived_us);
+        let key = scope_key(&r.scopes);
+        let cached = tokens.iter().find(|t| {
+            t.issued_at <= r.arrived_us
+                && (incarnation_of(&starts, t.issued_at) == inc) == same_incarnation
+                && (r.endpoint == Endpoint::Authorize || t.client == r.client_id.as_deref())
+                && (key.is_empty() || t.key == key)
+                && r.arrived_us < t.renewable_from
+                && !rejected_before(input, t, r.arrived_us)
+        });
+        if let Some(t) = cached {
+            evidence.push(about(
+                t.entry,
+                format!(
+                    "access token issued at {}, valid until {}, renewable from {}",
+                    secs(t.issued_at),
+                    secs(t.expires_at),
+                    secs(t.renewable_from)
+                ),
+            ));
+            evidence.push(about(r, format!("yet {}", describe(r))));
+        }
+        chances += 1;
+    }
+    (chances, evidence)
+}
+
+/// `cache.reuse`: no new token request while a token for the same scopes is valid and
+/// outside its renewal window.
+pub fn reuse(input: &Input<'_>) -> Finding {
+    let asks = input.commands("acquire_token").count()
+        + input.commands("call_api").count()
+        + input.commands("whoami").count();
+    if asks < 2 || issued_tokens(input, "cache.reuse").is_empty() {
+        return Finding::na("the app never needed a token twice");
+    }
+    let (_, ev) = needless(input, "cache.reuse", true);
+    if ev.is_empty() {
+        Finding::pass("every repeated need was served from the cache")
+    } else {
+        Finding::fail(
+            "the client asked the identity provider again while its cached token was valid",
+            ev,
+        )
+    }
+}
+
+/// `cache.persist`: after a restart, no sign-in and no token request while a persisted
+/// access token is valid; once it has expired, a refresh token rather than a prompt.
+pub fn persist(input: &Input<'_>) -> Finding {
+    let starts = incarnations(input);
+    if starts.len() < 2 {
+        return Finding::na("the client was never restarted");
+    }
+    let (_, mut ev) = needless(input, "cache.persist", false);
+    // Expired persisted tokens: a user flow must refresh, not prompt.
+    let had_refresh = |before: u64| {
+        input
+            .client_requests()
+            .any(|e| e.arrived_us < before && e.issued_of(TokenKind::Refresh).is_some())
+    };
+    for r in input
+        .client_requests()
+        .filter(|e| e.endpoint == Endpoint::Authorize)
+    {
+        let inc = incarnation_of(&starts, r.arrived_us);
+        if inc >= 2 && had_refresh(starts[inc - 1]) {
+            let refreshed_first = input.client_requests().any(|e| {
+                e.grant_type == Some(GrantType::RefreshToken)
+                    && e.arrived_us >= starts[inc - 1]
+                    && e.arrived_us < r.arrived_us
+            });
+            if !refreshed_first {
+                ev.push(about(r, format!("after the restart at {}, a sign-in ({}) instead of the persisted refresh token", secs(starts[inc - 1]), describe(r))));
+            }
+        }
+    }
+    if ev.is_empty() {
+        Finding::pass("after each restart the client used what it had persisted")
+    } else {
+        Finding::fail(
+            "after a restart the client did not use its persisted tokens",
+            ev,
+        )
+    }
+}
+
+/// `cache.protected`: state files readable by the owner only, and no issued token in them in
+/// plain text.
+pub fn protected(input: &Input<'_>) -> Finding {
+    if input.state_files.is_empty() {
+        return Finding::na("the client wrote nothing to its state directory");
+    }
+    let end = input.transcript.last().map_or(0, |e| e.at_us);
+    let mut ev = Vec::new();
+    for f in input.state_files {
+        if f.mode & 0o077 != 0 {
+            ev.push(Evidence {
+                at_us: end,
+                what: format!(
+                    "{} has mode {:o}: readable by group or others",
+                    f.path, f.mode
+                ),
+                seq: None,
+            });
+        }
+        if !f.plaintext_tokens.is_empty() {
+            let fps: Vec<&str> = f.plaintext_tokens.iter().map(|t| t.as_str()).collect();
+            ev.push(Evidence {
+                at_us: end,
+                what: format!(
+                    "{} holds {} issued token(s) in plain text: {}",
+                    f.path,
+                    fps.len(),
+                    fps.join(", ")
+                ),
+                seq: None,
+            });
+        }
+    }
+    if ev.is_empty() {
+        Finding::pass("the state directory is owner-only and holds no token in the clear")
+    } else {
+        Finding::fail("the persisted cache is not protected", ev)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::super::{judge, Input};
+    use crate::runner::{Outcome, StateFile};
+    use model::transcript::{TranscriptEntry, TranscriptEvent};
+    use model::verdict::Status;
+    use model::Endpoint;
+
+    fn cmd(at_s: f64, id: u64) -> TranscriptEntry {
+        TranscriptEntry {
+            at_us: (at_s * 1e6) as u64,
+            event: TranscriptEvent::Command {
+                id,
+                op: "acquire_token".into(),
+                args: serde_json::Value::Null,
+                step: 0,
+                deadline_ms: 60_000,
+            },
+        }
+    }
+    fn started(at_s: f64, n: u32) -> TranscriptEntry {
+        TranscriptEntry {
+            at_us: (at_s * 1e6) as u64,
+            event: TranscriptEvent::Started {
+                pid: 1,
+                incarnation: n,
+            },
+        }
+    }
+    fn verdict(
+        rule: &str,
+        j: &[model::JournalEntry],
+        t: &[TranscriptEntry],
+        files: &[StateFile],
+    ) -> (Status, Vec<String>) {
+        let s = scenario(&format!("[{rule}]"), "");
+        let v = judge(&Input {
+            scenario: &s,
+            journal: j,
+            transcript: t,
+            state_files: files,
+            outcome: &Outcome::Completed,
+        });
+        let v = v.into_iter().find(|v| v.rule == rule).unwrap();
+        (v.status, v.evidence.into_iter().map(|e| e.what).collect())
+    }
+
+    #[test]
+    fn reuse_pass_fail_na() {
+        let t = vec![started(0.0, 1), cmd(1.0, 1), cmd(2.0, 2), cmd(3.0, 3)];
+        assert_eq!(
+            verdict(
+                "cache.reuse",
+                &[entry(1, 1.0, Endpoint::Token, 200)],
+                &t,
+                &[]
+            )
+            .0,
+            Status::Pass
+        );
+        let (st, ev) = verdict(
+            "cache.reuse",
+            &[
+                entry(1, 1.0, Endpoint::Token, 200),
+                entry(2, 2.0, Endpoint::Token, 200),
+            ],
+            &t,
+            &[],
+        );
+        assert_eq!(st, Status::Fail);
+        assert!(
+            ev[0].contains("renewable from") && ev[1].contains("at 2.000 s"),
+            "{ev:?}"
+        );
+        // A token for other scopes is not a reuse breach.
+        let mut other = entry(2, 2.0, Endpoint::Token, 200);
+        other.scopes = vec!["api://orders/.default".into()];
+        assert_eq!(
+            verdict(
+                "cache.reuse",
+                &[entry(1, 1.0, Endpoint::Token, 200), other],
+                &t,
+                &[]
+            )
+            .0,
+            Status::Pass
+        );
+        // In the renewal window, a new request is allowed (a token of 305 s is renewable after 5 s).
+        let mut short = entry(1, 1.0, Endpoint::Token, 200);
+        short.issued[0].expires_in = Some(305);
+        assert_eq!(
+            verdict(
+                "cache.reuse",
+                &[short.clone(), entry(2, 6.1, Endpoint::Token, 200)],
+                &t,
+                &[]
+            )
+            .0,
+            Status::Pass
+        );
+        assert_eq!(
+            verdict(
+                "cache.reuse",
+                &[short, entry(2, 5.0, Endpoint::Token, 200)],
+                &t,
+                &[]
+            )
+            .0,
+            Status::Fail
+        );
+        // One need only: not applicable.
+        assert_eq!(
+            verdict(
+                "cache.reuse",
+                &[entry(1, 1.0, Endpoint::Token, 200)],
+                &[started(0.0, 1), cmd(1.0, 1)],
+                &[]
+            )
+            .0,
+            Status::NotApplicable
+        );
+    }
+
+    #[test]
+    fn persist_pass_fail_na() {
+        let t = vec![started(0.0, 1), cmd(1.0, 1), started(3.0, 2), cmd(4.0, 2)];
+        assert_eq!(
+            verdict(
+                "cache.persist",
+                &[entry(1, 1.0, Endpoint::Token, 200)],
+                &t,
+                &[]
+            )
+            .0,
+            Status::Pass
+        );
+        let (st, ev) = verdict(
+            "cache.persist",
+            &[
+                entry(1, 1.0, Endpoint::Token, 200),
+                entry(2, 4.0, Endpoint::Token, 200),
+            ],
+            &t,
+            &[],
+        );
+        assert_eq!(st, Status::Fail, "{ev:?}");
+        // Within one incarnation it is cache.reuse's business, not persist's.
+        let one = vec![started(0.0, 1), cmd(1.0, 1), cmd(2.0, 2)];
+        assert_eq!(
+            verdict(
+                "cache.persist",
+                &[entry(1, 1.0, Endpoint::Token, 200)],
+                &one,
+                &[]
+            )
+            .0,
+            Status::NotApplicable
+        );
+    }
+
+    #[test]
+    fn protected_pass_fail_na() {
+        let t = vec![started(0.0, 1)];
+        let good = StateFile {
+            path: "cache.bin".into(),
+            mode: 0o600,
+            len: 10,
+            plaintext_tokens: vec![],
+        };
+        assert_eq!(
+            verdict("cache.protected", &[], &t, std::slice::from_ref(&good)).0,
+            Status::Pass
+        );
+        let open = StateFile {
+            mode: 0o644,
+            ..good.clone()
+        };
+        assert_eq!(verdict("cache.protected", &[], &t, &[open]).0, Status::Fail);
+        let clear = StateFile {
+            plaintext_tokens: vec![model::Fingerprint::of("x")],
+            ..good
+        };
+        let (st, ev) = verdict("cache.protected", &[], &t, &[clear]);
+        assert_eq!(st, Status::Fail);
+        assert!(
+            ev[0].contains("plain text") && ev[0].contains("sha256:"),
+            "{ev:?}"
+        );
+        assert_eq!(
+            verdict("cache.protected", &[], &t, &[]).0,
+            Status::NotApplicable
+        );
+    }
+}

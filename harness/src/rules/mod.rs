@@ -1,0 +1,455 @@
+//! The rule engine: each rule of `shared/rules.md` is a pure function of the run's journal,
+//! transcript and state-directory snapshot to a verdict with evidence.
+//!
+//! **Architecture Invariant:** rules do no I/O, read no clock and return no `Result`; every
+//! time they use comes from the journal or the transcript.
+
+mod cache;
+mod claims;
+mod timing;
+
+use crate::runner::{Outcome, StateFile};
+use model::scenario::Scenario;
+use model::transcript::{TranscriptEntry, TranscriptEvent};
+use model::verdict::{secs, Evidence, Status, Verdict};
+use model::JournalEntry;
+use std::time::Duration;
+
+/// What a rule may look at.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// The tenant's journal, in arrival order.
+    pub journal: &'a [JournalEntry],
+    /// The transcript, in time order.
+    pub transcript: &'a [TranscriptEntry],
+    /// The state directory at the end.
+    pub state_files: &'a [StateFile],
+    /// How the run ended.
+    pub outcome: &'a Outcome,
+}
+
+impl Input<'_> {
+    /// The tolerance of a rule: a request counts as early only if it comes more than this
+    /// before its deadline (50 ms unless the scenario says otherwise).
+    pub fn tolerance_us(&self, rule: &str) -> u64 {
+        self.params(rule)
+            .and_then(|p| p.tolerance)
+            .map_or(50_000, |d| d.0.as_micros() as u64)
+    }
+
+    /// The renewal window (300 s unless the scenario says otherwise).
+    pub fn renewal_window(&self, rule: &str) -> Duration {
+        self.params(rule)
+            .and_then(|p| p.renewal_window)
+            .map_or(Duration::from_secs(300), |d| d.0)
+    }
+
+    fn params(&self, rule: &str) -> Option<model::scenario::RuleParams> {
+        self.scenario
+            .rules
+            .iter()
+            .find(|r| r.value.id() == rule)
+            .map(|r| r.value.params())
+    }
+
+    /// Requests made for the client (authorize through its browser included; the user's
+    /// device-login page and the admin API left out).
+    pub fn client_requests(&self) -> impl Iterator<Item = &JournalEntry> {
+        self.journal
+            .iter()
+            .filter(|e| e.endpoint.is_client_facing())
+    }
+
+    /// Commands of an operation the harness sent.
+    pub fn commands(&self, op: &str) -> impl Iterator<Item = &TranscriptEntry> + '_ {
+        let op = op.to_string();
+        self.transcript
+            .iter()
+            .filter(move |e| matches!(&e.event, TranscriptEvent::Command { op: o, .. } if *o == op))
+    }
+}
+
+/// What a rule function concludes.
+pub struct Finding {
+    /// The conclusion.
+    pub status: Status,
+    /// Why, in one sentence.
+    pub summary: String,
+    /// The evidence.
+    pub evidence: Vec<Evidence>,
+}
+
+impl Finding {
+    fn pass(summary: impl Into<String>) -> Self {
+        Finding {
+            status: Status::Pass,
+            summary: summary.into(),
+            evidence: vec![],
+        }
+    }
+
+    fn na(summary: impl Into<String>) -> Self {
+        Finding {
+            status: Status::NotApplicable,
+            summary: summary.into(),
+            evidence: vec![],
+        }
+    }
+
+    fn fail(summary: impl Into<String>, evidence: Vec<Evidence>) -> Self {
+        Finding {
+            status: Status::Fail,
+            summary: summary.into(),
+            evidence,
+        }
+    }
+}
+
+/// Evidence about a journal entry.
+pub fn about(e: &JournalEntry, what: String) -> Evidence {
+    Evidence {
+        at_us: e.arrived_us,
+        what,
+        seq: Some(e.seq),
+    }
+}
+
+/// A short description of a request: `POST token (refresh_token) -> 429`.
+pub fn describe(e: &JournalEntry) -> String {
+    let grant = e
+        .grant_type
+        .as_ref()
+        .map(|g| {
+            format!(
+                " ({})",
+                serde_json::to_value(g)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let status = if e.status == 0 {
+        "no response".to_string()
+    } else {
+        e.status.to_string()
+    };
+    format!(
+        "{} {}{grant} at {} -> {status}",
+        e.method,
+        e.endpoint,
+        secs(e.arrived_us)
+    )
+}
+
+/// The rules this build judges.
+pub const IMPLEMENTED: &[&str] = &[
+    "client.liveness",
+    "throttle.retry-after",
+    "api.retry-after",
+    "backoff.5xx",
+    "backoff.timeout",
+    "robust.malformed-response",
+    "cache.reuse",
+    "cache.persist",
+    "cache.protected",
+    "silent.no-forced-prompt",
+    "claims.id-token-over-userinfo",
+    "claims.roles-in-token",
+    "cae.capable",
+];
+
+fn judge_one(id: &str, input: &Input<'_>) -> Option<Finding> {
+    Some(match id {
+        "client.liveness" => liveness(input),
+        "throttle.retry-after" => timing::retry_after(input, false),
+        "api.retry-after" => timing::retry_after(input, true),
+        "backoff.5xx" => timing::backoff_5xx(input),
+        "backoff.timeout" => timing::backoff_timeout(input),
+        "robust.malformed-response" => timing::malformed(input),
+        "cache.reuse" => cache::reuse(input),
+        "cache.persist" => cache::persist(input),
+        "cache.protected" => cache::protected(input),
+        "silent.no-forced-prompt" => claims::no_forced_prompt(input),
+        "claims.id-token-over-userinfo" => claims::no_userinfo(input),
+        "claims.roles-in-token" => claims::roles_in_token(input),
+        "cae.capable" => claims::cae_capable(input),
+        _ => return None,
+    })
+}
+
+/// Judges a run by the scenario's rules (and `client.liveness`, always). Rules this build does
+/// not judge yet are left out rather than given a verdict.
+pub fn judge(input: &Input<'_>) -> Vec<Verdict> {
+    let mut ids: Vec<String> = input
+        .scenario
+        .rules
+        .iter()
+        .map(|r| r.value.id().to_string())
+        .collect();
+    if !ids.iter().any(|r| r == "client.liveness") {
+        ids.push("client.liveness".to_string());
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(rule) = model::rules::rule(&id) else {
+            continue;
+        };
+        let finding = match input.outcome {
+            Outcome::NotApplicable { reason } => Some(Finding::na(reason.clone())),
+            Outcome::ClientFailed { .. } if id != "client.liveness" => Some(Finding {
+                status: Status::Error,
+                summary: "the run could not be judged: the client failed (see client.liveness)"
+                    .into(),
+                evidence: vec![],
+            }),
+            _ => judge_one(&id, input),
+        };
+        if let Some(f) = finding {
+            out.push(Verdict {
+                rule: id,
+                level: rule.level,
+                status: f.status,
+                summary: f.summary,
+                evidence: f.evidence,
+            });
+        }
+    }
+    out
+}
+
+fn liveness(input: &Input<'_>) -> Finding {
+    let mut evidence = Vec::new();
+    let mut reasons = Vec::new();
+    if let Outcome::ClientFailed {
+        reason,
+        stderr_tail,
+    } = input.outcome
+    {
+        let at = input.transcript.last().map_or(0, |e| e.at_us);
+        evidence.push(Evidence {
+            at_us: at,
+            what: reason.clone(),
+            seq: None,
+        });
+        for l in stderr_tail.iter().rev().take(10).rev() {
+            evidence.push(Evidence {
+                at_us: at,
+                what: format!("stderr: {l}"),
+                seq: None,
+            });
+        }
+        reasons.push(reason.clone());
+    }
+    for e in input.transcript {
+        match &e.event {
+            TranscriptEvent::ProtocolError { message, line } => {
+                reasons.push("a protocol error".into());
+                evidence.push(Evidence {
+                    at_us: e.at_us,
+                    what: format!("{message}: {line:?}"),
+                    seq: None,
+                });
+            }
+            TranscriptEvent::Exited {
+                expected: false,
+                code,
+                ..
+            } if !matches!(input.outcome, Outcome::ClientFailed { .. }) => {
+                reasons.push("an exit nobody asked for".into());
+                evidence.push(Evidence {
+                    at_us: e.at_us,
+                    what: format!("the client exited unasked (code {code:?})"),
+                    seq: None,
+                });
+            }
+            TranscriptEvent::Exited {
+                expected: true,
+                code: Some(c),
+                ..
+            } if *c != 0 => {
+                reasons.push(format!("exit code {c} after shutdown"));
+                evidence.push(Evidence {
+                    at_us: e.at_us,
+                    what: format!("the client exited with {c} after shutdown"),
+                    seq: None,
+                });
+            }
+            _ => {}
+        }
+    }
+    if evidence.is_empty() {
+        Finding::pass("the client answered every command in time and exited when asked")
+    } else {
+        reasons.dedup();
+        Finding::fail(
+            format!("the client did not stay live: {}", reasons.join("; ")),
+            evidence,
+        )
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testkit {
+    //! Hand-built journals and transcripts for rule tests.
+    use model::{Completion, Endpoint, GrantType, IssuedToken, JournalEntry, TokenKind};
+
+    pub fn entry(seq: u64, at_s: f64, endpoint: Endpoint, status: u16) -> JournalEntry {
+        let at = (at_s * 1e6) as u64;
+        JournalEntry {
+            seq,
+            tenant: Some("t".into()),
+            arrived_us: at,
+            finished_us: Some(at + 2_000),
+            completion: Completion::Sent,
+            method: if endpoint == Endpoint::Graph {
+                "GET".into()
+            } else {
+                "POST".into()
+            },
+            path: String::new(),
+            endpoint,
+            http_version: "HTTP/1.1".into(),
+            grant_type: (endpoint == Endpoint::Token).then_some(GrantType::ClientCredentials),
+            client_id: Some("c".into()),
+            scopes: vec!["https://graph.microsoft.com/.default".into()],
+            prompt: None,
+            claims: None,
+            client_capabilities: vec![],
+            client_request_id: None,
+            client_sku: None,
+            presented: None,
+            status,
+            response_headers: vec![],
+            error: None,
+            error_codes: vec![],
+            issued: if status == 200 && endpoint == Endpoint::Token {
+                vec![IssuedToken {
+                    kind: TokenKind::Access,
+                    fingerprint: model::Fingerprint::of(&format!("token-{seq}")),
+                    uti: None,
+                    expires_in: Some(3599),
+                    refresh_in: None,
+                    scopes: vec!["https://graph.microsoft.com/.default".into()],
+                    audience: None,
+                    cae: false,
+                    opaque: false,
+                }]
+            } else {
+                vec![]
+            },
+            fault: None,
+        }
+    }
+
+    pub fn with_header(mut e: JournalEntry, k: &str, v: &str) -> JournalEntry {
+        e.response_headers.push((k.into(), v.into()));
+        e
+    }
+
+    pub fn scenario(yaml_rules: &str, extra: &str) -> model::scenario::Scenario {
+        let text = format!(
+            "name: t\nsummary: t\nflow: client_credentials\nfeatures: [persist, call_api]\nrules: {yaml_rules}\nsteps: [{{acquire_token: {{}}}}, {{restart: {{}}}}, {{call_api: {{path: /users/x}}}}]\n{extra}"
+        );
+        // Tests build scenarios that the validator may judge unexercisable; they are parsed
+        // without the cross-checks.
+        serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::*;
+    use super::*;
+    use model::transcript::TranscriptEntry;
+    use model::Endpoint;
+
+    #[test]
+    fn liveness_pass_fail_and_error_for_the_others() {
+        let s = scenario("[client.liveness, throttle.retry-after]", "");
+        let t = vec![TranscriptEntry {
+            at_us: 10,
+            event: TranscriptEvent::Exited {
+                code: Some(0),
+                expected: true,
+                stderr_tail: vec![],
+            },
+        }];
+        let ok = judge(&Input {
+            scenario: &s,
+            journal: &[],
+            transcript: &t,
+            state_files: &[],
+            outcome: &Outcome::Completed,
+        });
+        let live = ok.iter().find(|v| v.rule == "client.liveness").unwrap();
+        assert_eq!(live.status, Status::Pass);
+
+        let failed = Outcome::ClientFailed {
+            reason: "no answer to command 3 (acquire_token) within 60s".into(),
+            stderr_tail: vec!["panic: boom".into()],
+        };
+        let v = judge(&Input {
+            scenario: &s,
+            journal: &[],
+            transcript: &t,
+            state_files: &[],
+            outcome: &failed,
+        });
+        let live = v.iter().find(|v| v.rule == "client.liveness").unwrap();
+        assert_eq!(live.status, Status::Fail);
+        assert!(live.evidence.iter().any(|e| e.what.contains("panic: boom")));
+        assert_eq!(
+            v.iter()
+                .find(|v| v.rule == "throttle.retry-after")
+                .unwrap()
+                .status,
+            Status::Error
+        );
+
+        let na = Outcome::NotApplicable {
+            reason: "the client lacks the feature(s) cae".into(),
+        };
+        let v = judge(&Input {
+            scenario: &s,
+            journal: &[],
+            transcript: &[],
+            state_files: &[],
+            outcome: &na,
+        });
+        assert!(v.iter().all(|v| v.status == Status::NotApplicable));
+
+        let garbage = vec![TranscriptEntry {
+            at_us: 5,
+            event: TranscriptEvent::ProtocolError {
+                message: "not JSON".into(),
+                line: "hello".into(),
+            },
+        }];
+        let v = judge(&Input {
+            scenario: &s,
+            journal: &[],
+            transcript: &garbage,
+            state_files: &[],
+            outcome: &Outcome::Completed,
+        });
+        assert_eq!(
+            v.iter()
+                .find(|v| v.rule == "client.liveness")
+                .unwrap()
+                .status,
+            Status::Fail
+        );
+    }
+
+    #[test]
+    fn describe_names_the_request() {
+        let e = entry(1, 2.013, Endpoint::Token, 429);
+        assert_eq!(
+            describe(&e),
+            "POST token (client_credentials) at 2.013 s -> 429"
+        );
+    }
+}

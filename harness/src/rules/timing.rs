@@ -1,0 +1,567 @@
+//! Rules about when the client comes back after a failure: Retry-After (identity provider
+//! and API), exponential back-off after 5xx, time-outs, and malformed answers.
+
+use super::{about, describe, Finding, Input};
+use model::scenario::{Fault, Mangle};
+use model::transcript::TranscriptEvent;
+use model::verdict::{secs, Evidence};
+use model::{Completion, Endpoint, JournalEntry};
+
+/// Identity-provider endpoints a client calls (the token endpoint is one across grants).
+fn idp_endpoint(e: Endpoint) -> bool {
+    matches!(
+        e,
+        Endpoint::Token
+            | Endpoint::Authorize
+            | Endpoint::Devicecode
+            | Endpoint::Discovery
+            | Endpoint::Keys
+            | Endpoint::InstanceDiscovery
+    )
+}
+
+fn parse_http_date(s: &str) -> Option<time::OffsetDateTime> {
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(s.trim(), &fmt)
+        .ok()
+        .map(|p| p.assume_utc())
+}
+
+/// The wait a response's `Retry-After` asks for, in µs: seconds, or an HTTP-date measured
+/// against the response's own `Date`.
+pub fn retry_after_us(e: &JournalEntry) -> Option<u64> {
+    let v = e.response_header("retry-after")?.trim();
+    if let Ok(s) = v.parse::<f64>() {
+        return (s.is_finite() && s >= 0.0).then_some((s * 1e6) as u64);
+    }
+    let at = parse_http_date(v)?;
+    let date = parse_http_date(e.response_header("date")?)?;
+    let d = (at - date).whole_milliseconds();
+    Some((d.max(0) as u64) * 1000)
+}
+
+fn same_source(a: &JournalEntry, b: &JournalEntry) -> bool {
+    a.endpoint == b.endpoint
+        && (a.client_id.is_none() || b.client_id.is_none() || a.client_id == b.client_id)
+}
+
+/// `throttle.retry-after` (identity provider) and `api.retry-after` (Graph): after a 429 or
+/// 5xx with Retry-After, nothing to that endpoint until it elapses, from when the response was
+/// sent. For the API, a 429/503 without Retry-After is judged as `backoff.5xx`.
+pub fn retry_after(input: &Input<'_>, api: bool) -> Finding {
+    let rule = if api {
+        "api.retry-after"
+    } else {
+        "throttle.retry-after"
+    };
+    let tol = input.tolerance_us(rule);
+    let reqs: Vec<&JournalEntry> = input
+        .client_requests()
+        .filter(|e| {
+            if api {
+                e.endpoint == Endpoint::Graph
+            } else {
+                idp_endpoint(e.endpoint)
+            }
+        })
+        .collect();
+    let mut situations = 0;
+    let mut evidence = Vec::new();
+    for (i, e) in reqs.iter().enumerate() {
+        let throttled = e.status == 429 || e.status >= 500;
+        if !throttled {
+            continue;
+        }
+        let Some(wait) = retry_after_us(e) else {
+            continue;
+        };
+        situations += 1;
+        let sent = e.finished_us.unwrap_or(e.arrived_us);
+        let deadline = sent + wait;
+        if let Some(next) = reqs[i + 1..].iter().find(|n| same_source(e, n)) {
+            if next.arrived_us + tol < deadline {
+                evidence.push(about(
+                    e,
+                    format!(
+                        "{} with Retry-After {}, response sent at {}",
+                        describe(e),
+                        e.response_header("retry-after").unwrap_or_default(),
+                        secs(sent)
+                    ),
+                ));
+                evidence.push(about(
+                    next,
+                    format!(
+                        "next {} request at {}, {} early (allowed from {})",
+                        next.endpoint,
+                        secs(next.arrived_us),
+                        secs(deadline - next.arrived_us),
+                        secs(deadline)
+                    ),
+                ));
+            }
+        }
+    }
+    if api {
+        // Without Retry-After the API's 429/503 is judged by back-off timing.
+        let b = backoff(
+            input,
+            rule,
+            |e| {
+                e.endpoint == Endpoint::Graph
+                    && (e.status == 429 || e.status == 503)
+                    && retry_after_us(e).is_none()
+            },
+            "API 429/503 without Retry-After",
+        );
+        situations += b.0;
+        evidence.extend(b.1);
+    }
+    if situations == 0 {
+        return Finding::na(if api {
+            "the API never throttled this client"
+        } else {
+            "no throttling response carried Retry-After"
+        });
+    }
+    if evidence.is_empty() {
+        Finding::pass(format!(
+            "the client waited out all {situations} throttling response(s)"
+        ))
+    } else {
+        Finding::fail("the client came back before Retry-After elapsed", evidence)
+    }
+}
+
+/// Consecutive failures (by `is_failure`) on one endpoint: the k-th retry must come at least
+/// min(5·2^(k−1), 60) s after the previous failure (with 10 % tolerance); a success ends the
+/// streak. Returns (situations, evidence).
+fn backoff(
+    input: &Input<'_>,
+    rule: &str,
+    is_failure: impl Fn(&JournalEntry) -> bool,
+    what: &str,
+) -> (usize, Vec<Evidence>) {
+    let tol = input.tolerance_us(rule);
+    let mut situations = 0;
+    let mut evidence = Vec::new();
+    let reqs: Vec<&JournalEntry> = input.client_requests().collect();
+    let mut endpoints: Vec<Endpoint> = reqs.iter().map(|e| e.endpoint).collect();
+    endpoints.sort();
+    endpoints.dedup();
+    for ep in endpoints {
+        let on: Vec<&&JournalEntry> = reqs.iter().filter(|e| e.endpoint == ep).collect();
+        let mut streak: u32 = 0;
+        let mut last_failure: Option<&JournalEntry> = None;
+        for e in on {
+            if let Some(f) = last_failure {
+                let k = streak.max(1);
+                let need_s = (5u64 << (k - 1).min(4)).min(60) as f64 * 0.9;
+                let gave_up = f.finished_us.unwrap_or(f.arrived_us);
+                let earliest = gave_up + (need_s * 1e6) as u64;
+                if e.arrived_us + tol < earliest {
+                    evidence.push(about(
+                        f,
+                        format!(
+                            "{what}: {} (failure {k} in a row), over at {}",
+                            describe(f),
+                            secs(gave_up)
+                        ),
+                    ));
+                    evidence.push(about(
+                        e,
+                        format!(
+                            "retry at {}: {:.1} s after it; back-off asks at least {:.1} s",
+                            secs(e.arrived_us),
+                            (e.arrived_us.saturating_sub(gave_up)) as f64 / 1e6,
+                            need_s
+                        ),
+                    ));
+                }
+            }
+            if is_failure(e) {
+                situations += usize::from(streak == 0);
+                streak += 1;
+                last_failure = Some(e);
+            } else {
+                streak = 0;
+                last_failure = None;
+            }
+        }
+    }
+    (situations, evidence)
+}
+
+fn finish(
+    situations: usize,
+    evidence: Vec<Evidence>,
+    none: &str,
+    pass: &str,
+    fail: &str,
+) -> Finding {
+    if situations == 0 {
+        Finding::na(none)
+    } else if evidence.is_empty() {
+        Finding::pass(pass)
+    } else {
+        Finding::fail(fail, evidence)
+    }
+}
+
+/// `backoff.5xx`: after a 5xx without Retry-After from the identity provider, exponential
+/// back-off from 5 s.
+pub fn backoff_5xx(input: &Input<'_>) -> Finding {
+    let (n, ev) = backoff(
+        input,
+        "backoff.5xx",
+        |e| idp_endpoint(e.endpoint) && e.status >= 500 && retry_after_us(e).is_none(),
+        "5xx without Retry-After",
+    );
+    finish(
+        n,
+        ev,
+        "the identity provider sent no 5xx without Retry-After",
+        "the client backed off exponentially after every 5xx",
+        "the client retried a 5xx too fast",
+    )
+}
+
+/// `backoff.timeout`: the client times out a stalled request (its command is answered within
+/// the deadline) and comes back no sooner than 5 s after giving up, growing as for 5xx.
+pub fn backoff_timeout(input: &Input<'_>) -> Finding {
+    let stalled = |e: &JournalEntry| {
+        e.status == 0 && e.completion == Completion::ClientDisconnected && e.fault.is_some()
+    };
+    let (n, mut ev) = backoff(
+        input,
+        "backoff.timeout",
+        stalled,
+        "stalled request given up",
+    );
+    let mut situations = n;
+    for t in input.transcript {
+        if let TranscriptEvent::Timeout { id, deadline_ms } = &t.event {
+            situations += 1;
+            ev.push(Evidence { at_us: t.at_us, what: format!("command {id} got no answer within its {deadline_ms} ms deadline: the client did not time out the stalled request"), seq: None });
+        }
+    }
+    finish(
+        situations,
+        ev,
+        "no request stalled",
+        "the client timed out stalled requests and backed off",
+        "the client did not time out a stalled request, or retried too soon",
+    )
+}
+
+fn fault_of<'a>(input: &'a Input<'_>, label: &str) -> Option<&'a Fault> {
+    input.scenario.faults.iter().enumerate().find_map(|(i, f)| {
+        let l = f
+            .value
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("fault-{}", i + 1));
+        (l == label).then_some(&f.value)
+    })
+}
+
+/// `robust.malformed-response`: a malformed answer (invalid JSON, no access token, truncated,
+/// reset, closed) is a failed attempt with back-off, not a crash and not a fast retry.
+pub fn malformed(input: &Input<'_>) -> Finding {
+    let is_malformed = |e: &JournalEntry| {
+        e.fault
+            .as_deref()
+            .and_then(|l| fault_of(input, l))
+            .is_some_and(|f| {
+                f.respond.connection.is_some()
+                    || matches!(
+                        f.respond.mangle,
+                        Some(
+                            Mangle::MalformedJson
+                                | Mangle::MissingAccessToken
+                                | Mangle::Truncated
+                                | Mangle::Empty
+                                | Mangle::GatewayHtml
+                        )
+                    )
+            })
+    };
+    let (n, ev) = backoff(
+        input,
+        "robust.malformed-response",
+        is_malformed,
+        "malformed answer",
+    );
+    finish(
+        n,
+        ev,
+        "no malformed answer was sent",
+        "the client treated malformed answers as failures and backed off",
+        "the client retried a malformed answer too fast",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::super::{judge, Input};
+    use crate::runner::Outcome;
+    use model::verdict::Status;
+    use model::Endpoint;
+
+    fn status(
+        rule: &str,
+        s: &model::scenario::Scenario,
+        j: &[model::JournalEntry],
+    ) -> (Status, Vec<String>) {
+        let v = judge(&Input {
+            scenario: s,
+            journal: j,
+            transcript: &[],
+            state_files: &[],
+            outcome: &Outcome::Completed,
+        });
+        let v = v.into_iter().find(|v| v.rule == rule).unwrap();
+        (v.status, v.evidence.into_iter().map(|e| e.what).collect())
+    }
+
+    #[test]
+    fn retry_after_pass_fail_na() {
+        let s = scenario("[throttle.retry-after]", "");
+        let t = with_header(entry(1, 2.0, Endpoint::Token, 429), "retry-after", "3");
+        // Came back 3.5 s later: pass.
+        assert_eq!(
+            status(
+                "throttle.retry-after",
+                &s,
+                &[t.clone(), entry(2, 5.5, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::Pass
+        );
+        // Came back 0.5 s later: fail, with the times.
+        let (st, ev) = status(
+            "throttle.retry-after",
+            &s,
+            &[t.clone(), entry(2, 2.5, Endpoint::Token, 200)],
+        );
+        assert_eq!(st, Status::Fail);
+        assert!(
+            ev[0].contains("Retry-After 3") && ev[1].contains("2.500 s") && ev[1].contains("early"),
+            "{ev:?}"
+        );
+        // Within the 50 ms tolerance: pass.
+        assert_eq!(
+            status(
+                "throttle.retry-after",
+                &s,
+                &[t.clone(), entry(2, 4.97, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::Pass
+        );
+        // Never came back: pass (it gave up).
+        assert_eq!(status("throttle.retry-after", &s, &[t]).0, Status::Pass);
+        // No throttling at all: not applicable.
+        assert_eq!(
+            status(
+                "throttle.retry-after",
+                &s,
+                &[entry(1, 1.0, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::NotApplicable
+        );
+        // An HTTP-date Retry-After, measured against the response's Date.
+        let d = with_header(
+            with_header(
+                entry(1, 2.0, Endpoint::Token, 503),
+                "date",
+                "Tue, 24 Nov 2026 15:00:00 GMT",
+            ),
+            "retry-after",
+            "Tue, 24 Nov 2026 15:00:10 GMT",
+        );
+        assert_eq!(
+            status(
+                "throttle.retry-after",
+                &s,
+                &[d.clone(), entry(2, 5.0, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::Fail
+        );
+        assert_eq!(
+            status(
+                "throttle.retry-after",
+                &s,
+                &[d, entry(2, 12.1, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn api_retry_after_and_its_backoff() {
+        let s = scenario("[api.retry-after]", "");
+        let t = with_header(entry(1, 1.0, Endpoint::Graph, 429), "retry-after", "2");
+        assert_eq!(
+            status(
+                "api.retry-after",
+                &s,
+                &[t.clone(), entry(2, 3.2, Endpoint::Graph, 200)]
+            )
+            .0,
+            Status::Pass
+        );
+        assert_eq!(
+            status(
+                "api.retry-after",
+                &s,
+                &[t, entry(2, 1.5, Endpoint::Graph, 200)]
+            )
+            .0,
+            Status::Fail
+        );
+        // A 503 without Retry-After: back-off from 5 s.
+        let u = entry(1, 1.0, Endpoint::Graph, 503);
+        assert_eq!(
+            status(
+                "api.retry-after",
+                &s,
+                &[u.clone(), entry(2, 2.0, Endpoint::Graph, 200)]
+            )
+            .0,
+            Status::Fail
+        );
+        assert_eq!(
+            status(
+                "api.retry-after",
+                &s,
+                &[u, entry(2, 6.1, Endpoint::Graph, 200)]
+            )
+            .0,
+            Status::Pass
+        );
+        // Identity-provider throttling does not count for the API rule.
+        let idp = with_header(entry(1, 1.0, Endpoint::Token, 429), "retry-after", "2");
+        assert_eq!(
+            status("api.retry-after", &s, &[idp]).0,
+            Status::NotApplicable
+        );
+    }
+
+    #[test]
+    fn backoff_grows_exponentially() {
+        let s = scenario("[backoff.5xx]", "");
+        // Failures at 0, 5.1, 15.2 (gaps 5 then 10): pass.
+        let good = [
+            entry(1, 0.0, Endpoint::Token, 503),
+            entry(2, 5.1, Endpoint::Token, 503),
+            entry(3, 15.2, Endpoint::Token, 200),
+        ];
+        assert_eq!(status("backoff.5xx", &s, &good).0, Status::Pass);
+        // A constant 5 s interval: the second retry is early.
+        let constant = [
+            entry(1, 0.0, Endpoint::Token, 503),
+            entry(2, 5.1, Endpoint::Token, 503),
+            entry(3, 10.2, Endpoint::Token, 200),
+        ];
+        let (st, ev) = status("backoff.5xx", &s, &constant);
+        assert_eq!(st, Status::Fail);
+        assert!(ev.iter().any(|e| e.contains("at least 9.0 s")), "{ev:?}");
+        // A fast retry after 1 s: fail.
+        assert_eq!(
+            status(
+                "backoff.5xx",
+                &s,
+                &[
+                    entry(1, 0.0, Endpoint::Token, 500),
+                    entry(2, 1.0, Endpoint::Token, 200)
+                ]
+            )
+            .0,
+            Status::Fail
+        );
+        // A 5xx with Retry-After is the throttle rule's, not this one's.
+        let ra = with_header(entry(1, 0.0, Endpoint::Token, 503), "retry-after", "1");
+        assert_eq!(
+            status(
+                "backoff.5xx",
+                &s,
+                &[ra, entry(2, 1.1, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::NotApplicable
+        );
+    }
+
+    #[test]
+    fn timeouts_and_malformed_answers_back_off() {
+        let mut stalled = entry(1, 1.0, Endpoint::Token, 0);
+        stalled.completion = model::Completion::ClientDisconnected;
+        stalled.finished_us = Some(11_000_000);
+        stalled.fault = Some("hang".into());
+        let s = scenario("[backoff.timeout]", "");
+        assert_eq!(
+            status(
+                "backoff.timeout",
+                &s,
+                &[stalled.clone(), entry(2, 16.0, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::Pass
+        );
+        let (st, ev) = status(
+            "backoff.timeout",
+            &s,
+            &[stalled, entry(2, 11.5, Endpoint::Token, 200)],
+        );
+        assert_eq!(st, Status::Fail);
+        assert!(ev[0].contains("over at 11.000 s"), "{ev:?}");
+        assert_eq!(
+            status(
+                "backoff.timeout",
+                &s,
+                &[entry(1, 1.0, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::NotApplicable
+        );
+
+        let s = scenario("[robust.malformed-response]", "faults:\n  - { name: junk, endpoint: token, calls: \"1\", respond: { mangle: malformed_json } }\n");
+        let mut junk = entry(1, 1.0, Endpoint::Token, 200);
+        junk.fault = Some("junk".into());
+        junk.issued.clear();
+        assert_eq!(
+            status(
+                "robust.malformed-response",
+                &s,
+                &[junk.clone(), entry(2, 1.8, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::Fail
+        );
+        assert_eq!(
+            status(
+                "robust.malformed-response",
+                &s,
+                &[junk, entry(2, 6.2, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::Pass
+        );
+        assert_eq!(
+            status(
+                "robust.malformed-response",
+                &s,
+                &[entry(1, 1.0, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::NotApplicable
+        );
+    }
+}
