@@ -25,6 +25,7 @@ fn verdicts(run: &ScenarioRun) -> Vec<(String, Status)> {
         transcript: &run.transcript,
         state_files: &run.state_files,
         outcome: &run.outcome,
+        fired: &run.fired,
     })
     .into_iter()
     .map(|v| (v.rule, v.status))

@@ -167,6 +167,7 @@ mod tests {
             transcript: t,
             state_files: &[],
             outcome: &Outcome::Completed,
+            fired: &[],
         })
         .into_iter()
         .find(|v| v.rule == rule)

@@ -6,6 +6,7 @@
 
 mod cache;
 mod claims;
+mod silent;
 mod timing;
 
 use crate::runner::{Outcome, StateFile};
@@ -28,6 +29,8 @@ pub struct Input<'a> {
     pub state_files: &'a [StateFile],
     /// How the run ended.
     pub outcome: &'a Outcome,
+    /// Scenario events that fired, with their times.
+    pub fired: &'a [mock_idp::scenario::FiredEvent],
 }
 
 impl Input<'_> {
@@ -159,6 +162,10 @@ pub const IMPLEMENTED: &[&str] = &[
     "claims.id-token-over-userinfo",
     "claims.roles-in-token",
     "cae.capable",
+    "silent.order",
+    "silent.prompt-none",
+    "refresh.proactive",
+    "refresh.outage-tolerant",
 ];
 
 fn judge_one(id: &str, input: &Input<'_>) -> Option<Finding> {
@@ -176,6 +183,10 @@ fn judge_one(id: &str, input: &Input<'_>) -> Option<Finding> {
         "claims.id-token-over-userinfo" => claims::no_userinfo(input),
         "claims.roles-in-token" => claims::roles_in_token(input),
         "cae.capable" => claims::cae_capable(input),
+        "silent.order" => silent::order(input),
+        "silent.prompt-none" => silent::prompt_none(input),
+        "refresh.proactive" => silent::proactive(input),
+        "refresh.outage-tolerant" => silent::outage_tolerant(input),
         _ => return None,
     })
 }
@@ -383,6 +394,7 @@ mod tests {
             transcript: &t,
             state_files: &[],
             outcome: &Outcome::Completed,
+            fired: &[],
         });
         let live = ok.iter().find(|v| v.rule == "client.liveness").unwrap();
         assert_eq!(live.status, Status::Pass);
@@ -397,6 +409,7 @@ mod tests {
             transcript: &t,
             state_files: &[],
             outcome: &failed,
+            fired: &[],
         });
         let live = v.iter().find(|v| v.rule == "client.liveness").unwrap();
         assert_eq!(live.status, Status::Fail);
@@ -418,6 +431,7 @@ mod tests {
             transcript: &[],
             state_files: &[],
             outcome: &na,
+            fired: &[],
         });
         assert!(v.iter().all(|v| v.status == Status::NotApplicable));
 
@@ -434,6 +448,7 @@ mod tests {
             transcript: &garbage,
             state_files: &[],
             outcome: &Outcome::Completed,
+            fired: &[],
         });
         assert_eq!(
             v.iter()

@@ -322,6 +322,7 @@ mod tests {
             transcript: &[],
             state_files: &[],
             outcome: &Outcome::Completed,
+            fired: &[],
         });
         let v = v.into_iter().find(|v| v.rule == rule).unwrap();
         (v.status, v.evidence.into_iter().map(|e| e.what).collect())
