@@ -6,6 +6,7 @@
 
 mod cache;
 mod claims;
+mod resource;
 mod silent;
 mod timing;
 
@@ -166,6 +167,12 @@ pub const IMPLEMENTED: &[&str] = &[
     "silent.prompt-none",
     "refresh.proactive",
     "refresh.outage-tolerant",
+    "claims.correct",
+    "claims.groups-overage",
+    "cae.claims-challenge",
+    "tokens.opaque",
+    "concurrency.single-flight",
+    "device.polling",
 ];
 
 fn judge_one(id: &str, input: &Input<'_>) -> Option<Finding> {
@@ -187,6 +194,12 @@ fn judge_one(id: &str, input: &Input<'_>) -> Option<Finding> {
         "silent.prompt-none" => silent::prompt_none(input),
         "refresh.proactive" => silent::proactive(input),
         "refresh.outage-tolerant" => silent::outage_tolerant(input),
+        "claims.correct" => resource::correct(input),
+        "claims.groups-overage" => resource::groups_overage(input),
+        "cae.claims-challenge" => resource::claims_challenge(input),
+        "tokens.opaque" => resource::opaque(input),
+        "concurrency.single-flight" => resource::single_flight(input),
+        "device.polling" => resource::device_polling(input),
         _ => return None,
     })
 }
@@ -457,6 +470,23 @@ mod tests {
                 .status,
             Status::Fail
         );
+    }
+
+    #[test]
+    fn every_catalog_rule_is_judged() {
+        for r in model::rules::CATALOG {
+            assert!(IMPLEMENTED.contains(&r.id), "{} is not judged", r.id);
+            let s = scenario(&format!("[{}]", r.id), "");
+            let v = judge(&Input {
+                scenario: &s,
+                journal: &[],
+                transcript: &[],
+                state_files: &[],
+                outcome: &Outcome::Completed,
+                fired: &[],
+            });
+            assert!(v.iter().any(|v| v.rule == r.id), "{} gave no verdict", r.id);
+        }
     }
 
     #[test]
