@@ -5,5 +5,7 @@
 pub mod browser;
 pub mod driver;
 pub mod library;
+pub mod report;
 pub mod rules;
+pub mod run;
 pub mod runner;

@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run scenarios against a client and judge it.
+    Run(RunArgs),
     /// List, check, or describe scenarios.
     Scenarios {
         #[command(subcommand)]
@@ -27,6 +29,40 @@ enum Command {
     Serve(mock_idp::cli::ServeArgs),
     /// The rule catalog: IDs, levels and the guidance each comes from.
     Rules,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The built-in client to run (`reference`).
+    #[arg(long, default_value = "reference", conflicts_with = "client_cmd")]
+    client: String,
+    /// Any client speaking the driver protocol: "CMD ARGS".
+    #[arg(long)]
+    client_cmd: Option<String>,
+    /// Scenario files or folders (default: the built-in library).
+    #[arg(long = "scenarios")]
+    scenarios: Vec<PathBuf>,
+    /// Only scenarios whose name or a tag contains this.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Scenarios run at once (default: all of them).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run the K-th of N slices (K/N).
+    #[arg(long)]
+    shard: Option<String>,
+    /// Where reports go.
+    #[arg(long, default_value = "tokenstorm-report")]
+    out: PathBuf,
+    /// Known, accepted failures (not supported by this build yet).
+    #[arg(long)]
+    expected_failures: Option<PathBuf>,
+    /// Compare with an earlier report.json (not supported by this build yet).
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// SHOULD rules fail the run too.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,12 +91,13 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TOKENSTORM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Run(args) => run(args).await,
         Command::Scenarios { command } => scenarios(command),
         Command::Serve(args) => match mock_idp::cli::serve(args).await {
             Ok(()) => ExitCode::SUCCESS,
@@ -167,4 +204,104 @@ fn scenarios(cmd: ScenariosCommand) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    if args.expected_failures.is_some() || args.baseline.is_some() {
+        eprintln!(
+            "tokenstorm: --expected-failures and --baseline are not supported by this build yet"
+        );
+        return ExitCode::from(2);
+    }
+    let client_cmd = match (&args.client_cmd, args.client.as_str()) {
+        (Some(c), _) => c.clone(),
+        (None, "reference") => {
+            eprintln!("tokenstorm: the built-in reference client is not part of this build yet; use --client-cmd \"CMD ARGS\"");
+            return ExitCode::from(2);
+        }
+        (None, other) => {
+            eprintln!("tokenstorm: unknown client '{other}'; use --client-cmd \"CMD ARGS\"");
+            return ExitCode::from(2);
+        }
+    };
+    let plan = match harness::run::plan(
+        &client_cmd,
+        &args.scenarios,
+        args.filter.as_deref(),
+        args.shard.as_deref(),
+        args.jobs,
+        args.out.clone(),
+        args.strict,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tokenstorm: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if which(&plan.client.program).is_none() {
+        eprintln!(
+            "tokenstorm: client command not found: {}",
+            plan.client.program
+        );
+        return ExitCode::from(2);
+    }
+    eprintln!(
+        "tokenstorm: {} scenario(s), {} at a time, client `{client_cmd}`",
+        plan.scenarios.len(),
+        plan.jobs
+    );
+    let out = plan.out.clone();
+    match harness::run::execute(plan, interrupted()).await {
+        Ok(r) => {
+            let s = &r.summary;
+            eprintln!(
+                "tokenstorm: {} passed, {} failed, {} warned, {} not applicable, {} errors in {:.1} s{}",
+                s.passed, s.failed, s.warned, s.not_applicable, s.errors,
+                r.duration_ms as f64 / 1000.0,
+                if r.interrupted { " (interrupted: partial report)" } else { "" }
+            );
+            eprintln!("tokenstorm: reports in {}", out.display());
+            ExitCode::from(r.exit_code())
+        }
+        Err(e) => {
+            eprintln!("tokenstorm: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Whether a program can be started (a path, or a name on PATH).
+fn which(program: &str) -> Option<PathBuf> {
+    let p = std::path::Path::new(program);
+    if p.components().count() > 1 {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|c| c.is_file())
+    })
 }

@@ -95,3 +95,168 @@ fn serve_refuses_an_invalid_scenario_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("call-range-from-zero.yaml:8:12:"));
 }
+
+fn holds_a_jwt(text: &str) -> bool {
+    text.match_indices("eyJ").any(|(i, _)| {
+        text[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')
+            .count()
+            > 24
+    })
+}
+
+fn scripted() -> String {
+    format!(
+        "python3 {}/tests/clients/scripted.py good",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn run_judges_a_client_and_writes_every_report() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let r = tokenstorm(&[
+        "run",
+        "--client-cmd",
+        &scripted(),
+        "--filter",
+        "throttle-429-short",
+        "--out",
+        o,
+    ]);
+    // The scripted client ignores Retry-After: a MUST rule fails, exit 1.
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["summary"]["failed"], 1);
+    let sc = &report["scenarios"][0];
+    assert_eq!(sc["name"], "throttle-429-short");
+    let ra = sc["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == "throttle.retry-after")
+        .unwrap();
+    assert_eq!(ra["status"], "fail");
+    assert!(!ra["evidence"].as_array().unwrap().is_empty());
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(
+        md.contains("## FAIL throttle-429-short") && md.contains("early"),
+        "{md}"
+    );
+    let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("name=\"throttle-429-short::throttle.retry-after\"><failure"),
+        "{junit}"
+    );
+    let journal =
+        std::fs::read_to_string(out.path().join("journal/throttle-429-short.jsonl")).unwrap();
+    assert!(journal
+        .lines()
+        .all(|l| serde_json::from_str::<model::JournalEntry>(l).is_ok()));
+    // No token in any report file: no JWT-shaped run longer than a redaction's 6 characters.
+    for f in [
+        "report.json",
+        "report.md",
+        "junit.xml",
+        "journal/throttle-429-short.jsonl",
+        "journal/throttle-429-short.transcript.jsonl",
+    ] {
+        let text = std::fs::read_to_string(out.path().join(f)).unwrap();
+        assert!(!holds_a_jwt(&text), "{f} holds a token");
+    }
+}
+
+#[test]
+fn run_refuses_bad_input_with_exit_2() {
+    for args in [
+        vec!["run", "--client-cmd", "/no/such/client"],
+        vec!["run", "--client-cmd", "python3 x.py", "--shard", "3/2"],
+        vec![
+            "run",
+            "--client-cmd",
+            "python3 x.py",
+            "--filter",
+            "no-scenario-is-called-this",
+        ],
+        vec![
+            "run",
+            "--client-cmd",
+            "python3 x.py",
+            "--scenarios",
+            "model/tests/broken/misspelled-rule.yaml",
+        ],
+        vec!["run"],
+    ] {
+        let r = tokenstorm(&args);
+        assert_eq!(
+            r.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
+}
+
+#[test]
+fn an_interrupted_run_exits_130_with_a_partial_report() {
+    let out = tempfile::tempdir().unwrap();
+    // A tag only this test's clients carry, to look for survivors.
+    let tag = format!("interrupt-{}", std::process::id());
+    let cmd = format!("{} {tag}", scripted());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokenstorm"))
+        .args([
+            "run",
+            "--client-cmd",
+            &cmd,
+            "--filter",
+            "throttle",
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Long enough for the not-applicable scenarios to finish, not for the throttle ones.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let n = report["scenarios"].as_array().unwrap().len();
+    assert!(n < 8, "partial: {n} of 8 judged");
+    // No client survives the harness.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .ok()
+                .map(|c| (e.file_name(), c))
+        })
+        .filter(|(_, c)| String::from_utf8_lossy(c).contains(&tag))
+        .map(|(pid, c)| {
+            format!(
+                "{pid:?}: {}",
+                String::from_utf8_lossy(&c).replace('\0', " ")
+            )
+        })
+        .collect();
+    assert!(left.is_empty(), "orphans: {left:?}");
+}

@@ -1,0 +1,223 @@
+//! `tokenstorm run`: plan (scenarios, filter, shard), one shared mock, scenarios concurrently
+//! (each in its own tenant), verdicts, reports written atomically, partial reports when
+//! interrupted.
+
+use crate::library::{self, Loaded};
+use crate::report::{self, Report, ScenarioReport};
+use crate::rules::{judge, Input};
+use crate::runner::{run_scenario, ClientCommand, RunOptions, ScenarioRun};
+use mock_idp::{MockIdp, Options};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// A validated run plan (the CLI's flags, checked once).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The client under test.
+    pub client: ClientCommand,
+    /// The scenarios, after filter and shard.
+    pub scenarios: Vec<Loaded>,
+    /// How many at once.
+    pub jobs: usize,
+    /// Where reports go.
+    pub out: PathBuf,
+    /// SHOULD rules fail the run.
+    pub strict: bool,
+}
+
+/// Why a plan could not be made (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A bad flag value.
+    #[error("{0}")]
+    Usage(String),
+    /// Invalid scenarios.
+    #[error("{0}")]
+    Scenarios(#[from] model::scenario::ScenarioErrors),
+}
+
+/// Parses `K/N` (1 ≤ K ≤ N).
+pub fn parse_shard(s: &str) -> Result<(usize, usize), PlanError> {
+    let bad = || {
+        PlanError::Usage(format!(
+            "--shard '{s}': expected K/N with 1 <= K <= N, e.g. 2/4"
+        ))
+    };
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// Builds the plan from raw flags.
+pub fn plan(
+    client_cmd: &str,
+    scenario_paths: &[PathBuf],
+    filter: Option<&str>,
+    shard: Option<&str>,
+    jobs: Option<usize>,
+    out: PathBuf,
+    strict: bool,
+) -> Result<Plan, PlanError> {
+    let words = shell_words::split(client_cmd)
+        .map_err(|e| PlanError::Usage(format!("--client-cmd: {e}")))?;
+    let Some((program, args)) = words.split_first() else {
+        return Err(PlanError::Usage("--client-cmd is empty".into()));
+    };
+    let mut scenarios = if scenario_paths.is_empty() {
+        library::builtin()?
+    } else {
+        library::load(scenario_paths)?
+    };
+    if let Some(f) = filter {
+        scenarios.retain(|l| {
+            l.scenario.name.value.contains(f) || l.scenario.tags.iter().any(|t| t.contains(f))
+        });
+    }
+    scenarios.sort_by(|a, b| a.scenario.name.value.cmp(&b.scenario.name.value));
+    if let Some(s) = shard {
+        let (k, n) = parse_shard(s)?;
+        scenarios = scenarios
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % n == k - 1)
+            .map(|(_, l)| l)
+            .collect();
+    }
+    if scenarios.is_empty() {
+        return Err(PlanError::Usage("no scenario matches".into()));
+    }
+    let jobs = jobs.unwrap_or(scenarios.len()).max(1);
+    Ok(Plan {
+        client: ClientCommand {
+            program: program.clone(),
+            args: args.to_vec(),
+        },
+        scenarios,
+        jobs,
+        out,
+        strict,
+    })
+}
+
+fn write_journal(out: &Path, run: &ScenarioRun) -> std::io::Result<()> {
+    let mut text = String::new();
+    for e in &run.journal {
+        text.push_str(&serde_json::to_string(e).map_err(std::io::Error::other)?);
+        text.push('\n');
+    }
+    report::write_atomic(
+        &out.join("journal")
+            .join(format!("{}.jsonl", run.scenario.name.value)),
+        text.as_bytes(),
+    )?;
+    let mut t = String::new();
+    for e in &run.transcript {
+        t.push_str(&serde_json::to_string(e).map_err(std::io::Error::other)?);
+        t.push('\n');
+    }
+    report::write_atomic(
+        &out.join("journal")
+            .join(format!("{}.transcript.jsonl", run.scenario.name.value)),
+        t.as_bytes(),
+    )
+}
+
+/// Runs the plan; returns the report (also written to `plan.out`).
+pub async fn execute(
+    plan: Plan,
+    interrupt: impl std::future::Future<Output = ()>,
+) -> std::io::Result<Report> {
+    let started = Instant::now();
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let idp = Arc::new(
+        MockIdp::start(Options::default())
+            .await
+            .map_err(std::io::Error::other)?,
+    );
+    let done: Arc<Mutex<Vec<ScenarioReport>>> = Arc::default();
+    let total = plan.scenarios.len();
+    let sem = Arc::new(tokio::sync::Semaphore::new(plan.jobs));
+    let opts = RunOptions::default();
+    let work = {
+        let done = done.clone();
+        let plan = plan.clone();
+        async move {
+            let tasks = plan.scenarios.iter().map(|l| {
+                let idp = idp.clone();
+                let sem = sem.clone();
+                let done = done.clone();
+                let client = plan.client.clone();
+                let opts = opts.clone();
+                let out = plan.out.clone();
+                let strict = plan.strict;
+                async move {
+                    let Ok(_permit) = sem.acquire().await else {
+                        return;
+                    };
+                    let run = run_scenario(&idp, &l.scenario, &client, &opts).await;
+                    let verdicts = judge(&Input {
+                        scenario: &run.scenario,
+                        journal: &run.journal,
+                        transcript: &run.transcript,
+                        state_files: &run.state_files,
+                        outcome: &run.outcome,
+                        fired: &run.fired,
+                    });
+                    if let Err(e) = write_journal(&out, &run) {
+                        eprintln!(
+                            "tokenstorm: cannot write the journal of {}: {e}",
+                            run.scenario.name.value
+                        );
+                    }
+                    let sr = ScenarioReport::new(&run, verdicts, strict);
+                    let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
+                    let label = match sr.verdict.as_str() {
+                        "not_applicable" => "N/A".to_string(),
+                        v => v.to_uppercase(),
+                    };
+                    eprintln!(
+                        "[{:>3}/{total}] {label:<5} {} ({:.1} s)",
+                        d.len() + 1,
+                        sr.name,
+                        sr.duration_ms as f64 / 1000.0
+                    );
+                    d.push(sr);
+                }
+            });
+            futures_util::future::join_all(tasks).await;
+        }
+    };
+    let interrupted = tokio::select! {
+        _ = work => false,
+        _ = interrupt => true,
+    };
+    let mut scenarios = done.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    scenarios.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut r = Report {
+        schema_version: report::SCHEMA_VERSION,
+        tokenstorm_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_unix,
+        duration_ms: started.elapsed().as_millis() as u64,
+        client: shell_words::join(
+            std::iter::once(plan.client.program.as_str())
+                .chain(plan.client.args.iter().map(String::as_str)),
+        ),
+        strict: plan.strict,
+        interrupted,
+        summary: Default::default(),
+        scenarios,
+    };
+    r.summarize();
+    report::write_all(&plan.out, &r)?;
+    Ok(r)
+}
