@@ -1,0 +1,93 @@
+//! The token cache: keyed by scopes (one authority, client and app identity per client),
+//! with each token's expiry and the time from which it should be renewed.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Milliseconds since the Unix epoch (wall clock: cache entries survive restarts).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The renewal window: renew in the last 300 s of a token's life.
+pub const RENEWAL_WINDOW_MS: u64 = 300_000;
+
+/// A cached access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The token (never logged).
+    pub access_token: String,
+    /// When it expires (ms since the epoch).
+    pub expires_at_ms: u64,
+    /// From when to renew it: `refresh_in` elapsed, or the last 300 s, whichever is first.
+    pub renew_at_ms: u64,
+}
+
+impl Entry {
+    /// An entry for a token received at `now` that lives `expires_in` s, with an optional
+    /// `refresh_in`.
+    pub fn new(access_token: String, now: u64, expires_in: u64, refresh_in: Option<u64>) -> Self {
+        let expires_at_ms = now + expires_in * 1000;
+        let by_window = expires_at_ms.saturating_sub(RENEWAL_WINDOW_MS).max(now);
+        let renew_at_ms = refresh_in.map_or(by_window, |r| by_window.min(now + r * 1000));
+        Entry {
+            access_token,
+            expires_at_ms,
+            renew_at_ms,
+        }
+    }
+
+    /// Fresh: serve it without asking.
+    pub fn fresh(&self, now: u64) -> bool {
+        now < self.renew_at_ms
+    }
+
+    /// Still valid: serve it when renewal is not possible.
+    pub fn valid(&self, now: u64) -> bool {
+        now < self.expires_at_ms
+    }
+}
+
+/// The cache key of a set of scopes.
+pub fn key(scopes: &[String]) -> String {
+    let mut v: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v.dedup();
+    v.join(" ")
+}
+
+/// Tokens by scope key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cache {
+    /// The entries.
+    pub entries: HashMap<String, Entry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_is_the_earlier_of_refresh_in_and_the_window() {
+        let e = Entry::new("t".into(), 0, 3600, None);
+        assert_eq!(e.renew_at_ms, 3_300_000);
+        let e = Entry::new("t".into(), 0, 3600, Some(60));
+        assert_eq!(e.renew_at_ms, 60_000);
+        let e = Entry::new("t".into(), 0, 305, None);
+        assert_eq!(e.renew_at_ms, 5_000);
+        let e = Entry::new("t".into(), 1000, 100, None);
+        assert_eq!(e.renew_at_ms, 1000, "a short token is always due");
+        assert!(e.valid(1000) && !e.fresh(1000));
+    }
+
+    #[test]
+    fn keys_ignore_order() {
+        assert_eq!(
+            key(&["b".into(), "a".into()]),
+            key(&["a".into(), "b".into(), "a".into()])
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! The client: cache, single flight, politeness per endpoint, fallback to a still-valid
+//! token, CAE, and the resource calls.
+
+use crate::backoff::{parse_retry_after, Gate};
+use crate::cache::{key, now_ms, Cache, Entry};
+use crate::error::Error;
+use crate::persist::Store;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Every request gives up after this long (a stalled server must not hang the app).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to reach the identity provider.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `https://host/<tenant>`.
+    pub authority: String,
+    /// The app's client id.
+    pub client_id: String,
+    /// Its secret (confidential client).
+    pub client_secret: String,
+    /// A CA to trust (PEM) instead of the system's.
+    pub ca_pem: Option<String>,
+    /// Where to persist the encrypted cache.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// An API's answer.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The body, as JSON when it was.
+    pub body: Value,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Merges JSON objects (the challenge's claims into the `cp1` declaration).
+fn merge(base: &mut Value, extra: &Value) {
+    match (base, extra) {
+        (Value::Object(b), Value::Object(e)) => {
+            for (k, v) in e {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, e) => *b = e.clone(),
+    }
+}
+
+/// The claims of a `WWW-Authenticate: Bearer ... error="insufficient_claims", claims="<b64>"`.
+pub fn challenge_claims(www_authenticate: &str) -> Option<Value> {
+    use base64::Engine as _;
+    if !www_authenticate.contains("insufficient_claims") {
+        return None;
+    }
+    let start = www_authenticate.find("claims=\"")? + 8;
+    let b64 = www_authenticate[start..].split('"').next()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64.trim_end_matches('='))
+        })
+        .ok()?;
+    serde_json::from_slice(&raw).ok()
+}
+
+/// A resilient token client.
+pub struct Client {
+    cfg: Config,
+    http: reqwest::Client,
+    cache: Mutex<Cache>,
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    token_gate: Mutex<Gate>,
+    api_gate: Mutex<Gate>,
+    store: Option<Store>,
+}
+
+impl Client {
+    /// A client; loads the persisted cache when there is a state directory.
+    pub fn new(cfg: Config) -> Result<Client, Error> {
+        let mut b = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .http1_only();
+        if let Some(pem) = &cfg.ca_pem {
+            let ca = reqwest::Certificate::from_pem(pem.as_bytes())
+                .map_err(|e| Error::Local(e.to_string()))?;
+            b = b.tls_certs_only([ca]);
+        }
+        let http = b.build().map_err(|e| Error::Local(e.to_string()))?;
+        let store = match &cfg.state_dir {
+            Some(d) => Some(Store::open(d)?),
+            None => None,
+        };
+        let cache = store.as_ref().map(Store::load).unwrap_or_default();
+        Ok(Client {
+            cfg,
+            http,
+            cache: Mutex::new(cache),
+            flights: Mutex::default(),
+            token_gate: Mutex::default(),
+            api_gate: Mutex::default(),
+            store,
+        })
+    }
+
+    fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.flights)
+            .entry(key.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// A token for `scopes`: from the cache while fresh; else renewed, unless the endpoint
+    /// asked us to wait, in which case a still-valid cached token is served.
+    pub async fn acquire(&self, scopes: &[String]) -> Result<String, Error> {
+        self.acquire_inner(scopes, None).await
+    }
+
+    async fn acquire_inner(
+        &self,
+        scopes: &[String],
+        challenge: Option<&Value>,
+    ) -> Result<String, Error> {
+        let k = key(scopes);
+        // Concurrent needs for the same token share one network call.
+        let flight = self.flight(&k);
+        let _one = flight.lock().await;
+        let now = now_ms();
+        let cached = lock(&self.cache).entries.get(&k).cloned();
+        if challenge.is_none() {
+            if let Some(e) = cached.as_ref().filter(|e| e.fresh(now)) {
+                return Ok(e.access_token.clone());
+            }
+        }
+        let still_valid = cached.filter(|e| e.valid(now) && challenge.is_none());
+        let wait = lock(&self.token_gate).wait(Instant::now());
+        if !wait.is_zero() {
+            return match still_valid {
+                Some(e) => Ok(e.access_token),
+                None => Err(Error::Waiting(wait)),
+            };
+        }
+        match self.request_token(scopes, challenge).await {
+            Ok(entry) => {
+                let token = entry.access_token.clone();
+                let snapshot = {
+                    let mut c = lock(&self.cache);
+                    c.entries.insert(k, entry);
+                    c.clone()
+                };
+                if let Some(s) = &self.store {
+                    s.save(&snapshot)?;
+                }
+                Ok(token)
+            }
+            Err(e) => match still_valid {
+                Some(v) => Ok(v.access_token),
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn request_token(
+        &self,
+        scopes: &[String],
+        challenge: Option<&Value>,
+    ) -> Result<Entry, Error> {
+        let mut claims = json!({"access_token": {"xms_cc": {"values": ["cp1"]}}});
+        if let Some(c) = challenge {
+            merge(&mut claims, c);
+        }
+        let form = [
+            ("grant_type", "client_credentials".to_string()),
+            ("client_id", self.cfg.client_id.clone()),
+            ("client_secret", self.cfg.client_secret.clone()),
+            ("scope", scopes.join(" ")),
+            ("claims", claims.to_string()),
+        ];
+        let url = format!("{}/oauth2/v2.0/token", self.cfg.authority);
+        let sent = self.http.post(&url).form(&form).send().await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                lock(&self.token_gate).failure(Instant::now());
+                return Err(Error::Transient(format!("token request failed: {e}")));
+            }
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                parse_retry_after(v, resp.headers().get("date").and_then(|d| d.to_str().ok()))
+            });
+        let body = resp.bytes().await;
+        let now = Instant::now();
+        if status == 429 || status >= 500 {
+            let mut g = lock(&self.token_gate);
+            match retry_after {
+                Some(w) => g.retry_after(now, w),
+                None => g.failure(now),
+            }
+            return Err(Error::Transient(format!(
+                "the token endpoint answered {status}"
+            )));
+        }
+        let parsed: Option<Value> = body.ok().and_then(|b| serde_json::from_slice(&b).ok());
+        if !(200..300).contains(&status) {
+            let v = parsed.unwrap_or(Value::Null);
+            return Err(Error::Refused {
+                error: v["error"].as_str().unwrap_or("unknown").to_string(),
+                description: v["error_description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            });
+        }
+        let entry = parsed.and_then(|v| {
+            let token = v.get("access_token")?.as_str()?.to_string();
+            let num = |k: &str| {
+                v.get(k)
+                    .and_then(|x| x.as_u64().or_else(|| x.as_str()?.parse().ok()))
+            };
+            let expires_in = num("expires_in")?;
+            Some(Entry::new(token, now_ms(), expires_in, num("refresh_in")))
+        });
+        match entry {
+            Some(e) => {
+                lock(&self.token_gate).success();
+                Ok(e)
+            }
+            None => {
+                // A 200 we cannot use (malformed, truncated, no access_token) is a failed
+                // attempt like a 5xx.
+                lock(&self.token_gate).failure(now);
+                Err(Error::Transient(
+                    "the token endpoint answered 200 with an unusable body".into(),
+                ))
+            }
+        }
+    }
+
+    /// Calls the API with a token for `scopes`, honouring the API's throttling and answering a
+    /// CAE claims challenge once.
+    pub async fn call_api(
+        &self,
+        method: &str,
+        url: &str,
+        scopes: &[String],
+    ) -> Result<ApiResponse, Error> {
+        let wait = lock(&self.api_gate).wait(Instant::now());
+        if !wait.is_zero() {
+            return Err(Error::Waiting(wait));
+        }
+        let token = self.acquire(scopes).await?;
+        let first = self.send_api(method, url, &token).await?;
+        if first.response.status == 401 {
+            if let Some(claims) = first.challenge.as_deref().and_then(challenge_claims) {
+                let fresh = self.acquire_inner(scopes, Some(&claims)).await?;
+                let again = self.send_api(method, url, &fresh).await?;
+                return Ok(again.response);
+            }
+        }
+        Ok(first.response)
+    }
+
+    async fn send_api(&self, method: &str, url: &str, token: &str) -> Result<Sent, Error> {
+        let m = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| Error::Local(e.to_string()))?;
+        let resp = match self.http.request(m, url).bearer_auth(token).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                lock(&self.api_gate).failure(Instant::now());
+                return Err(Error::Transient(format!("API call failed: {e}")));
+            }
+        };
+        let status = resp.status().as_u16();
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                parse_retry_after(v, resp.headers().get("date").and_then(|d| d.to_str().ok()))
+            });
+        let body = resp
+            .bytes()
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        let now = Instant::now();
+        {
+            let mut g = lock(&self.api_gate);
+            match (status, retry_after) {
+                (429 | 503, Some(w)) => g.retry_after(now, w),
+                (429 | 503, None) => g.failure(now),
+                (s, _) if s >= 500 => g.failure(now),
+                _ => g.success(),
+            }
+        }
+        Ok(Sent {
+            response: ApiResponse { status, body },
+            challenge,
+        })
+    }
+}
+
+struct Sent {
+    response: ApiResponse,
+    challenge: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_claims_are_decoded_and_merged() {
+        let h = "Bearer realm=\"\", error=\"insufficient_claims\", claims=\"eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZSwgInZhbHVlIjoiMTcwMDAwMDAwMCJ9fX0=\"";
+        let c = challenge_claims(h).expect("claims");
+        assert_eq!(c["access_token"]["nbf"]["value"], "1700000000");
+        let mut base = json!({"access_token": {"xms_cc": {"values": ["cp1"]}}});
+        merge(&mut base, &c);
+        assert_eq!(base["access_token"]["xms_cc"]["values"][0], "cp1");
+        assert_eq!(base["access_token"]["nbf"]["essential"], true);
+        assert!(challenge_claims("Bearer realm=\"\"").is_none());
+    }
+}

@@ -1,0 +1,32 @@
+//! A resilient token client for Microsoft Entra ID (and OIDC providers) that does what the
+//! resilience guidance asks: cache first, renew early when `refresh_in` says so, never hammer
+//! the identity provider (Retry-After honoured, exponential back-off from 5 s after 5xx,
+//! time-outs and malformed answers), keep serving a still-valid token while renewal fails,
+//! one network call for concurrent needs, the `cp1` capability and claims challenges, and a
+//! persistent cache encrypted at rest.
+//!
+//! This build covers client credentials; user flows (auth code with PKCE, device code,
+//! on-behalf-of) arrive with the rest of the reference-client work.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), reference_client::Error> {
+//! use reference_client::{Client, Config};
+//! let client = Client::new(Config {
+//!     authority: "https://login.microsoftonline.com/contoso.onmicrosoft.com".into(),
+//!     client_id: "app-id".into(),
+//!     client_secret: "secret".into(),
+//!     ca_pem: None,
+//!     state_dir: None,
+//! })?;
+//! let token = client.acquire(&["https://graph.microsoft.com/.default".to_string()]).await?;
+//! # let _ = token; Ok(()) }
+//! ```
+
+mod backoff;
+mod cache;
+mod client;
+mod error;
+mod persist;
+
+pub use client::{ApiResponse, Client, Config};
+pub use error::Error;
