@@ -230,6 +230,7 @@ async fn interrupted() {
 
 async fn run(args: RunArgs) -> ExitCode {
     if args.expected_failures.is_some() || args.baseline.is_some() {
+        // Refused rather than ignored: a CI gate that silently drops them would pass too much.
         eprintln!(
             "tokenstorm: --expected-failures and --baseline are not supported by this build yet"
         );
@@ -237,10 +238,13 @@ async fn run(args: RunArgs) -> ExitCode {
     }
     let client_cmd = match (&args.client_cmd, args.client.as_str()) {
         (Some(c), _) => c.clone(),
-        (None, "reference") => {
-            eprintln!("tokenstorm: the built-in reference client is not part of this build yet; use --client-cmd \"CMD ARGS\"");
-            return ExitCode::from(2);
-        }
+        (None, "reference") => match reference_client() {
+            Some(p) => shell_words::quote(&p.display().to_string()).into_owned(),
+            None => {
+                eprintln!("tokenstorm: the reference client (`reference-client`) is not installed next to tokenstorm; build it with `cargo build -p reference-client`, or use --client-cmd \"CMD ARGS\"");
+                return ExitCode::from(2);
+            }
+        },
         (None, other) => {
             eprintln!("tokenstorm: unknown client '{other}'; use --client-cmd \"CMD ARGS\"");
             return ExitCode::from(2);
@@ -291,6 +295,15 @@ async fn run(args: RunArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The `reference-client` binary installed beside this one.
+fn reference_client() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let p = exe
+        .parent()?
+        .join(format!("reference-client{}", std::env::consts::EXE_SUFFIX));
+    p.is_file().then_some(p)
 }
 
 /// Whether a program can be started (a path, or a name on PATH).

@@ -194,7 +194,7 @@ fn run_refuses_bad_input_with_exit_2() {
             "--scenarios",
             "model/tests/broken/misspelled-rule.yaml",
         ],
-        vec!["run"],
+        vec!["run", "--client", "nonesuch"],
     ] {
         let r = tokenstorm(&args);
         assert_eq!(
@@ -259,4 +259,37 @@ fn an_interrupted_run_exits_130_with_a_partial_report() {
         })
         .collect();
     assert!(left.is_empty(), "orphans: {left:?}");
+}
+
+#[test]
+fn the_reference_client_passes_the_client_credentials_library() {
+    // `tokenstorm run` with no client: the reference client installed beside it. The
+    // scenarios of flows it does not declare are not applicable, never failed.
+    let out = tempfile::tempdir().unwrap();
+    let r = tokenstorm(&[
+        "run",
+        "--filter",
+        "throttle",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    assert!(report["client"]
+        .as_str()
+        .unwrap()
+        .contains("reference-client"));
+    assert_eq!(report["summary"]["failed"], 0);
+    assert!(
+        report["summary"]["passed"].as_u64().unwrap() >= 5,
+        "{}",
+        report["summary"]
+    );
+    for sc in report["scenarios"].as_array().unwrap() {
+        for v in sc["rules"].as_array().unwrap() {
+            assert_ne!(v["status"], "fail", "{} {}", sc["name"], v);
+        }
+    }
 }
