@@ -24,6 +24,9 @@ pub struct Entry {
     pub expires_at_ms: u64,
     /// From when to renew it: `refresh_in` elapsed, or the last 300 s, whichever is first.
     pub renew_at_ms: u64,
+    /// When it was received.
+    #[serde(default)]
+    pub received_at_ms: u64,
 }
 
 impl Entry {
@@ -37,6 +40,7 @@ impl Entry {
             access_token,
             expires_at_ms,
             renew_at_ms,
+            received_at_ms: now,
         }
     }
 
@@ -59,11 +63,20 @@ pub fn key(scopes: &[String]) -> String {
     v.join(" ")
 }
 
-/// Tokens by scope key.
+/// Tokens by scope key, and the signed-in account (user flows).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cache {
     /// The entries.
     pub entries: HashMap<String, Entry>,
+    /// The refresh token of the signed-in user (never logged).
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// The ID token's claims of the last sign-in.
+    #[serde(default)]
+    pub id_claims: Option<serde_json::Value>,
+    /// Group ids resolved through Graph after an overage, for the sign-in they belong to.
+    #[serde(default)]
+    pub overage_groups: Option<Vec<String>>,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use crate::backoff::{parse_retry_after, Gate};
 use crate::cache::{key, now_ms, Cache, Entry};
 use crate::error::Error;
 use crate::persist::Store;
+use crate::user::{Flow, Interaction};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,6 +29,10 @@ pub struct Config {
     pub ca_pem: Option<String>,
     /// Where to persist the encrypted cache.
     pub state_dir: Option<PathBuf>,
+    /// How users sign in (client credentials: no user).
+    pub flow: crate::user::Flow,
+    /// The Graph base URL (`.../v1.0`), for overage queries.
+    pub graph_url: String,
 }
 
 /// An API's answer.
@@ -119,22 +124,92 @@ impl Client {
     }
 
     /// A token for `scopes`: from the cache while fresh; else renewed, unless the endpoint
-    /// asked us to wait, in which case a still-valid cached token is served.
+    /// asked us to wait, in which case a still-valid cached token is served. Client
+    /// credentials need no interaction.
     pub async fn acquire(&self, scopes: &[String]) -> Result<String, Error> {
-        self.acquire_inner(scopes, None).await
+        self.acquire_inner(scopes, None, None).await
+    }
+
+    /// As [`Client::acquire`], with someone to show the user a browser or a device code when
+    /// a sign-in is needed (user flows).
+    pub async fn acquire_with(
+        &self,
+        scopes: &[String],
+        ui: Option<&dyn Interaction>,
+    ) -> Result<String, Error> {
+        self.acquire_inner(scopes, None, ui).await
+    }
+
+    pub(crate) fn authority(&self) -> &str {
+        &self.cfg.authority
+    }
+
+    pub(crate) fn client_id(&self) -> &str {
+        &self.cfg.client_id
+    }
+
+    pub(crate) fn graph_url(&self) -> &str {
+        &self.cfg.graph_url
+    }
+
+    /// The token endpoint's last answer was usable.
+    pub(crate) fn gate_success(&self) {
+        lock(&self.token_gate).success();
+    }
+
+    pub(crate) fn flow(&self) -> Flow {
+        self.cfg.flow.clone()
+    }
+
+    /// The signed-in account's ID-token claims and its overage groups, if resolved.
+    pub(crate) fn account(&self) -> (Option<Value>, Option<Vec<String>>) {
+        let c = lock(&self.cache);
+        (c.id_claims.clone(), c.overage_groups.clone())
+    }
+
+    pub(crate) fn remember_groups(&self, groups: Vec<String>) -> Result<(), Error> {
+        let snapshot = {
+            let mut c = lock(&self.cache);
+            c.overage_groups = Some(groups);
+            c.clone()
+        };
+        self.save(&snapshot)
+    }
+
+    fn save(&self, c: &Cache) -> Result<(), Error> {
+        match &self.store {
+            Some(s) => s.save(c),
+            None => Ok(()),
+        }
     }
 
     async fn acquire_inner(
         &self,
         scopes: &[String],
         challenge: Option<&Value>,
+        ui: Option<&dyn Interaction>,
     ) -> Result<String, Error> {
         let k = key(scopes);
-        // Concurrent needs for the same token share one network call.
+        let asked_at = now_ms();
+        // Concurrent needs for the same token share one network call: whoever waited for the
+        // one in flight takes its result, even if that token is already due for renewal.
         let flight = self.flight(&k);
         let _one = flight.lock().await;
         let now = now_ms();
-        let cached = lock(&self.cache).entries.get(&k).cloned();
+        if challenge.is_none() {
+            let c = lock(&self.cache);
+            if let Some(e) = c
+                .entries
+                .get(&k)
+                .filter(|e| e.received_at_ms >= asked_at && e.valid(now))
+            {
+                return Ok(e.access_token.clone());
+            }
+        }
+        let (cached, refresh_token) = {
+            let c = lock(&self.cache);
+            (c.entries.get(&k).cloned(), c.refresh_token.clone())
+        };
         if challenge.is_none() {
             if let Some(e) = cached.as_ref().filter(|e| e.fresh(now)) {
                 return Ok(e.access_token.clone());
@@ -148,17 +223,45 @@ impl Client {
                 None => Err(Error::Waiting(wait)),
             };
         }
-        match self.request_token(scopes, challenge).await {
-            Ok(entry) => {
+        let mut claims = json!({"access_token": {"xms_cc": {"values": ["cp1"]}}});
+        if let Some(c) = challenge {
+            merge(&mut claims, c);
+        }
+        let result = match self.cfg.flow {
+            Flow::ClientCredentials => {
+                self.token_request(&[
+                    ("grant_type", "client_credentials".to_string()),
+                    ("scope", scopes.join(" ")),
+                    ("claims", claims.to_string()),
+                ])
+                .await
+            }
+            _ => self.user_token(scopes, &claims, refresh_token, ui).await,
+        };
+        match result {
+            Ok(v) => {
+                let Some(entry) = entry_of(&v) else {
+                    return Err(Error::Transient("unusable token response".into()));
+                };
                 let token = entry.access_token.clone();
                 let snapshot = {
                     let mut c = lock(&self.cache);
                     c.entries.insert(k, entry);
+                    if let Some(rt) = v.get("refresh_token").and_then(Value::as_str) {
+                        c.refresh_token = Some(rt.to_string());
+                    }
+                    if let Some(claims) = v
+                        .get("id_token")
+                        .and_then(Value::as_str)
+                        .and_then(crate::user::id_token_claims)
+                    {
+                        // A new sign-in: an overage is resolved again, once.
+                        c.id_claims = Some(claims);
+                        c.overage_groups = None;
+                    }
                     c.clone()
                 };
-                if let Some(s) = &self.store {
-                    s.save(&snapshot)?;
-                }
+                self.save(&snapshot)?;
                 Ok(token)
             }
             Err(e) => match still_valid {
@@ -168,29 +271,61 @@ impl Client {
         }
     }
 
-    async fn request_token(
+    /// Refresh token first; when it is refused, a sign-in (`prompt=none`, then interactive).
+    async fn user_token(
         &self,
         scopes: &[String],
-        challenge: Option<&Value>,
-    ) -> Result<Entry, Error> {
-        let mut claims = json!({"access_token": {"xms_cc": {"values": ["cp1"]}}});
-        if let Some(c) = challenge {
-            merge(&mut claims, c);
+        claims: &Value,
+        refresh_token: Option<String>,
+        ui: Option<&dyn Interaction>,
+    ) -> Result<Value, Error> {
+        let scope = crate::user::user_scope(scopes);
+        if let Some(rt) = refresh_token {
+            match self
+                .token_request(&[
+                    ("grant_type", "refresh_token".to_string()),
+                    ("refresh_token", rt),
+                    ("scope", scope),
+                    ("client_info", "1".to_string()),
+                    ("claims", claims.to_string()),
+                ])
+                .await
+            {
+                Ok(v) => return Ok(v),
+                Err(Error::Refused { .. }) => {
+                    // The refresh token is no good: forget it, sign in again.
+                    lock(&self.cache).refresh_token = None;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        let form = [
-            ("grant_type", "client_credentials".to_string()),
-            ("client_id", self.cfg.client_id.clone()),
-            ("client_secret", self.cfg.client_secret.clone()),
-            ("scope", scopes.join(" ")),
-            ("claims", claims.to_string()),
-        ];
-        let url = format!("{}/oauth2/v2.0/token", self.cfg.authority);
-        let sent = self.http.post(&url).form(&form).send().await;
-        let resp = match sent {
+        match ui {
+            Some(ui) => self.sign_in(scopes, claims, ui).await,
+            None => Err(Error::Refused {
+                error: "interaction_required".into(),
+                description: "a sign-in is needed and nobody can show one".into(),
+            }),
+        }
+    }
+
+    /// POSTs a form to `{authority}/oauth2/v2.0/{endpoint}` with the client's credentials,
+    /// through the token endpoint's gate.
+    pub(crate) async fn post_form(
+        &self,
+        endpoint: &str,
+        form: &[(&str, String)],
+    ) -> Result<Value, Error> {
+        let mut all: Vec<(&str, String)> = vec![("client_id", self.cfg.client_id.clone())];
+        if !self.cfg.client_secret.is_empty() {
+            all.push(("client_secret", self.cfg.client_secret.clone()));
+        }
+        all.extend(form.iter().cloned());
+        let url = format!("{}/oauth2/v2.0/{endpoint}", self.cfg.authority);
+        let resp = match self.http.post(&url).form(&all).send().await {
             Ok(r) => r,
             Err(e) => {
                 lock(&self.token_gate).failure(Instant::now());
-                return Err(Error::Transient(format!("token request failed: {e}")));
+                return Err(Error::Transient(format!("{endpoint} request failed: {e}")));
             }
         };
         let status = resp.status().as_u16();
@@ -210,7 +345,7 @@ impl Client {
                 None => g.failure(now),
             }
             return Err(Error::Transient(format!(
-                "the token endpoint answered {status}"
+                "the {endpoint} endpoint answered {status}"
             )));
         }
         let parsed: Option<Value> = body.ok().and_then(|b| serde_json::from_slice(&b).ok());
@@ -224,29 +359,32 @@ impl Client {
                     .to_string(),
             });
         }
-        let entry = parsed.and_then(|v| {
-            let token = v.get("access_token")?.as_str()?.to_string();
-            let num = |k: &str| {
-                v.get(k)
-                    .and_then(|x| x.as_u64().or_else(|| x.as_str()?.parse().ok()))
-            };
-            let expires_in = num("expires_in")?;
-            Some(Entry::new(token, now_ms(), expires_in, num("refresh_in")))
-        });
-        match entry {
-            Some(e) => {
-                lock(&self.token_gate).success();
-                Ok(e)
-            }
-            None => {
-                // A 200 we cannot use (malformed, truncated, no access_token) is a failed
-                // attempt like a 5xx.
+        match parsed {
+            // Success is declared by the caller, once it knows the answer is usable.
+            Some(v @ Value::Object(_)) => Ok(v),
+            _ => {
+                // A 200 we cannot read (malformed, truncated) is a failed attempt like a 5xx.
                 lock(&self.token_gate).failure(now);
-                Err(Error::Transient(
-                    "the token endpoint answered 200 with an unusable body".into(),
-                ))
+                Err(Error::Transient(format!(
+                    "the {endpoint} endpoint answered 200 with an unusable body"
+                )))
             }
         }
+    }
+
+    /// A token request: like [`Client::post_form`] to `token`, and a success must carry an
+    /// access token (a 200 without one is a failed attempt).
+    pub(crate) async fn token_request(&self, form: &[(&str, String)]) -> Result<Value, Error> {
+        let v = self.post_form("token", form).await?;
+        if entry_of(&v).is_some() {
+            lock(&self.token_gate).success();
+        } else {
+            lock(&self.token_gate).failure(Instant::now());
+            return Err(Error::Transient(
+                "the token endpoint answered 200 without a usable access token".into(),
+            ));
+        }
+        Ok(v)
     }
 
     /// Calls the API with a token for `scopes`, honouring the API's throttling and answering a
@@ -256,27 +394,53 @@ impl Client {
         method: &str,
         url: &str,
         scopes: &[String],
+        ui: Option<&dyn Interaction>,
     ) -> Result<ApiResponse, Error> {
         let wait = lock(&self.api_gate).wait(Instant::now());
         if !wait.is_zero() {
             return Err(Error::Waiting(wait));
         }
-        let token = self.acquire(scopes).await?;
-        let first = self.send_api(method, url, &token).await?;
+        let token = self.acquire_with(scopes, ui).await?;
+        let first = self.send_api(method, url, &token, None).await?;
         if first.response.status == 401 {
             if let Some(claims) = first.challenge.as_deref().and_then(challenge_claims) {
-                let fresh = self.acquire_inner(scopes, Some(&claims)).await?;
-                let again = self.send_api(method, url, &fresh).await?;
+                let fresh = self.acquire_inner(scopes, Some(&claims), ui).await?;
+                let again = self.send_api(method, url, &fresh, None).await?;
                 return Ok(again.response);
             }
         }
         Ok(first.response)
     }
 
-    async fn send_api(&self, method: &str, url: &str, token: &str) -> Result<Sent, Error> {
+    /// One API call with a given token (no challenge handling), through the API's gate.
+    pub(crate) async fn call_api_with_token(
+        &self,
+        method: &str,
+        url: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Result<ApiResponse, Error> {
+        let wait = lock(&self.api_gate).wait(Instant::now());
+        if !wait.is_zero() {
+            return Err(Error::Waiting(wait));
+        }
+        Ok(self.send_api(method, url, token, body).await?.response)
+    }
+
+    async fn send_api(
+        &self,
+        method: &str,
+        url: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Result<Sent, Error> {
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| Error::Local(e.to_string()))?;
-        let resp = match self.http.request(m, url).bearer_auth(token).send().await {
+        let mut req = self.http.request(m, url).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
                 lock(&self.api_gate).failure(Instant::now());
@@ -317,6 +481,21 @@ impl Client {
             challenge,
         })
     }
+}
+
+/// The cache entry of a token response.
+fn entry_of(v: &Value) -> Option<Entry> {
+    let token = v.get("access_token")?.as_str()?.to_string();
+    let num = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_u64().or_else(|| x.as_str()?.parse().ok()))
+    };
+    Some(Entry::new(
+        token,
+        now_ms(),
+        num("expires_in")?,
+        num("refresh_in"),
+    ))
 }
 
 struct Sent {

@@ -5,8 +5,8 @@
 //! one network call for concurrent needs, the `cp1` capability and claims challenges, and a
 //! persistent cache encrypted at rest.
 //!
-//! This build covers client credentials; user flows (auth code with PKCE, device code,
-//! on-behalf-of) arrive with the rest of the reference-client work.
+//! Flows: client credentials, authorization code with PKCE (the caller shows the browser
+//! through [`Interaction`]), device code. On-behalf-of is still to come.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), reference_client::Error> {
@@ -17,6 +17,8 @@
 //!     client_secret: "secret".into(),
 //!     ca_pem: None,
 //!     state_dir: None,
+//!     flow: reference_client::Flow::ClientCredentials,
+//!     graph_url: "https://graph.microsoft.com/v1.0".into(),
 //! })?;
 //! let token = client.acquire(&["https://graph.microsoft.com/.default".to_string()]).await?;
 //! # let _ = token; Ok(()) }
@@ -27,6 +29,8 @@ mod cache;
 mod client;
 mod error;
 mod persist;
+mod user;
 
 pub use client::{ApiResponse, Client, Config};
 pub use error::Error;
+pub use user::{Boxed, Flow, Interaction, WhoAmI};

@@ -2,9 +2,10 @@
 //! (`shared/driver-protocol.md`, version 1). Commands run concurrently; answers are written as
 //! they complete.
 
-use reference_client::{Client, Config, Error};
+use reference_client::{Boxed, Client, Config, Error, Flow, Interaction};
 use serde_json::{json, Value};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
@@ -20,6 +21,42 @@ fn error_answer(id: u64, e: &Error) -> Value {
         Error::Local(_) => "local",
     };
     json!({"type": "result", "id": id, "ok": false, "error": kind, "description": e.to_string()})
+}
+
+type Waiting = Arc<Mutex<HashMap<u64, tokio::sync::oneshot::Sender<Result<String, String>>>>>;
+
+/// The harness shows the browser and the device code: `browse` and `device_code` messages
+/// carrying the id of the command they serve.
+struct DriverUi {
+    id: u64,
+    out: mpsc::UnboundedSender<(Value, bool)>,
+    waiting: Waiting,
+}
+
+impl Interaction for DriverUi {
+    fn browse(&self, url: String) -> Boxed<'_, Result<String, String>> {
+        Box::pin(async move {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.waiting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(self.id, tx);
+            let _ = self
+                .out
+                .send((json!({"type": "browse", "id": self.id, "url": url}), false));
+            rx.await
+                .unwrap_or_else(|_| Err("the harness never answered".into()))
+        })
+    }
+
+    fn device_code(&self, user_code: String, verification_uri: String) -> Boxed<'_, ()> {
+        Box::pin(async move {
+            let _ = self.out.send((
+                json!({"type": "device_code", "id": self.id, "user_code": user_code, "verification_uri": verification_uri}),
+                false,
+            ));
+        })
+    }
 }
 
 #[tokio::main]
@@ -42,7 +79,17 @@ async fn main() -> anyhow::Result<()> {
         client_secret: env("TOKENSTORM_CLIENT_SECRET").unwrap_or_default(),
         ca_pem,
         state_dir: env("TOKENSTORM_STATE_DIR").map(Into::into),
+        flow: match env("TOKENSTORM_FLOW").as_deref() {
+            Some("auth_code") => Flow::AuthCode {
+                redirect_uri: env("TOKENSTORM_REDIRECT_URI")
+                    .unwrap_or_else(|| "http://localhost/callback".into()),
+            },
+            Some("device_code") => Flow::DeviceCode,
+            _ => Flow::ClientCredentials,
+        },
+        graph_url: env("TOKENSTORM_GRAPH_URL").unwrap_or_default(),
     })?);
+    let waiting: Waiting = Arc::default();
 
     let (tx, mut rx) = mpsc::unbounded_channel::<(Value, bool)>();
     let writer = tokio::spawn(async move {
@@ -60,7 +107,8 @@ async fn main() -> anyhow::Result<()> {
     let hello = json!({
         "type": "hello", "protocol": 1, "client": "tokenstorm-reference-client",
         "version": env!("CARGO_PKG_VERSION"),
-        "flows": ["client_credentials"], "features": ["persist", "call_api", "cae"],
+        "flows": ["client_credentials", "auth_code", "device_code"],
+        "features": ["persist", "call_api", "cae", "whoami"],
     });
     let _ = tx.send((hello, false));
 
@@ -70,6 +118,24 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("reference-client: ignoring a line that is not JSON");
             continue;
         };
+        if msg["type"] == "browsed" {
+            let id = msg["id"].as_u64().unwrap_or(0);
+            let answer = match msg["url"].as_str() {
+                Some(u) => Ok(u.to_string()),
+                None => Err(msg["error"]
+                    .as_str()
+                    .unwrap_or("the browser could not finish")
+                    .to_string()),
+            };
+            if let Some(tx) = waiting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id)
+            {
+                let _ = tx.send(answer);
+            }
+            continue;
+        }
         if msg["type"] != "command" {
             continue;
         }
@@ -83,6 +149,11 @@ async fn main() -> anyhow::Result<()> {
         let client = client.clone();
         let tx = tx.clone();
         let scopes = default_scopes.clone();
+        let ui = DriverUi {
+            id,
+            out: tx.clone(),
+            waiting: waiting.clone(),
+        };
         tokio::spawn(async move {
             let answer = match op.as_str() {
                 "acquire_token" => {
@@ -95,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
                         })
                         .filter(|v: &Vec<String>| !v.is_empty())
                         .unwrap_or(scopes);
-                    match client.acquire(&asked).await {
+                    match client.acquire_with(&asked, Some(&ui)).await {
                         Ok(t) => json!({"type": "result", "id": id, "ok": true, "access_token": t}),
                         Err(e) => error_answer(id, &e),
                     }
@@ -103,13 +174,20 @@ async fn main() -> anyhow::Result<()> {
                 "call_api" => {
                     let method = msg["method"].as_str().unwrap_or("GET");
                     let url = msg["url"].as_str().unwrap_or_default();
-                    match client.call_api(method, url, &scopes).await {
+                    match client.call_api(method, url, &scopes, Some(&ui)).await {
                         Ok(r) => {
                             json!({"type": "result", "id": id, "ok": (200..300).contains(&r.status), "status": r.status, "body": r.body})
                         }
                         Err(e) => error_answer(id, &e),
                     }
                 }
+                "whoami" => match client.whoami(&scopes, Some(&ui)).await {
+                    Ok(w) => json!({
+                        "type": "result", "id": id, "ok": true, "name": w.name, "username": w.username,
+                        "oid": w.oid, "roles": w.roles, "groups": w.groups,
+                    }),
+                    Err(e) => error_answer(id, &e),
+                },
                 other => {
                     json!({"type": "result", "id": id, "ok": false, "error": "unsupported", "description": format!("this client does not support {other}")})
                 }

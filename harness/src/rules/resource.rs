@@ -83,12 +83,48 @@ pub fn correct(input: &Input<'_>) -> Finding {
     if !input.scenario.flow.is_user() {
         return Finding::na("whoami applies to user flows");
     }
-    let answers = whoami_answers(input);
-    if answers.is_empty() {
-        return Finding::na("whoami was never answered");
+    if input.commands("whoami").next().is_none() {
+        return Finding::na("whoami was never asked");
     }
+    let answers = whoami_answers(input);
     let user = mock_idp::config::UserConfig::default();
     let mut ev = Vec::new();
+    // The guard: efficiency rules cannot be passed by answering nothing.
+    for c in input.commands("whoami") {
+        let TranscriptEvent::Command { id, step, .. } = &c.event else {
+            continue;
+        };
+        let expect = input
+            .scenario
+            .steps
+            .get(*step)
+            .and_then(|s| s.expect)
+            .unwrap_or(Expect::Ok);
+        if expect == Expect::Ok && !answers.iter().any(|(_, aid, _)| aid == id) {
+            let why = input.transcript.iter().find_map(|r| match &r.event {
+                TranscriptEvent::Result {
+                    id: rid,
+                    ok: false,
+                    body,
+                } if rid == id => Some(
+                    body.get("description")
+                        .or(body.get("error"))
+                        .cloned()
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+                _ => None,
+            });
+            ev.push(Evidence {
+                at_us: c.at_us,
+                what: format!(
+                    "whoami (command {id}) got no correct answer: {}",
+                    why.unwrap_or_else(|| "no answer".into())
+                ),
+                seq: None,
+            });
+        }
+    }
     for (at, id, body) in answers {
         let (groups, roles) = expected_at(input, at);
         let mut wrong = Vec::new();
