@@ -99,6 +99,9 @@ fn rejected_before(input: &Input<'_>, t: &Issued<'_>, at: u64) -> bool {
 fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Vec<Evidence>) {
     let starts = incarnations(input);
     let tokens = issued_tokens(input, rule);
+    // A request counts as early only if it comes more than the tolerance before the
+    // renewal point (client and mock clocks differ by the response's flight).
+    let tol = input.tolerance_us(rule);
     let mut chances = 0;
     let mut evidence = Vec::new();
     let requests = input
@@ -118,7 +121,7 @@ fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Ve
                 && (incarnation_of(&starts, t.issued_at) == inc) == same_incarnation
                 && (r.endpoint == Endpoint::Authorize || t.client == r.client_id.as_deref())
                 && (key.is_empty() || t.key == key)
-                && r.arrived_us < t.renewable_from
+                && r.arrived_us + tol < t.renewable_from
                 && !rejected_before(input, t, r.arrived_us)
         });
         if let Some(t) = cached {

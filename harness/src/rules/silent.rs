@@ -176,6 +176,7 @@ pub fn proactive(input: &Input<'_>) -> Finding {
     if with_refresh_in.is_empty() {
         return Finding::na("no token came with refresh_in");
     }
+    let tol = input.tolerance_us("refresh.proactive");
     let mut situations = 0;
     let mut ev = Vec::new();
     for (e, due, expires) in with_refresh_in {
@@ -191,7 +192,7 @@ pub fn proactive(input: &Input<'_>) -> Finding {
         situations += 1;
         let renewed = input.client_requests().any(|x| {
             x.endpoint == Endpoint::Token
-                && x.arrived_us >= due
+                && x.arrived_us + tol >= due
                 && x.arrived_us < expires
                 && x.seq != e.seq
                 && scope_key(&x.scopes) == key
