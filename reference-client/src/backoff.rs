@@ -7,9 +7,13 @@ use tokio::time::Instant;
 #[derive(Debug, Default, Clone)]
 pub struct Gate {
     /// Consecutive transient failures.
-    failures: u32,
+    pub(crate) failures: u32,
     /// No request before this.
-    blocked_until: Option<Instant>,
+    pub(crate) blocked_until: Option<Instant>,
+    /// Deliberate breakage for the harness's zoo of broken clients (never set in production).
+    pub(crate) ignore_retry_after: bool,
+    /// Deliberate breakage: no back-off.
+    pub(crate) no_backoff: bool,
 }
 
 /// A safety margin over what the server asked (its clock starts when it sent the answer,
@@ -31,11 +35,17 @@ impl Gate {
 
     /// The server said when to come back.
     pub fn retry_after(&mut self, now: Instant, wait: Duration) {
+        if self.ignore_retry_after {
+            return;
+        }
         self.blocked_until = Some(now + wait + MARGIN);
     }
 
     /// A transient failure without Retry-After: the k-th in a row blocks min(5·2^(k−1), 60) s.
     pub fn failure(&mut self, now: Instant) {
+        if self.no_backoff {
+            return;
+        }
         self.failures = self.failures.saturating_add(1);
         let secs = (5u64 << (self.failures - 1).min(4)).min(60);
         self.blocked_until = Some(now + Duration::from_secs(secs) + MARGIN);

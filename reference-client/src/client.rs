@@ -33,6 +33,26 @@ pub struct Config {
     pub flow: crate::user::Flow,
     /// The Graph base URL (`.../v1.0`), for overage queries.
     pub graph_url: String,
+    /// Deliberate breakage, for the harness's zoo of broken clients. Always default in real use.
+    #[doc(hidden)]
+    pub quirks: Quirks,
+}
+
+/// Ways to break the client on purpose, one rule at a time (the harness's tests prove each
+/// rule catches its breach). Only the `zoo` feature's binary lets a user turn them on.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// Come back before Retry-After elapses.
+    pub ignore_retry_after: bool,
+    /// Retry failures at once.
+    pub no_backoff: bool,
+    /// Never serve from the cache.
+    pub no_cache: bool,
+    /// Let concurrent needs each make their request.
+    pub no_single_flight: bool,
+    /// Do not declare the cp1 capability.
+    pub no_cp1: bool,
 }
 
 /// An API's answer.
@@ -105,13 +125,18 @@ impl Client {
             None => None,
         };
         let cache = store.as_ref().map(Store::load).unwrap_or_default();
+        let gate = Gate {
+            ignore_retry_after: cfg.quirks.ignore_retry_after,
+            no_backoff: cfg.quirks.no_backoff,
+            ..Gate::default()
+        };
         Ok(Client {
             cfg,
             http,
             cache: Mutex::new(cache),
             flights: Mutex::default(),
-            token_gate: Mutex::default(),
-            api_gate: Mutex::default(),
+            token_gate: Mutex::new(gate.clone()),
+            api_gate: Mutex::new(gate),
             store,
         })
     }
@@ -194,9 +219,15 @@ impl Client {
         // Concurrent needs for the same token share one network call: whoever waited for the
         // one in flight takes its result, even if that token is already due for renewal.
         let flight = self.flight(&k);
-        let _one = flight.lock().await;
+        let _one = if self.cfg.quirks.no_single_flight {
+            // Make the breach deterministic: every concurrent need finds the cache empty.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            None
+        } else {
+            Some(flight.lock().await)
+        };
         let now = now_ms();
-        if challenge.is_none() {
+        if challenge.is_none() && !self.cfg.quirks.no_cache {
             let c = lock(&self.cache);
             if let Some(e) = c
                 .entries
@@ -210,7 +241,7 @@ impl Client {
             let c = lock(&self.cache);
             (c.entries.get(&k).cloned(), c.refresh_token.clone())
         };
-        if challenge.is_none() {
+        if challenge.is_none() && !self.cfg.quirks.no_cache {
             if let Some(e) = cached.as_ref().filter(|e| e.fresh(now)) {
                 return Ok(e.access_token.clone());
             }
@@ -223,7 +254,11 @@ impl Client {
                 None => Err(Error::Waiting(wait)),
             };
         }
-        let mut claims = json!({"access_token": {"xms_cc": {"values": ["cp1"]}}});
+        let mut claims = if self.cfg.quirks.no_cp1 {
+            json!({})
+        } else {
+            json!({"access_token": {"xms_cc": {"values": ["cp1"]}}})
+        };
         if let Some(c) = challenge {
             merge(&mut claims, c);
         }

@@ -19,6 +19,7 @@
 //!     state_dir: None,
 //!     flow: reference_client::Flow::ClientCredentials,
 //!     graph_url: "https://graph.microsoft.com/v1.0".into(),
+//!     quirks: Default::default(),
 //! })?;
 //! let token = client.acquire(&["https://graph.microsoft.com/.default".to_string()]).await?;
 //! # let _ = token; Ok(()) }
@@ -31,6 +32,6 @@ mod error;
 mod persist;
 mod user;
 
-pub use client::{ApiResponse, Client, Config};
+pub use client::{ApiResponse, Client, Config, Quirks};
 pub use error::Error;
 pub use user::{Boxed, Flow, Interaction, WhoAmI};

@@ -59,8 +59,34 @@ impl Interaction for DriverUi {
     }
 }
 
+/// `--zoo QUIRK[,QUIRK]`: deliberate breakage, only in builds with the `zoo` feature.
+fn quirks() -> anyhow::Result<reference_client::Quirks> {
+    let args: Vec<String> = std::env::args().collect();
+    let mut q = reference_client::Quirks::default();
+    let Some(i) = args.iter().position(|a| a == "--zoo") else {
+        return Ok(q);
+    };
+    if !cfg!(feature = "zoo") {
+        anyhow::bail!(
+            "--zoo needs a build with the `zoo` feature (it breaks the client on purpose)"
+        );
+    }
+    for name in args.get(i + 1).map(String::as_str).unwrap_or("").split(',') {
+        match name {
+            "ignore-retry-after" => q.ignore_retry_after = true,
+            "no-backoff" => q.no_backoff = true,
+            "no-cache" => q.no_cache = true,
+            "no-single-flight" => q.no_single_flight = true,
+            "no-cp1" => q.no_cp1 = true,
+            other => anyhow::bail!("unknown quirk '{other}'"),
+        }
+    }
+    Ok(q)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let quirks = quirks()?;
     let authority = env("TOKENSTORM_AUTHORITY")
         .ok_or_else(|| anyhow::anyhow!("TOKENSTORM_AUTHORITY is not set"))?;
     let ca_pem = match env("TOKENSTORM_CA_BUNDLE") {
@@ -88,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
             _ => Flow::ClientCredentials,
         },
         graph_url: env("TOKENSTORM_GRAPH_URL").unwrap_or_default(),
+        quirks,
     })?);
     let waiting: Waiting = Arc::default();
 
