@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-real-clients.sh >/dev/null
+# The harness's tests run the binaries (tokenstorm, mock-idp, reference-client) as a user
+# would; cargo test builds only the binaries of packages with integration tests, so build them
+# all first. The zoo feature lets the test build of the reference client be broken on purpose.
+cargo build --workspace --locked --bins --features reference-client/zoo
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

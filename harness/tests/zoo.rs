@@ -96,6 +96,56 @@ async fn each_broken_behaviour_is_caught_by_its_rule() {
             "concurrency.single-flight",
         ),
         ("no-cp1", "cae-long-lived-token", "cae.capable"),
+        ("no-persist", "cache-restart-app-token", "cache.persist"),
+        ("plaintext-cache", "cache-protected-file", "cache.protected"),
+        (
+            "forced-prompt",
+            "silent-no-forced-prompt",
+            "silent.no-forced-prompt",
+        ),
+        (
+            "no-refresh-token",
+            "silent-expired-at-refresh",
+            "silent.order",
+        ),
+        (
+            "no-prompt-none",
+            "silent-revoked-rt-prompt-none",
+            "silent.prompt-none",
+        ),
+        (
+            "ignore-refresh-in",
+            "refresh-proactive-app",
+            "refresh.proactive",
+        ),
+        (
+            "no-fallback",
+            "refresh-renewal-5xx",
+            "refresh.outage-tolerant",
+        ),
+        (
+            "userinfo",
+            "claims-whoami-id-token",
+            "claims.id-token-over-userinfo",
+        ),
+        (
+            "directory",
+            "claims-roles-in-token",
+            "claims.roles-in-token",
+        ),
+        (
+            "no-overage",
+            "claims-groups-overage",
+            "claims.groups-overage",
+        ),
+        ("no-overage", "claims-groups-overage", "claims.correct"),
+        (
+            "no-challenge",
+            "cae-revocation-challenge",
+            "cae.claims-challenge",
+        ),
+        ("decode-access-token", "tokens-opaque-app", "tokens.opaque"),
+        ("fast-poll", "device-code-pending", "device.polling"),
     ];
     let runs = cases.iter().map(|(quirk, scenario, rule)| {
         let idp = &idp;

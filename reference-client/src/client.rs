@@ -53,6 +53,32 @@ pub struct Quirks {
     pub no_single_flight: bool,
     /// Do not declare the cp1 capability.
     pub no_cp1: bool,
+    /// Keep nothing across restarts.
+    pub no_persist: bool,
+    /// Also write the cache as plain JSON, readable by all.
+    pub plaintext_cache: bool,
+    /// Force a prompt at interactive sign-in.
+    pub forced_prompt: bool,
+    /// Never use the refresh token.
+    pub no_refresh_token: bool,
+    /// Go interactive without trying `prompt=none`.
+    pub no_prompt_none: bool,
+    /// Ignore `refresh_in`.
+    pub ignore_refresh_in: bool,
+    /// Fail when renewal fails, though the old token is valid.
+    pub no_fallback: bool,
+    /// Ask UserInfo for whoami.
+    pub userinfo: bool,
+    /// Ask Graph for memberships for whoami.
+    pub directory: bool,
+    /// Ignore a groups overage.
+    pub no_overage: bool,
+    /// Ignore CAE claims challenges.
+    pub no_challenge: bool,
+    /// Decode the access token (and fail on an opaque one).
+    pub decode_access_token: bool,
+    /// Poll device codes every second and ignore slow_down.
+    pub fast_poll: bool,
 }
 
 /// An API's answer.
@@ -121,6 +147,7 @@ impl Client {
         }
         let http = b.build().map_err(|e| Error::Local(e.to_string()))?;
         let store = match &cfg.state_dir {
+            Some(_) if cfg.quirks.no_persist => None,
             Some(d) => Some(Store::open(d)?),
             None => None,
         };
@@ -162,7 +189,15 @@ impl Client {
         scopes: &[String],
         ui: Option<&dyn Interaction>,
     ) -> Result<String, Error> {
-        self.acquire_inner(scopes, None, ui).await
+        let token = self.acquire_inner(scopes, None, ui).await?;
+        if self.cfg.quirks.decode_access_token && crate::user::id_token_claims(&token).is_none() {
+            return Err(Error::Local("cannot decode the access token".into()));
+        }
+        Ok(token)
+    }
+
+    pub(crate) fn quirks(&self) -> Quirks {
+        self.cfg.quirks
     }
 
     pub(crate) fn authority(&self) -> &str {
@@ -202,6 +237,15 @@ impl Client {
     }
 
     fn save(&self, c: &Cache) -> Result<(), Error> {
+        if let (true, Some(dir)) = (self.cfg.quirks.plaintext_cache, &self.cfg.state_dir) {
+            let path = dir.join("cache.json");
+            let _ = std::fs::write(&path, serde_json::to_vec(c).unwrap_or_default());
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644));
+            }
+        }
         match &self.store {
             Some(s) => s.save(c),
             None => Ok(()),
@@ -275,7 +319,7 @@ impl Client {
         };
         match result {
             Ok(v) => {
-                let Some(entry) = entry_of(&v) else {
+                let Some(entry) = entry_of(&v, !self.cfg.quirks.ignore_refresh_in) else {
                     return Err(Error::Transient("unusable token response".into()));
                 };
                 let token = entry.access_token.clone();
@@ -300,8 +344,8 @@ impl Client {
                 Ok(token)
             }
             Err(e) => match still_valid {
-                Some(v) => Ok(v.access_token),
-                None => Err(e),
+                Some(v) if !self.cfg.quirks.no_fallback => Ok(v.access_token),
+                _ => Err(e),
             },
         }
     }
@@ -315,6 +359,7 @@ impl Client {
         ui: Option<&dyn Interaction>,
     ) -> Result<Value, Error> {
         let scope = crate::user::user_scope(scopes);
+        let refresh_token = refresh_token.filter(|_| !self.cfg.quirks.no_refresh_token);
         if let Some(rt) = refresh_token {
             match self
                 .token_request(&[
@@ -411,7 +456,7 @@ impl Client {
     /// access token (a 200 without one is a failed attempt).
     pub(crate) async fn token_request(&self, form: &[(&str, String)]) -> Result<Value, Error> {
         let v = self.post_form("token", form).await?;
-        if entry_of(&v).is_some() {
+        if entry_of(&v, true).is_some() {
             lock(&self.token_gate).success();
         } else {
             lock(&self.token_gate).failure(Instant::now());
@@ -437,7 +482,7 @@ impl Client {
         }
         let token = self.acquire_with(scopes, ui).await?;
         let first = self.send_api(method, url, &token, None).await?;
-        if first.response.status == 401 {
+        if first.response.status == 401 && !self.cfg.quirks.no_challenge {
             if let Some(claims) = first.challenge.as_deref().and_then(challenge_claims) {
                 let fresh = self.acquire_inner(scopes, Some(&claims), ui).await?;
                 let again = self.send_api(method, url, &fresh, None).await?;
@@ -519,7 +564,7 @@ impl Client {
 }
 
 /// The cache entry of a token response.
-fn entry_of(v: &Value) -> Option<Entry> {
+fn entry_of(v: &Value, honour_refresh_in: bool) -> Option<Entry> {
     let token = v.get("access_token")?.as_str()?.to_string();
     let num = |k: &str| {
         v.get(k)
@@ -529,7 +574,7 @@ fn entry_of(v: &Value) -> Option<Entry> {
         token,
         now_ms(),
         num("expires_in")?,
-        num("refresh_in"),
+        num("refresh_in").filter(|_| honour_refresh_in),
     ))
 }
 

@@ -116,6 +116,11 @@ impl Client {
     ) -> Result<Value, Error> {
         match self.flow() {
             Flow::AuthCode { redirect_uri } => {
+                if self.quirks().no_prompt_none {
+                    return self
+                        .authorize(scopes, claims, ui, &redirect_uri, false)
+                        .await;
+                }
                 let silent = self
                     .authorize(scopes, claims, ui, &redirect_uri, true)
                     .await;
@@ -167,6 +172,8 @@ impl Client {
         );
         if silent {
             url.push_str("&prompt=none");
+        } else if self.quirks().forced_prompt {
+            url.push_str("&prompt=login");
         }
         let landed = ui.browse(url).await.map_err(|e| Error::Refused {
             error: "user_cancelled".into(),
@@ -215,7 +222,12 @@ impl Client {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let mut interval = start["interval"].as_u64().unwrap_or(5).max(1);
+        let fast = self.quirks().fast_poll;
+        let mut interval = if fast {
+            1
+        } else {
+            start["interval"].as_u64().unwrap_or(5).max(1)
+        };
         let expires = tokio::time::Instant::now()
             + Duration::from_secs(start["expires_in"].as_u64().unwrap_or(900));
         ui.device_code(
@@ -281,11 +293,34 @@ impl Client {
                 })
                 .unwrap_or_default()
         };
-        let overage = claims
-            .get("_claim_names")
-            .and_then(|n| n.get("groups"))
-            .is_some()
-            || claims.get("hasgroups") == Some(&Value::Bool(true));
+        let q = self.quirks();
+        if q.userinfo {
+            let base: String = self
+                .authority()
+                .splitn(4, '/')
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("/");
+            let _ = self
+                .call_api_with_token("GET", &format!("{base}/oidc/userinfo"), &token, None)
+                .await;
+        }
+        if q.directory {
+            let _ = self
+                .call_api_with_token(
+                    "GET",
+                    &format!("{}/me/memberOf", self.graph_url()),
+                    &token,
+                    None,
+                )
+                .await;
+        }
+        let overage = !q.no_overage
+            && (claims
+                .get("_claim_names")
+                .and_then(|n| n.get("groups"))
+                .is_some()
+                || claims.get("hasgroups") == Some(&Value::Bool(true)));
         let groups = if !overage {
             list("groups")
         } else if let Some(g) = cached_groups {
