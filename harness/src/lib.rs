@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod driver;
+pub mod expected;
 pub mod library;
 pub mod report;
 pub mod rules;

@@ -54,7 +54,7 @@ struct RunArgs {
     /// Where reports go.
     #[arg(long, default_value = "tokenstorm-report")]
     out: PathBuf,
-    /// Known, accepted failures (not supported by this build yet).
+    /// Known, accepted failures: a YAML list of {scenario, rule, reason}.
     #[arg(long)]
     expected_failures: Option<PathBuf>,
     /// Compare with an earlier report.json (not supported by this build yet).
@@ -229,11 +229,9 @@ async fn interrupted() {
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    if args.expected_failures.is_some() || args.baseline.is_some() {
-        // Refused rather than ignored: a CI gate that silently drops them would pass too much.
-        eprintln!(
-            "tokenstorm: --expected-failures and --baseline are not supported by this build yet"
-        );
+    if args.baseline.is_some() {
+        // Refused rather than ignored: a CI gate that silently drops it would pass too much.
+        eprintln!("tokenstorm: --baseline is not supported by this build yet");
         return ExitCode::from(2);
     }
     let client_cmd = match (&args.client_cmd, args.client.as_str()) {
@@ -250,15 +248,16 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let plan = match harness::run::plan(
-        &client_cmd,
-        &args.scenarios,
-        args.filter.as_deref(),
-        args.shard.as_deref(),
-        args.jobs,
-        args.out.clone(),
-        args.strict,
-    ) {
+    let plan = match harness::run::plan(&harness::run::Flags {
+        client_cmd: &client_cmd,
+        scenarios: &args.scenarios,
+        filter: args.filter.as_deref(),
+        shard: args.shard.as_deref(),
+        jobs: args.jobs,
+        out: args.out.clone(),
+        strict: args.strict,
+        expected_failures: args.expected_failures.as_deref(),
+    }) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("tokenstorm: {e}");
@@ -281,6 +280,12 @@ async fn run(args: RunArgs) -> ExitCode {
     match harness::run::execute(plan, interrupted()).await {
         Ok(r) => {
             let s = &r.summary;
+            for e in &r.stale_expected_failures {
+                eprintln!(
+                    "tokenstorm: expected failure no longer fails: {} / {} ({})",
+                    e.scenario, e.rule, e.reason
+                );
+            }
             eprintln!(
                 "tokenstorm: {} passed, {} failed, {} warned, {} not applicable, {} errors in {:.1} s{}",
                 s.passed, s.failed, s.warned, s.not_applicable, s.errors,

@@ -34,6 +34,10 @@ pub struct Report {
     pub summary: Summary,
     /// Per scenario.
     pub scenarios: Vec<ScenarioReport>,
+    /// Expected-failures entries whose scenario ran but whose rule no longer fails: the file
+    /// is out of date (this fails the run, as the OpenID conformance suite does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_expected_failures: Vec<crate::expected::Entry>,
 }
 
 /// Counts of a run.
@@ -89,12 +93,13 @@ fn scenario_verdict(outcome: &Outcome, rules: &[Verdict], strict: bool) -> &'sta
     if matches!(outcome, Outcome::ClientFailed { .. }) {
         return "error";
     }
-    let must_fail = rules
-        .iter()
-        .any(|v| v.status == Status::Fail && (v.level == Level::Must || strict));
+    // Fails an expected-failures file accepts do not fail the scenario.
+    let must_fail = rules.iter().any(|v| {
+        v.status == Status::Fail && v.expected.is_none() && (v.level == Level::Must || strict)
+    });
     let should_fail = rules
         .iter()
-        .any(|v| v.status == Status::Fail && v.level == Level::Should);
+        .any(|v| v.status == Status::Fail && v.expected.is_none() && v.level == Level::Should);
     if must_fail {
         "fail"
     } else if should_fail {
@@ -105,6 +110,11 @@ fn scenario_verdict(outcome: &Outcome, rules: &[Verdict], strict: bool) -> &'sta
 }
 
 impl ScenarioReport {
+    /// Recomputes the scenario's verdict (after expected failures are marked).
+    pub fn recompute(&mut self, strict: bool) {
+        self.verdict = scenario_verdict(&self.outcome, &self.rules, strict).to_string();
+    }
+
     /// The report of a judged run.
     pub fn new(run: &ScenarioRun, rules: Vec<Verdict>, strict: bool) -> Self {
         let verdict = scenario_verdict(&run.outcome, &rules, strict).to_string();
@@ -149,7 +159,10 @@ impl Report {
     pub fn exit_code(&self) -> u8 {
         if self.interrupted {
             130
-        } else if self.summary.failed > 0 || self.summary.errors > 0 {
+        } else if self.summary.failed > 0
+            || self.summary.errors > 0
+            || !self.stale_expected_failures.is_empty()
+        {
             1
         } else {
             0
@@ -208,12 +221,47 @@ pub fn markdown(r: &Report) -> String {
         _ => 4,
     };
     order.sort_by_key(|s| (rank(&s.verdict), s.name.clone()));
+    let accepted: Vec<(&str, &Verdict)> = r
+        .scenarios
+        .iter()
+        .flat_map(|s| {
+            s.rules
+                .iter()
+                .filter(|v| v.expected.is_some())
+                .map(move |v| (s.name.as_str(), v))
+        })
+        .collect();
+    if !r.stale_expected_failures.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Out-of-date expected failures** (they no longer fail; remove them):\n"
+        );
+        for e in &r.stale_expected_failures {
+            let _ = writeln!(out, "- {} / {}: {}", e.scenario, e.rule, e.reason);
+        }
+        let _ = writeln!(out);
+    }
+    if !accepted.is_empty() {
+        let _ = writeln!(
+            out,
+            "Accepted by the expected-failures file: {}.\n",
+            accepted
+                .iter()
+                .map(|(s, v)| format!(
+                    "{s} / {} ({})",
+                    v.rule,
+                    v.expected.as_deref().unwrap_or_default()
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
     let _ = writeln!(out, "| scenario | verdict | failing rules |\n|---|---|---|");
     for sc in &order {
         let failing: Vec<&str> = sc
             .rules
             .iter()
-            .filter(|v| v.status == Status::Fail)
+            .filter(|v| v.status == Status::Fail && v.expected.is_none())
             .map(|v| v.rule.as_str())
             .collect();
         let _ = writeln!(
@@ -322,6 +370,13 @@ pub fn junit(r: &Report) -> String {
                 .map(|e| format!("{}: {}\n", secs(e.at_us), e.what))
                 .collect();
             match v.status {
+                Status::Fail if v.expected.is_some() => {
+                    let _ = write!(
+                        out,
+                        "<skipped message=\"expected failure: {}\"/>",
+                        xml(v.expected.as_deref().unwrap_or_default())
+                    );
+                }
                 Status::Fail => {
                     let kind = if v.level == Level::Must {
                         "MUST"

@@ -24,6 +24,8 @@ pub struct Plan {
     pub out: PathBuf,
     /// SHOULD rules fail the run.
     pub strict: bool,
+    /// Accepted failures.
+    pub expected: Vec<crate::expected::Entry>,
 }
 
 /// Why a plan could not be made (exit 2).
@@ -55,16 +57,44 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), PlanError> {
     Ok((k, n))
 }
 
+/// The raw flags of `tokenstorm run`, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct Flags<'a> {
+    /// `--client-cmd` (or the reference client's path).
+    pub client_cmd: &'a str,
+    /// `--scenarios`.
+    pub scenarios: &'a [PathBuf],
+    /// `--filter`.
+    pub filter: Option<&'a str>,
+    /// `--shard K/N`.
+    pub shard: Option<&'a str>,
+    /// `--jobs`.
+    pub jobs: Option<usize>,
+    /// `--out`.
+    pub out: PathBuf,
+    /// `--strict`.
+    pub strict: bool,
+    /// `--expected-failures`.
+    pub expected_failures: Option<&'a Path>,
+}
+
 /// Builds the plan from raw flags.
-pub fn plan(
-    client_cmd: &str,
-    scenario_paths: &[PathBuf],
-    filter: Option<&str>,
-    shard: Option<&str>,
-    jobs: Option<usize>,
-    out: PathBuf,
-    strict: bool,
-) -> Result<Plan, PlanError> {
+pub fn plan(flags: &Flags<'_>) -> Result<Plan, PlanError> {
+    let Flags {
+        client_cmd,
+        scenarios: scenario_paths,
+        filter,
+        shard,
+        jobs,
+        ref out,
+        strict,
+        expected_failures: expected,
+    } = *flags;
+    let out = out.clone();
+    let expected = match expected {
+        Some(p) => crate::expected::load(p).map_err(PlanError::Usage)?,
+        None => Vec::new(),
+    };
     let words = shell_words::split(client_cmd)
         .map_err(|e| PlanError::Usage(format!("--client-cmd: {e}")))?;
     let Some((program, args)) = words.split_first() else {
@@ -103,6 +133,7 @@ pub fn plan(
         jobs,
         out,
         strict,
+        expected,
     })
 }
 
@@ -203,6 +234,13 @@ pub async fn execute(
     };
     let mut scenarios = done.lock().unwrap_or_else(|p| p.into_inner()).clone();
     scenarios.sort_by(|a, b| a.name.cmp(&b.name));
+    let stale = if interrupted {
+        // Only what ran is judged; an interrupted run proves no entry stale.
+        crate::expected::apply(&plan.expected, &mut scenarios, plan.strict);
+        Vec::new()
+    } else {
+        crate::expected::apply(&plan.expected, &mut scenarios, plan.strict)
+    };
     let mut r = Report {
         schema_version: report::SCHEMA_VERSION,
         tokenstorm_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -216,6 +254,7 @@ pub async fn execute(
         interrupted,
         summary: Default::default(),
         scenarios,
+        stale_expected_failures: stale,
     };
     r.summarize();
     report::write_all(&plan.out, &r)?;

@@ -293,3 +293,77 @@ fn the_reference_client_passes_the_client_credentials_library() {
         }
     }
 }
+
+#[test]
+fn expected_failures_accept_known_fails_and_report_stale_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let accept = dir.path().join("accept.yaml");
+    std::fs::write(&accept, "- scenario: throttle-429-short\n  rule: throttle.retry-after\n  reason: the scripted client retries at once, on purpose\n").unwrap();
+    let stale = dir.path().join("stale.yaml");
+    std::fs::write(&stale, "- scenario: throttle-429-short\n  rule: throttle.retry-after\n  reason: accepted\n- scenario: throttle-429-short\n  rule: client.liveness\n  reason: it never failed\n").unwrap();
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "- scenario: x\n  rule: throttle.retry-after\n  reasn: typo\n",
+    )
+    .unwrap();
+    let run = |file: &std::path::Path, out: &std::path::Path| {
+        tokenstorm(&[
+            "run",
+            "--client-cmd",
+            &scripted(),
+            "--filter",
+            "throttle-429-short",
+            "--expected-failures",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    // Accepted: the run passes, and the fail is still in the reports with its reason.
+    let out = dir.path().join("a");
+    let r = run(&accept, &out);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let v = report["scenarios"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == "throttle.retry-after")
+        .unwrap()
+        .clone();
+    assert_eq!(v["status"], "fail");
+    assert!(v["expected"].as_str().unwrap().contains("on purpose"));
+    assert!(std::fs::read_to_string(out.join("junit.xml"))
+        .unwrap()
+        .contains("expected failure: the scripted client"));
+    assert!(std::fs::read_to_string(out.join("report.md"))
+        .unwrap()
+        .contains("Accepted by the expected-failures file"));
+    // An entry that no longer fails is reported and fails the run.
+    let out = dir.path().join("s");
+    let r = run(&stale, &out);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr)
+        .contains("expected failure no longer fails: throttle-429-short / client.liveness"));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["stale_expected_failures"][0]["rule"],
+        "client.liveness"
+    );
+    // A malformed file is an input error naming file:line:column.
+    let r = run(&broken, &dir.path().join("b"));
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("broken.yaml:3:"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+}

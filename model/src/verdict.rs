@@ -44,6 +44,9 @@ pub struct Verdict {
     /// The requests and transcript lines that show it (non-empty for a fail).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
+    /// For a fail that an expected-failures file accepts: its reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
 }
 
 /// Seconds with milliseconds, for evidence text: `2.013 s`.

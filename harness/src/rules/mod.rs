@@ -238,6 +238,7 @@ pub fn judge(input: &Input<'_>) -> Vec<Verdict> {
                 status: f.status,
                 summary: f.summary,
                 evidence: f.evidence,
+                expected: None,
             });
         }
     }
