@@ -206,28 +206,6 @@ fn scenarios(cmd: ScenariosCommand) -> ExitCode {
     }
 }
 
-async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 async fn run(args: RunArgs) -> ExitCode {
     if args.baseline.is_some() {
         // Refused rather than ignored: a CI gate that silently drops it would pass too much.
@@ -277,7 +255,7 @@ async fn run(args: RunArgs) -> ExitCode {
         plan.jobs
     );
     let out = plan.out.clone();
-    match harness::run::execute(plan, interrupted()).await {
+    match harness::run::execute(plan, mock_idp::cli::wait_for_signal()).await {
         Ok(r) => {
             let s = &r.summary;
             for e in &r.stale_expected_failures {

@@ -1,38 +1,9 @@
 //! Rules about the token cache: reuse while valid, persistence across restarts, protection
 //! of what is persisted.
 
-use super::{about, describe, Finding, Input};
-use model::transcript::TranscriptEvent;
+use super::{about, describe, incarnation_of, incarnations, scope_key, Finding, Input};
 use model::verdict::{secs, Evidence};
 use model::{Endpoint, GrantType, JournalEntry, TokenKind};
-
-const OIDC: [&str; 4] = ["openid", "profile", "offline_access", "email"];
-
-/// The scope set a token is for (OIDC scopes aside), for cache keys.
-fn scope_key(scopes: &[String]) -> Vec<String> {
-    let mut v: Vec<String> = scopes
-        .iter()
-        .filter(|s| !OIDC.contains(&s.as_str()))
-        .cloned()
-        .collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
-/// Start times of the client's incarnations (µs).
-fn incarnations(input: &Input<'_>) -> Vec<u64> {
-    input
-        .transcript
-        .iter()
-        .filter(|e| matches!(e.event, TranscriptEvent::Started { .. }))
-        .map(|e| e.at_us)
-        .collect()
-}
-
-fn incarnation_of(starts: &[u64], at: u64) -> usize {
-    starts.iter().filter(|s| **s <= at).count()
-}
 
 /// An access token the mock issued: who for, which scopes, from when it is renewable.
 struct Issued<'a> {

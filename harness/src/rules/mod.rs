@@ -75,6 +75,33 @@ impl Input<'_> {
     }
 }
 
+/// The scope set a token is for (OIDC scopes aside), for cache keys.
+pub(crate) fn scope_key(scopes: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = scopes
+        .iter()
+        .filter(|s| !["openid", "profile", "offline_access", "email"].contains(&s.as_str()))
+        .cloned()
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Start times of the client's incarnations (µs).
+pub(crate) fn incarnations(input: &Input<'_>) -> Vec<u64> {
+    input
+        .transcript
+        .iter()
+        .filter(|e| matches!(e.event, TranscriptEvent::Started { .. }))
+        .map(|e| e.at_us)
+        .collect()
+}
+
+/// Which incarnation (from 1) was running at `at`.
+pub(crate) fn incarnation_of(starts: &[u64], at: u64) -> usize {
+    starts.iter().filter(|s| **s <= at).count()
+}
+
 /// What a rule function concludes.
 pub struct Finding {
     /// The conclusion.

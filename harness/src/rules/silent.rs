@@ -1,23 +1,10 @@
 //! Rules about how the client renews: silently and in order, early when `refresh_in` says so,
 //! and without failing the app while an old token is still valid.
 
-use super::{about, describe, Finding, Input};
+use super::{about, describe, incarnation_of, incarnations, scope_key, Finding, Input};
 use model::transcript::TranscriptEvent;
 use model::verdict::{secs, Evidence};
 use model::{Endpoint, GrantType, JournalEntry, TokenKind};
-
-fn starts(input: &Input<'_>) -> Vec<u64> {
-    input
-        .transcript
-        .iter()
-        .filter(|e| matches!(e.event, TranscriptEvent::Started { .. }))
-        .map(|e| e.at_us)
-        .collect()
-}
-
-fn incarnation(starts: &[u64], at: u64) -> usize {
-    starts.iter().filter(|s| **s <= at).count()
-}
 
 /// When refresh tokens stopped being honoured: revocation events, and refusals of a refresh.
 fn revocations(input: &Input<'_>) -> Vec<u64> {
@@ -39,13 +26,13 @@ fn revocations(input: &Input<'_>) -> Vec<u64> {
 /// A refresh token the client holds at `at` that the IdP would honour: issued in the same
 /// incarnation, not revoked since, and not refused since.
 fn honourable_rt<'a>(input: &'a Input<'_>, at: u64) -> Option<&'a JournalEntry> {
-    let s = starts(input);
+    let s = incarnations(input);
     let revoked = revocations(input);
     input
         .client_requests()
         .filter(|e| e.endpoint == Endpoint::Token && e.status == 200)
         .filter(|e| e.finished_us.unwrap_or(e.arrived_us) < at)
-        .filter(|e| incarnation(&s, e.arrived_us) == incarnation(&s, at))
+        .filter(|e| incarnation_of(&s, e.arrived_us) == incarnation_of(&s, at))
         .filter_map(|e| e.issued_of(TokenKind::Refresh).map(|rt| (e, rt)))
         .filter(|(e, _)| {
             let issued = e.finished_us.unwrap_or(e.arrived_us);
@@ -144,16 +131,6 @@ pub fn prompt_none(input: &Input<'_>) -> Finding {
             ],
         ),
     }
-}
-
-fn scope_key(scopes: &[String]) -> Vec<String> {
-    let mut v: Vec<String> = scopes
-        .iter()
-        .filter(|s| !["openid", "profile", "offline_access", "email"].contains(&s.as_str()))
-        .cloned()
-        .collect();
-    v.sort();
-    v
 }
 
 /// `refresh.proactive`: after `refresh_in` elapses (and before expiry), a need for the token
