@@ -215,8 +215,7 @@ pub fn protected(input: &Input<'_>) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use super::super::{judge, Input};
-    use crate::runner::{Outcome, StateFile};
+    use crate::runner::StateFile;
     use model::transcript::{TranscriptEntry, TranscriptEvent};
     use model::verdict::Status;
     use model::Endpoint;
@@ -248,17 +247,7 @@ mod tests {
         t: &[TranscriptEntry],
         files: &[StateFile],
     ) -> (Status, Vec<String>) {
-        let s = scenario(&format!("[{rule}]"), "");
-        let v = judge(&Input {
-            scenario: &s,
-            journal: j,
-            transcript: t,
-            state_files: files,
-            outcome: &Outcome::Completed,
-            fired: &[],
-        });
-        let v = v.into_iter().find(|v| v.rule == rule).unwrap();
-        (v.status, v.evidence.into_iter().map(|e| e.what).collect())
+        judged(rule, &scenario(&format!("[{rule}]"), ""), j, t, files, &[])
     }
 
     #[test]

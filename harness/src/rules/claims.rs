@@ -133,8 +133,6 @@ pub fn cae_capable(input: &Input<'_>) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use super::super::{judge, Input};
-    use crate::runner::Outcome;
     use model::transcript::{TranscriptEntry, TranscriptEvent};
     use model::verdict::Status;
     use model::Endpoint;
@@ -161,18 +159,7 @@ mod tests {
         j: &[model::JournalEntry],
         t: &[TranscriptEntry],
     ) -> Status {
-        judge(&Input {
-            scenario: s,
-            journal: j,
-            transcript: t,
-            state_files: &[],
-            outcome: &Outcome::Completed,
-            fired: &[],
-        })
-        .into_iter()
-        .find(|v| v.rule == rule)
-        .unwrap()
-        .status
+        judged(rule, s, j, t, &[], &[]).0
     }
 
     #[test]

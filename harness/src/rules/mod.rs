@@ -396,6 +396,30 @@ pub(crate) mod testkit {
         }
     }
 
+    /// Judges a hand-built run (completed) and returns one rule's status and evidence.
+    pub fn judged(
+        rule: &str,
+        scenario: &model::scenario::Scenario,
+        journal: &[JournalEntry],
+        transcript: &[model::transcript::TranscriptEntry],
+        state_files: &[crate::runner::StateFile],
+        fired: &[mock_idp::scenario::FiredEvent],
+    ) -> (model::verdict::Status, Vec<String>) {
+        let v = super::judge(&super::Input {
+            scenario,
+            journal,
+            transcript,
+            state_files,
+            outcome: &crate::runner::Outcome::Completed,
+            fired,
+        });
+        let v = v
+            .into_iter()
+            .find(|v| v.rule == rule)
+            .unwrap_or_else(|| panic!("no verdict for {rule}"));
+        (v.status, v.evidence.into_iter().map(|e| e.what).collect())
+    }
+
     pub fn with_header(mut e: JournalEntry, k: &str, v: &str) -> JournalEntry {
         e.response_headers.push((k.into(), v.into()));
         e

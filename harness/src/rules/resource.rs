@@ -537,8 +537,6 @@ pub fn device_polling(input: &Input<'_>) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use super::super::{judge, Input};
-    use crate::runner::Outcome;
     use model::transcript::{TranscriptEntry, TranscriptEvent};
     use model::verdict::Status;
     use model::{Endpoint, GrantType, PresentedToken, TokenKind};
@@ -571,18 +569,7 @@ mod tests {
         j: &[model::JournalEntry],
         t: &[TranscriptEntry],
     ) -> Status {
-        judge(&Input {
-            scenario: s,
-            journal: j,
-            transcript: t,
-            state_files: &[],
-            outcome: &Outcome::Completed,
-            fired: &[],
-        })
-        .into_iter()
-        .find(|v| v.rule == rule)
-        .unwrap()
-        .status
+        judged(rule, s, j, t, &[], &[]).0
     }
     fn me() -> serde_json::Value {
         let u = mock_idp::config::UserConfig::default();

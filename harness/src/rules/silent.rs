@@ -283,8 +283,6 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use super::super::{judge, Input};
-    use crate::runner::Outcome;
     use mock_idp::scenario::FiredEvent;
     use model::transcript::{TranscriptEntry, TranscriptEvent};
     use model::verdict::Status;
@@ -352,18 +350,7 @@ mod tests {
         t: &[TranscriptEntry],
         fired: &[FiredEvent],
     ) -> Status {
-        judge(&Input {
-            scenario: s,
-            journal: j,
-            transcript: t,
-            state_files: &[],
-            outcome: &Outcome::Completed,
-            fired,
-        })
-        .into_iter()
-        .find(|v| v.rule == rule)
-        .unwrap()
-        .status
+        judged(rule, s, j, t, &[], fired).0
     }
 
     #[test]

@@ -306,8 +306,6 @@ pub fn malformed(input: &Input<'_>) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use super::super::{judge, Input};
-    use crate::runner::Outcome;
     use model::verdict::Status;
     use model::Endpoint;
 
@@ -316,16 +314,7 @@ mod tests {
         s: &model::scenario::Scenario,
         j: &[model::JournalEntry],
     ) -> (Status, Vec<String>) {
-        let v = judge(&Input {
-            scenario: s,
-            journal: j,
-            transcript: &[],
-            state_files: &[],
-            outcome: &Outcome::Completed,
-            fired: &[],
-        });
-        let v = v.into_iter().find(|v| v.rule == rule).unwrap();
-        (v.status, v.evidence.into_iter().map(|e| e.what).collect())
+        judged(rule, s, j, &[], &[], &[])
     }
 
     #[test]

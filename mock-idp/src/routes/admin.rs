@@ -138,25 +138,38 @@ async fn get_config(State(idp): State<Arc<Idp>>, OriginalUri(uri): OriginalUri) 
     Json(cfg).into_response()
 }
 
+/// The tenant of a `/_tokenstorm/tenants/{tenant}/...` path and the request's body, or the
+/// admin error to answer.
+async fn tenant_and_body(
+    uri: &axum::http::Uri,
+    req: Request,
+) -> Result<(String, bytes::Bytes), Response> {
+    let tenant = path_segment(uri.path(), 3);
+    if !super::valid_tenant(&tenant) {
+        return Err(admin_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant",
+            "Invalid tenant name.",
+        ));
+    }
+    match read_body(Body::new(req.into_body())).await {
+        Ok(b) => Ok((tenant, b)),
+        Err(_) => Err(admin_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "Body too large.",
+        )),
+    }
+}
+
 async fn put_config(
     State(idp): State<Arc<Idp>>,
     OriginalUri(uri): OriginalUri,
     req: Request,
 ) -> Response {
-    let tenant = path_segment(uri.path(), 3);
-    if !super::valid_tenant(&tenant) {
-        return admin_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_tenant",
-            "Invalid tenant name.",
-        );
-    }
-    let Ok(bytes) = read_body(Body::new(req.into_body())).await else {
-        return admin_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "Body too large.",
-        );
+    let (tenant, bytes) = match tenant_and_body(&uri, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     match serde_json::from_slice::<TenantConfig>(&bytes) {
         Ok(cfg) => {
@@ -184,20 +197,9 @@ async fn put_scenario(
     OriginalUri(uri): OriginalUri,
     req: Request,
 ) -> Response {
-    let tenant = path_segment(uri.path(), 3);
-    if !super::valid_tenant(&tenant) {
-        return admin_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_tenant",
-            "Invalid tenant name.",
-        );
-    }
-    let Ok(bytes) = read_body(Body::new(req.into_body())).await else {
-        return admin_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "Body too large.",
-        );
+    let (tenant, bytes) = match tenant_and_body(&uri, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let text = String::from_utf8_lossy(&bytes);
     match model::scenario::parse(&text, "scenario") {
