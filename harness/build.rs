@@ -1,5 +1,7 @@
 //! Embeds the built-in scenario library (`scenarios/**/*.yaml` at the workspace root) in the
-//! binary, so an installed `tokenstorm` has it, and generates one test per file.
+//! binary, so an installed `tokenstorm` has it, and generates one test per file. Also embeds
+//! the adapters (`adapters/<name>/`: drivers, pins, install scripts) so that
+//! `tokenstorm run --client msal-python` works from an installed binary.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,74 @@ fn main() {
     }
     lib.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
+    let _ = std::fs::write(
+        out.join("adapters.rs"),
+        adapters(&manifest.join("..").join("adapters")),
+    );
     let _ = std::fs::write(out.join("library.rs"), lib);
     let _ = std::fs::write(out.join("library_tests.rs"), tests);
+}
+
+/// `(adapter, path inside it, bytes)` of every adapter file worth shipping: sources, pins and
+/// scripts; installed dependencies and caches left out.
+fn adapters(root: &Path) -> String {
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut out = String::from(
+        "/// (adapter, path inside its folder, contents) of every embedded adapter file.\npub static ADAPTER_FILES: &[(&str, &str, &[u8])] = &[\n",
+    );
+    let Ok(rd) = std::fs::read_dir(root) else {
+        out.push_str("];\n");
+        return out;
+    };
+    let mut dirs: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let mut files = Vec::new();
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                let fname = e.file_name().to_string_lossy().into_owned();
+                if ["node_modules", "venv", ".venv", "__pycache__"].contains(&fname.as_str())
+                    || fname.starts_with('.')
+                {
+                    continue;
+                }
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        for f in files {
+            println!("cargo:rerun-if-changed={}", f.display());
+            let rel = f
+                .strip_prefix(&dir)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let abs = f.canonicalize().unwrap_or_else(|_| f.clone());
+            let _ = writeln!(
+                out,
+                "    ({name:?}, {rel:?}, include_bytes!({:?})),",
+                abs.to_string_lossy()
+            );
+        }
+    }
+    out.push_str("];\n");
+    out
 }

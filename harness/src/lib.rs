@@ -2,10 +2,13 @@
 //! identity provider, and judge it. This crate holds the `tokenstorm` binary's parts.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod adapters;
 pub mod browser;
 pub mod driver;
 pub mod expected;
 pub mod library;
+pub mod observe;
+pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod run;

@@ -1,6 +1,5 @@
-//! `tokenstorm`: the harness CLI (`shared/cli.md`). This build has the scenario tooling
-//! (`scenarios list|validate|schema`), `serve` and `rules`; `run` and `observe` arrive with the
-//! harness itself.
+//! `tokenstorm`: the harness CLI (`shared/cli.md`): `run`, `observe`, `scenarios
+//! list|validate|schema`, `serve` and `rules`.
 
 use harness::library;
 
@@ -29,11 +28,42 @@ enum Command {
     Serve(mock_idp::cli::ServeArgs),
     /// The rule catalog: IDs, levels and the guidance each comes from.
     Rules,
+    /// Judge an app that can't be driven: run CMD against the mock (with a scenario's faults)
+    /// and judge what the journal alone can show.
+    Observe(ObserveArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ObserveArgs {
+    /// A scenario file, or the name of a built-in scenario, whose faults and events the mock
+    /// plays (default: none: a good day).
+    #[arg(long)]
+    scenario: Option<String>,
+    /// The flow whose app registration the environment names: client_credentials, auth_code,
+    /// device_code or obo (default: the scenario's, else client_credentials).
+    #[arg(long)]
+    flow: Option<String>,
+    /// Stop the app after this long (it is not a crash), e.g. 90s or 5m.
+    #[arg(long, default_value = "300s")]
+    timeout: String,
+    /// Where reports go.
+    #[arg(long, default_value = "tokenstorm-report")]
+    out: PathBuf,
+    /// SHOULD rules fail the run too.
+    #[arg(long)]
+    strict: bool,
+    /// Don't pass the app's output through to stderr.
+    #[arg(long)]
+    quiet: bool,
+    /// The app: CMD ARGS (after `--`).
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// The built-in client to run (`reference`).
+    /// The built-in client to run: `reference`, or an adapter over a real library
+    /// (`msal-python`, `msal-node`; installed, pinned, on first use).
     #[arg(long, default_value = "reference", conflicts_with = "client_cmd")]
     client: String,
     /// Any client speaking the driver protocol: "CMD ARGS".
@@ -98,6 +128,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Observe(args) => observe(args).await,
         Command::Scenarios { command } => scenarios(command),
         Command::Serve(args) => match mock_idp::cli::serve(args).await {
             Ok(()) => ExitCode::SUCCESS,
@@ -221,10 +252,13 @@ async fn run(args: RunArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        (None, other) => {
-            eprintln!("tokenstorm: unknown client '{other}'; use --client-cmd \"CMD ARGS\"");
-            return ExitCode::from(2);
-        }
+        (None, other) => match harness::adapters::prepare(other) {
+            Ok(c) => shell_words::join(std::iter::once(c.program).chain(c.args)),
+            Err(e) => {
+                eprintln!("tokenstorm: {e}");
+                return ExitCode::from(2);
+            }
+        },
     };
     let plan = match harness::run::plan(&harness::run::Flags {
         client_cmd: &client_cmd,
@@ -264,6 +298,7 @@ async fn run(args: RunArgs) -> ExitCode {
                     e.scenario, e.rule, e.reason
                 );
             }
+            eprint!("{}", harness::progress::summary_table(&r));
             eprintln!(
                 "tokenstorm: {} passed, {} failed, {} warned, {} not applicable, {} errors in {:.1} s{}",
                 s.passed, s.failed, s.warned, s.not_applicable, s.errors,
@@ -271,6 +306,111 @@ async fn run(args: RunArgs) -> ExitCode {
                 if r.interrupted { " (interrupted: partial report)" } else { "" }
             );
             eprintln!("tokenstorm: reports in {}", out.display());
+            ExitCode::from(r.exit_code())
+        }
+        Err(e) => {
+            eprintln!("tokenstorm: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn observe(args: ObserveArgs) -> ExitCode {
+    let usage = |msg: String| {
+        eprintln!("tokenstorm: {msg}");
+        ExitCode::from(2)
+    };
+    let timeout = match model::scenario::duration::parse(&args.timeout) {
+        Ok(t) => t,
+        Err(e) => return usage(format!("--timeout '{}': {e}", args.timeout)),
+    };
+    let flow = match args.flow.as_deref() {
+        None => None,
+        Some(f) => match serde_json::from_value::<model::scenario::Flow>(serde_json::json!(f)) {
+            Ok(f) => Some(f),
+            Err(_) => {
+                return usage(format!(
+                    "--flow '{f}': expected client_credentials, auth_code, device_code or obo"
+                ))
+            }
+        },
+    };
+    let scenario = match args.scenario.as_deref() {
+        None => None,
+        Some(s) if std::path::Path::new(s).exists() => {
+            match model::scenario::parse_file(std::path::Path::new(s)) {
+                Ok(sc) => Some(sc),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        Some(name) => match library::builtin() {
+            Ok(all) => match all.into_iter().find(|l| l.scenario.name.value == name) {
+                Some(l) => Some(l.scenario),
+                None => {
+                    return usage(format!(
+                        "--scenario '{name}': no such file and no built-in scenario of that name (see `tokenstorm scenarios list`)"
+                    ))
+                }
+            },
+            Err(e) => return usage(e.to_string()),
+        },
+    };
+    let Some((program, rest)) = args.command.split_first() else {
+        return usage("observe needs a command after `--`".into());
+    };
+    if which(program).is_none() {
+        return usage(format!("command not found: {program}"));
+    }
+    let plan = harness::observe::ObservePlan {
+        command: harness::runner::ClientCommand {
+            program: program.clone(),
+            args: rest.to_vec(),
+        },
+        scenario,
+        flow,
+        timeout,
+        out: args.out.clone(),
+        strict: args.strict,
+        echo: !args.quiet,
+    };
+    match harness::observe::observe(plan, mock_idp::cli::wait_for_signal()).await {
+        Ok(r) => {
+            if let Some(sc) = r.scenarios.first() {
+                for v in &sc.rules {
+                    if v.status == model::verdict::Status::NotApplicable {
+                        continue;
+                    }
+                    eprintln!(
+                        "  {:<6} {:<30} {}",
+                        format!("{:?}", v.status).to_uppercase(),
+                        v.rule,
+                        v.summary
+                    );
+                }
+            }
+            let s = &r.summary;
+            eprintln!(
+                "tokenstorm: observed {} ({} requests): {} in {:.1} s{}",
+                r.client,
+                r.scenarios.first().map_or(0, |s| s.requests),
+                if s.failed > 0 {
+                    "failed"
+                } else if s.warned > 0 {
+                    "warned"
+                } else {
+                    "passed"
+                },
+                r.duration_ms as f64 / 1000.0,
+                if r.interrupted {
+                    " (interrupted: partial report)"
+                } else {
+                    ""
+                }
+            );
+            eprintln!("tokenstorm: reports in {}", args.out.display());
             ExitCode::from(r.exit_code())
         }
         Err(e) => {

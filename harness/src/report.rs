@@ -20,6 +20,9 @@ pub struct Report {
     pub schema_version: u32,
     /// The tokenstorm version that wrote it.
     pub tokenstorm_version: String,
+    /// `run` (a driven client) or `observe` (an app judged from the journal alone).
+    #[serde(default)]
+    pub mode: Mode,
     /// Unix time the run started.
     pub started_unix: u64,
     /// Wall time in milliseconds.
@@ -38,6 +41,17 @@ pub struct Report {
     /// is out of date (this fails the run, as the OpenID conformance suite does).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stale_expected_failures: Vec<crate::expected::Entry>,
+}
+
+/// How the client was judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// `tokenstorm run`: driven through the driver protocol, judged by every rule.
+    #[default]
+    Run,
+    /// `tokenstorm observe`: not driven; only the rules the journal can show.
+    Observe,
 }
 
 /// Counts of a run.

@@ -137,7 +137,7 @@ pub fn plan(flags: &Flags<'_>) -> Result<Plan, PlanError> {
     })
 }
 
-fn write_journal(out: &Path, run: &ScenarioRun) -> std::io::Result<()> {
+pub(crate) fn write_journal(out: &Path, run: &ScenarioRun) -> std::io::Result<()> {
     let mut text = String::new();
     for e in &run.journal {
         text.push_str(&serde_json::to_string(e).map_err(std::io::Error::other)?);
@@ -176,17 +176,20 @@ pub async fn execute(
             .map_err(std::io::Error::other)?,
     );
     let done: Arc<Mutex<Vec<ScenarioReport>>> = Arc::default();
-    let total = plan.scenarios.len();
+    let progress = crate::progress::Progress::new(plan.scenarios.len());
+    let ticker = progress.spawn_ticker();
     let sem = Arc::new(tokio::sync::Semaphore::new(plan.jobs));
     let opts = RunOptions::default();
     let work = {
         let done = done.clone();
+        let progress = progress.clone();
         let plan = plan.clone();
         async move {
             let tasks = plan.scenarios.iter().map(|l| {
                 let idp = idp.clone();
                 let sem = sem.clone();
                 let done = done.clone();
+                let progress = progress.clone();
                 let client = plan.client.clone();
                 let opts = opts.clone();
                 let out = plan.out.clone();
@@ -195,6 +198,7 @@ pub async fn execute(
                     let Ok(_permit) = sem.acquire().await else {
                         return;
                     };
+                    progress.started(&l.scenario.name.value);
                     let run = run_scenario(&idp, &l.scenario, &client, &opts).await;
                     let verdicts = judge(&Input {
                         scenario: &run.scenario,
@@ -203,6 +207,7 @@ pub async fn execute(
                         state_files: &run.state_files,
                         outcome: &run.outcome,
                         fired: &run.fired,
+                        observed: false,
                     });
                     if let Err(e) = write_journal(&out, &run) {
                         eprintln!(
@@ -211,17 +216,8 @@ pub async fn execute(
                         );
                     }
                     let sr = ScenarioReport::new(&run, verdicts, strict);
+                    progress.finished(&sr);
                     let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
-                    let label = match sr.verdict.as_str() {
-                        "not_applicable" => "N/A".to_string(),
-                        v => v.to_uppercase(),
-                    };
-                    eprintln!(
-                        "[{:>3}/{total}] {label:<5} {} ({:.1} s)",
-                        d.len() + 1,
-                        sr.name,
-                        sr.duration_ms as f64 / 1000.0
-                    );
                     d.push(sr);
                 }
             });
@@ -232,6 +228,8 @@ pub async fn execute(
         _ = work => false,
         _ = interrupt => true,
     };
+    ticker.abort();
+    progress.finish();
     let mut scenarios = done.lock().unwrap_or_else(|p| p.into_inner()).clone();
     scenarios.sort_by(|a, b| a.name.cmp(&b.name));
     let stale = if interrupted {
@@ -244,6 +242,7 @@ pub async fn execute(
     let mut r = Report {
         schema_version: report::SCHEMA_VERSION,
         tokenstorm_version: env!("CARGO_PKG_VERSION").to_string(),
+        mode: report::Mode::Run,
         started_unix,
         duration_ms: started.elapsed().as_millis() as u64,
         client: shell_words::join(

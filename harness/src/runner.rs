@@ -109,7 +109,7 @@ pub fn default_scopes(flow: Flow) -> &'static str {
     }
 }
 
-fn environment(
+pub(crate) fn environment(
     idp: &MockIdp,
     s: &Scenario,
     tenant: &str,
@@ -536,7 +536,7 @@ pub async fn run_scenario(
     }
 }
 
-fn rand_suffix() -> u32 {
+pub(crate) fn rand_suffix() -> u32 {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
     let mut h = RandomState::new().build_hasher();

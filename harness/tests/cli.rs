@@ -367,3 +367,106 @@ fn expected_failures_accept_known_fails_and_report_stale_entries() {
         String::from_utf8_lossy(&r.stderr)
     );
 }
+
+fn observe(mode: &str, attempts: &str, out: &Path) -> (Option<i32>, serde_json::Value, String) {
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/observed_app.py");
+    let o = tokenstorm(&[
+        "observe",
+        "--quiet",
+        "--scenario",
+        "throttle-429-short",
+        "--timeout",
+        "60s",
+        "--out",
+        out.to_str().unwrap(),
+        "--",
+        "python3",
+        app.to_str().unwrap(),
+        mode,
+        attempts,
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    (
+        o.status.code(),
+        report,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn rule<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["scenarios"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == id)
+        .unwrap_or_else(|| panic!("no verdict for {id}: {report}"))
+}
+
+#[test]
+fn observe_judges_an_undriven_app_from_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, p, c) = (
+        dir.path().join("naive"),
+        dir.path().join("polite"),
+        dir.path().join("crash"),
+    );
+    // Three apps at once: the scenario waits in real time.
+    let (naive, (polite, crash)) = std::thread::scope(|s| {
+        let a = s.spawn(|| observe("naive", "6", &n));
+        let b = s.spawn(|| observe("polite", "12", &p));
+        let c = s.spawn(|| observe("crash", "6", &c));
+        (a.join().unwrap(), (b.join().unwrap(), c.join().unwrap()))
+    });
+
+    // The naive app hammers through the 429s and ignores its cache.
+    let (code, r, err) = naive;
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(r["mode"], "observe");
+    let t = rule(&r, "throttle.retry-after");
+    assert_eq!(t["status"], "fail", "{t}");
+    assert!(t["evidence"].as_array().unwrap().len() >= 2, "{t}");
+    assert_eq!(rule(&r, "cache.reuse")["status"], "fail");
+    assert_eq!(rule(&r, "client.liveness")["status"], "pass");
+    // Rules that need the driver protocol are not judged at all.
+    assert!(r["scenarios"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v["rule"] != "refresh.outage-tolerant" && v["rule"] != "claims.correct"));
+    assert!(dir
+        .path()
+        .join("naive/journal/throttle-429-short.jsonl")
+        .is_file());
+
+    // The polite app waits out Retry-After and keeps its token: only the cp1 SHOULD warns.
+    let (code, r, err) = polite;
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(rule(&r, "throttle.retry-after")["status"], "pass");
+    assert_eq!(rule(&r, "cache.reuse")["status"], "pass");
+    assert_eq!(rule(&r, "cae.capable")["status"], "fail");
+    assert_eq!(r["scenarios"][0]["verdict"], "warn");
+
+    // A crash is a liveness fail carrying the app's last output.
+    let (code, r, err) = crash;
+    assert_eq!(code, Some(1), "{err}");
+    let l = rule(&r, "client.liveness");
+    assert_eq!(l["status"], "fail");
+    let ev = l["evidence"].to_string();
+    assert!(
+        ev.contains("exited with code 3") && ev.contains("Traceback: boom"),
+        "{ev}"
+    );
+}
+
+#[test]
+fn observe_refuses_bad_input_with_exit_2() {
+    let o = tokenstorm(&["observe", "--scenario", "no-such-scenario", "--", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-scenario"));
+    let o = tokenstorm(&["observe", "--", "/no/such/app"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("command not found"));
+    let o = tokenstorm(&["observe", "--timeout", "soon", "--", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -26,6 +26,7 @@ fn verdicts(run: &ScenarioRun) -> Vec<(String, Status)> {
         state_files: &run.state_files,
         outcome: &run.outcome,
         fired: &run.fired,
+        observed: false,
     })
     .into_iter()
     .map(|v| (v.rule, v.status))

@@ -60,6 +60,7 @@ async fn verdict(
         state_files: &run.state_files,
         outcome: &run.outcome,
         fired: &run.fired,
+        observed: false,
     });
     let v = v
         .into_iter()

@@ -45,12 +45,23 @@ fn whoami_asked(input: &Input<'_>) -> bool {
 
 /// `claims.id-token-over-userinfo`: no UserInfo call when the ID token has what whoami needs.
 pub fn no_userinfo(input: &Input<'_>) -> Finding {
-    if !whoami_asked(input) {
+    // Observed apps send no whoami: a UserInfo call after the app got an ID token (which holds
+    // the name, username and object ID UserInfo answers) is the avoidable call.
+    let first_id_token = input
+        .client_requests()
+        .find(|e| e.issued.iter().any(|t| t.kind == model::TokenKind::Id))
+        .map(|e| e.arrived_us);
+    if input.observed {
+        if first_id_token.is_none() {
+            return Finding::na("the app got no ID token");
+        }
+    } else if !whoami_asked(input) {
         return Finding::na("whoami was never asked");
     }
     let calls: Vec<_> = input
         .client_requests()
         .filter(|e| e.endpoint == Endpoint::Userinfo)
+        .filter(|e| !input.observed || first_id_token.is_some_and(|t| e.arrived_us > t))
         .map(|e| {
             about(
                 e,

@@ -32,6 +32,9 @@ pub struct Input<'a> {
     pub outcome: &'a Outcome,
     /// Scenario events that fired, with their times.
     pub fired: &'a [mock_idp::scenario::FiredEvent],
+    /// Observe mode (`tokenstorm observe`): no driver, so no commands in the transcript; only
+    /// the rules of [`OBSERVABLE`] are judged, from the journal and the state directory.
+    pub observed: bool,
 }
 
 impl Input<'_> {
@@ -202,6 +205,24 @@ pub const IMPLEMENTED: &[&str] = &[
     "device.polling",
 ];
 
+/// The rules observe mode judges: what the journal (and the state directory) alone can show.
+/// The others need to know what the app asked for (driver commands) and are not applicable.
+pub const OBSERVABLE: &[&str] = &[
+    "client.liveness",
+    "throttle.retry-after",
+    "api.retry-after",
+    "backoff.5xx",
+    "backoff.timeout",
+    "robust.malformed-response",
+    "cache.reuse",
+    "cache.protected",
+    "silent.order",
+    "silent.no-forced-prompt",
+    "claims.id-token-over-userinfo",
+    "cae.capable",
+    "device.polling",
+];
+
 fn judge_one(id: &str, input: &Input<'_>) -> Option<Finding> {
     Some(match id {
         "client.liveness" => liveness(input),
@@ -234,12 +255,17 @@ fn judge_one(id: &str, input: &Input<'_>) -> Option<Finding> {
 /// Judges a run by the scenario's rules (and `client.liveness`, always). Rules this build does
 /// not judge yet are left out rather than given a verdict.
 pub fn judge(input: &Input<'_>) -> Vec<Verdict> {
-    let mut ids: Vec<String> = input
-        .scenario
-        .rules
-        .iter()
-        .map(|r| r.value.id().to_string())
-        .collect();
+    let mut ids: Vec<String> = if input.observed {
+        // The journal can show any of these, whatever the scenario was written to test.
+        OBSERVABLE.iter().map(|r| r.to_string()).collect()
+    } else {
+        input
+            .scenario
+            .rules
+            .iter()
+            .map(|r| r.value.id().to_string())
+            .collect()
+    };
     if !ids.iter().any(|r| r == "client.liveness") {
         ids.push("client.liveness".to_string());
     }
@@ -273,6 +299,9 @@ pub fn judge(input: &Input<'_>) -> Vec<Verdict> {
 }
 
 fn liveness(input: &Input<'_>) -> Finding {
+    if input.observed {
+        return liveness_observed(input);
+    }
     let mut evidence = Vec::new();
     let mut reasons = Vec::new();
     if let Outcome::ClientFailed {
@@ -341,6 +370,35 @@ fn liveness(input: &Input<'_>) -> Finding {
             evidence,
         )
     }
+}
+
+/// Observe mode: the app is not driven, so live means it did not crash: it exited 0, or it
+/// was still running when the harness stopped it.
+fn liveness_observed(input: &Input<'_>) -> Finding {
+    for e in input.transcript {
+        if let TranscriptEvent::Exited {
+            code,
+            expected: false,
+            stderr_tail,
+        } = &e.event
+        {
+            let mut evidence = vec![Evidence {
+                at_us: e.at_us,
+                what: match code {
+                    Some(c) => format!("the app exited with code {c}"),
+                    None => "the app was killed by a signal".to_string(),
+                },
+                seq: None,
+            }];
+            evidence.extend(stderr_tail.iter().rev().take(10).rev().map(|l| Evidence {
+                at_us: e.at_us,
+                what: format!("output: {l}"),
+                seq: None,
+            }));
+            return Finding::fail("the app crashed", evidence);
+        }
+    }
+    Finding::pass("the app ran until it finished or was stopped")
 }
 
 #[cfg(test)]
@@ -412,6 +470,7 @@ pub(crate) mod testkit {
             state_files,
             outcome: &crate::runner::Outcome::Completed,
             fired,
+            observed: false,
         });
         let v = v
             .into_iter()
@@ -460,6 +519,7 @@ mod tests {
             state_files: &[],
             outcome: &Outcome::Completed,
             fired: &[],
+            observed: false,
         });
         let live = ok.iter().find(|v| v.rule == "client.liveness").unwrap();
         assert_eq!(live.status, Status::Pass);
@@ -475,6 +535,7 @@ mod tests {
             state_files: &[],
             outcome: &failed,
             fired: &[],
+            observed: false,
         });
         let live = v.iter().find(|v| v.rule == "client.liveness").unwrap();
         assert_eq!(live.status, Status::Fail);
@@ -497,6 +558,7 @@ mod tests {
             state_files: &[],
             outcome: &na,
             fired: &[],
+            observed: false,
         });
         assert!(v.iter().all(|v| v.status == Status::NotApplicable));
 
@@ -514,6 +576,7 @@ mod tests {
             state_files: &[],
             outcome: &Outcome::Completed,
             fired: &[],
+            observed: false,
         });
         assert_eq!(
             v.iter()
@@ -536,6 +599,7 @@ mod tests {
                 state_files: &[],
                 outcome: &Outcome::Completed,
                 fired: &[],
+                observed: false,
             });
             assert!(v.iter().any(|v| v.rule == r.id), "{} gave no verdict", r.id);
         }

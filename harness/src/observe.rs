@@ -1,0 +1,257 @@
+//! `tokenstorm observe -- CMD ARGS`: judge an app that cannot be driven. The mock starts with a
+//! scenario's faults and events, the app runs with the driver protocol's environment (no
+//! stdin commands), and the rules that the journal and the state directory alone can show
+//! ([`crate::rules::OBSERVABLE`]) are judged; the rest are not applicable.
+//!
+//! The app runs until it exits by itself, the timeout elapses (then it is stopped: that is
+//! not a crash), or the run is interrupted (partial report, exit 130). Its output is passed
+//! through to stderr with tokens redacted, and its last lines are kept as evidence.
+
+use crate::driver::{redact_line, Transcript};
+use crate::report::{self, Report, ScenarioReport};
+use crate::rules::{judge, Input};
+use crate::runner::{
+    environment, rand_suffix, snapshot_state, ClientCommand, Outcome, ScenarioRun,
+};
+use mock_idp::{MockIdp, Options};
+use model::scenario::{Flow, Scenario};
+use model::transcript::TranscriptEvent;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
+/// How many of the app's last output lines are kept as evidence.
+const TAIL: usize = 40;
+
+/// What to observe.
+#[derive(Debug, Clone)]
+pub struct ObservePlan {
+    /// The app.
+    pub command: ClientCommand,
+    /// The scenario whose faults and events the mock plays (a fault-free one when `None`).
+    pub scenario: Option<Scenario>,
+    /// The flow whose app registration the environment names (default: the scenario's, or
+    /// client credentials).
+    pub flow: Option<Flow>,
+    /// How long the app may run before it is stopped.
+    pub timeout: Duration,
+    /// Where reports go.
+    pub out: PathBuf,
+    /// SHOULD rules fail the run.
+    pub strict: bool,
+    /// Pass the app's output through to stderr.
+    pub echo: bool,
+}
+
+/// The scenario observe mode plays when none is given: no faults, no events.
+pub fn quiet_scenario(flow: Flow) -> Result<Scenario, model::scenario::ScenarioErrors> {
+    model::scenario::parse(
+        &format!(
+            "name: observe\nsummary: No faults and no events; how the app behaves on a good day.\nflow: {}\nrules: [client.liveness]\nsteps: []\n",
+            flow.as_str()
+        ),
+        "builtin:observe",
+    )
+}
+
+fn keep(tail: &Mutex<VecDeque<String>>, line: String) {
+    let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+    if t.len() == TAIL {
+        t.pop_front();
+    }
+    t.push_back(line);
+}
+
+fn pump(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    echo: bool,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let line = redact_line(&line);
+            if echo {
+                eprintln!("app| {line}");
+            }
+            keep(&tail, line);
+        }
+    })
+}
+
+#[cfg(unix)]
+fn signal_group(pgid: Option<u32>, sig: nix::sys::signal::Signal) {
+    if let Some(p) = pgid.and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(p), sig);
+    }
+}
+
+/// Plays the scenario's `wait` and `fire` steps on the clock (commands need a driver and are
+/// skipped); returns when the steps are done.
+async fn play(idp: &MockIdp, tenant: &str, scenario: &Scenario, transcript: &Transcript) {
+    for step in &scenario.steps {
+        let step = &step.value;
+        if let Some(w) = step.wait {
+            tokio::time::sleep(w.0).await;
+        } else if let Some(ev) = &step.fire {
+            if let Err(e) = idp.fire_scenario_event(tenant, &ev.value) {
+                tracing::warn!(event = %ev.value, error = %e, "could not fire");
+            }
+            transcript.push(TranscriptEvent::Fired {
+                name: ev.value.clone(),
+            });
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
+/// Runs the app under observation; returns the report (also written to `plan.out`).
+pub async fn observe(
+    plan: ObservePlan,
+    interrupt: impl std::future::Future<Output = ()>,
+) -> std::io::Result<Report> {
+    let started = Instant::now();
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut scenario = match plan.scenario.clone() {
+        Some(s) => s,
+        None => quiet_scenario(plan.flow.unwrap_or(Flow::ClientCredentials))
+            .map_err(|e| std::io::Error::other(e.to_string()))?,
+    };
+    if let Some(f) = plan.flow {
+        scenario.flow.value = f;
+    }
+    let idp = MockIdp::start(Options::default())
+        .await
+        .map_err(std::io::Error::other)?;
+    let tenant = format!("{}-{:06x}", scenario.name.value, rand_suffix());
+    idp.load_scenario(&tenant, scenario.clone());
+    let state = tempfile::Builder::new()
+        .prefix("tokenstorm-observe-")
+        .tempdir()?;
+    let clock = idp.state().clone();
+    let transcript = Transcript::new(Arc::new(move || clock.now_us()));
+
+    let mut cmd = tokio::process::Command::new(&plan.command.program);
+    cmd.args(&plan.command.args)
+        .envs(environment(&idp, &scenario, &tenant, state.path()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    cmd.process_group(0);
+    let mut child = cmd.spawn().map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot start {}: {e}", plan.command.program),
+        )
+    })?;
+    let pid = child.id();
+    idp.start_scenario(&tenant);
+    transcript.push(TranscriptEvent::Started {
+        pid: pid.unwrap_or(0),
+        incarnation: 1,
+    });
+    let tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
+    let mut pumps = Vec::new();
+    if let Some(o) = child.stdout.take() {
+        pumps.push(pump(o, tail.clone(), plan.echo));
+    }
+    if let Some(e) = child.stderr.take() {
+        pumps.push(pump(e, tail.clone(), plan.echo));
+    }
+
+    enum End {
+        Exited(Option<i32>),
+        TimedOut,
+        Interrupted,
+    }
+    let end = tokio::select! {
+        s = child.wait() => End::Exited(s.ok().and_then(|s| s.code())),
+        _ = tokio::time::sleep(plan.timeout) => End::TimedOut,
+        _ = interrupt => End::Interrupted,
+        _ = play(&idp, &tenant, &scenario, &transcript) => End::TimedOut,
+    };
+    let code = match end {
+        End::Exited(code) => code,
+        End::TimedOut | End::Interrupted => {
+            // Ask politely, then make sure nothing of the app's survives.
+            #[cfg(unix)]
+            signal_group(pid, nix::sys::signal::Signal::SIGTERM);
+            let code = match tokio::time::timeout(Duration::from_secs(3), child.wait()).await {
+                Ok(Ok(s)) => s.code(),
+                _ => None,
+            };
+            #[cfg(unix)]
+            signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = child.kill().await;
+            code
+        }
+    };
+    #[cfg(unix)]
+    signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+    for p in pumps {
+        let _ = tokio::time::timeout(Duration::from_millis(500), p).await;
+    }
+    let stopped_by_us = !matches!(end, End::Exited(_));
+    transcript.push(TranscriptEvent::Exited {
+        code,
+        expected: stopped_by_us || code == Some(0),
+        stderr_tail: tail
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect(),
+    });
+    // Give the mock a moment to journal the last exchanges, then collect.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let journal = idp.journal_for(&tenant);
+    let run = ScenarioRun {
+        state_files: snapshot_state(state.path(), &journal),
+        scenario: scenario.clone(),
+        tenant: tenant.clone(),
+        hello: None,
+        outcome: Outcome::Completed,
+        journal,
+        transcript: transcript.entries(),
+        fired: idp.fired_events(&tenant),
+        duration: started.elapsed(),
+    };
+    let verdicts = judge(&Input {
+        scenario: &run.scenario,
+        journal: &run.journal,
+        transcript: &run.transcript,
+        state_files: &run.state_files,
+        outcome: &run.outcome,
+        fired: &run.fired,
+        observed: true,
+    });
+    crate::run::write_journal(&plan.out, &run)?;
+    let sr = ScenarioReport::new(&run, verdicts, plan.strict);
+    let mut r = Report {
+        schema_version: report::SCHEMA_VERSION,
+        tokenstorm_version: env!("CARGO_PKG_VERSION").to_string(),
+        mode: report::Mode::Observe,
+        started_unix,
+        duration_ms: started.elapsed().as_millis() as u64,
+        client: shell_words::join(
+            std::iter::once(plan.command.program.as_str())
+                .chain(plan.command.args.iter().map(String::as_str)),
+        ),
+        strict: plan.strict,
+        interrupted: matches!(end, End::Interrupted),
+        summary: Default::default(),
+        scenarios: vec![sr],
+        stale_expected_failures: vec![],
+    };
+    r.summarize();
+    report::write_all(&plan.out, &r)?;
+    Ok(r)
+}
