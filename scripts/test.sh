@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs the pinned real clients (MSAL for Python and
-# Node, cached under target/real-clients, a no-op once installed), then runs every test of the
+# Node, cached under target/real-clients, a no-op once installed), the pinned JUnit consumers
+# (target/report-tools) and, if missing, Debian's chromium; then runs every test of the
 # workspace: unit, integration (real server over TLS, real MSAL processes), property tests,
 # each bench once in test mode, examples' tests, and doc tests. Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-real-clients.sh >/dev/null
+bash scripts/install-report-tools.sh >/dev/null
+# The HTML report is checked in headless Chromium (Debian's package; installed once).
+if [ -z "${TOKENSTORM_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
+    echo "scripts/test.sh: installing Debian's chromium for the HTML report test" >&2
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2 ||
+        { $SUDO apt-get update -q >&2 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2; }
+fi
 # The harness's tests run the binaries (tokenstorm, mock-idp, reference-client) as a user
 # would; cargo test builds only the binaries of packages with integration tests, so build them
 # all first. The zoo feature lets the test build of the reference client be broken on purpose.

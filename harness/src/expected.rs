@@ -11,20 +11,10 @@
 
 use crate::report::ScenarioReport;
 use model::verdict::Status;
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// One accepted failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
-    /// The scenario's name.
-    pub scenario: String,
-    /// The rule ID.
-    pub rule: String,
-    /// Why it is accepted (shown in every report).
-    pub reason: String,
-}
+pub use reports::ExpectedFailure as Entry;
 
 /// Reads an expected-failures file; errors name file:line:column.
 pub fn load(path: &Path) -> Result<Vec<Entry>, String> {

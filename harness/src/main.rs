@@ -31,6 +31,43 @@ enum Command {
     /// Judge an app that can't be driven: run CMD against the mock (with a scenario's faults)
     /// and judge what the journal alone can show.
     Observe(ObserveArgs),
+    /// Render a report.json in another format, or merge shard reports.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Compare two report.json files: new fails, fixed, unchanged (exit 1 on a regression).
+    Diff {
+        /// The baseline report.json.
+        base: PathBuf,
+        /// The report.json to judge against it.
+        head: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Render report.json as md, junit, html or json (on stdout, or into --out).
+    Render {
+        /// The report.json (journals for the HTML timeline are read beside it).
+        #[arg(long)]
+        from: PathBuf,
+        /// md, junit, html or json.
+        #[arg(long, value_parser = ["md", "junit", "html", "json"])]
+        format: String,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Join the reports of `run --shard K/N` into one report folder (every format).
+    Merge {
+        /// The shards' report.json files.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Where the merged reports go (journals are copied beside them).
+        #[arg(long, default_value = "tokenstorm-report")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,7 +124,8 @@ struct RunArgs {
     /// Known, accepted failures: a YAML list of {scenario, rule, reason}.
     #[arg(long)]
     expected_failures: Option<PathBuf>,
-    /// Compare with an earlier report.json (not supported by this build yet).
+    /// Compare with an earlier report.json: new fails (a regression exits 1, even where the
+    /// expected-failures file accepts it), fixed, unchanged, new and removed scenarios.
     #[arg(long)]
     baseline: Option<PathBuf>,
     /// SHOULD rules fail the run too.
@@ -129,6 +167,19 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args).await,
         Command::Observe(args) => observe(args).await,
+        Command::Report { command } => report_command(command),
+        Command::Diff { base, head } => {
+            let (b, h) = match (reports::load(&base), reports::load(&head)) {
+                (Ok(b), Ok(h)) => (b, h),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("tokenstorm: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let d = reports::diff::diff(&b, &h);
+            print!("{}", reports::diff::markdown(&d));
+            ExitCode::from(u8::from(d.regressed()))
+        }
         Command::Scenarios { command } => scenarios(command),
         Command::Serve(args) => match mock_idp::cli::serve(args).await {
             Ok(()) => ExitCode::SUCCESS,
@@ -238,11 +289,6 @@ fn scenarios(cmd: ScenariosCommand) -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    if args.baseline.is_some() {
-        // Refused rather than ignored: a CI gate that silently drops it would pass too much.
-        eprintln!("tokenstorm: --baseline is not supported by this build yet");
-        return ExitCode::from(2);
-    }
     let client_cmd = match (&args.client_cmd, args.client.as_str()) {
         (Some(c), _) => c.clone(),
         (None, "reference") => match reference_client() {
@@ -269,6 +315,7 @@ async fn run(args: RunArgs) -> ExitCode {
         out: args.out.clone(),
         strict: args.strict,
         expected_failures: args.expected_failures.as_deref(),
+        baseline: args.baseline.as_deref(),
     }) {
         Ok(p) => p,
         Err(e) => {
@@ -311,6 +358,98 @@ async fn run(args: RunArgs) -> ExitCode {
         Err(e) => {
             eprintln!("tokenstorm: error: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn report_command(command: ReportCommand) -> ExitCode {
+    match command {
+        ReportCommand::Render { from, format, out } => {
+            let r = match reports::load(&from) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("tokenstorm: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let text = match format.as_str() {
+                "md" => reports::markdown::render(&r, reports::markdown::GITHUB_SUMMARY_LIMIT),
+                "junit" => reports::junit::render(&r),
+                "html" => {
+                    let dir = from.parent().unwrap_or(std::path::Path::new("."));
+                    reports::html::render(&r, &reports::html::Journals::from_dir(dir, &r))
+                }
+                _ => match serde_json::to_string_pretty(&r) {
+                    Ok(s) => s + "\n",
+                    Err(e) => {
+                        eprintln!("tokenstorm: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            match out {
+                None => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Some(p) => match reports::write_atomic(&p, text.as_bytes()) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("tokenstorm: {}: {e}", p.display());
+                        ExitCode::from(2)
+                    }
+                },
+            }
+        }
+        ReportCommand::Merge {
+            reports: paths,
+            out,
+        } => {
+            let mut parts = Vec::new();
+            for p in &paths {
+                match reports::load(p) {
+                    Ok(r) => parts.push(r),
+                    Err(e) => {
+                        eprintln!("tokenstorm: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            let merged = match reports::merge::merge(&parts) {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("tokenstorm: cannot merge: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            // The journals travel with the merged report, so its timelines have them.
+            for (p, part) in paths.iter().zip(&parts) {
+                let dir = p.parent().unwrap_or(std::path::Path::new("."));
+                for sc in &part.scenarios {
+                    let transcript =
+                        sc.journal.trim_end_matches(".jsonl").to_string() + ".transcript.jsonl";
+                    for rel in [sc.journal.as_str(), transcript.as_str()] {
+                        if let Ok(bytes) = std::fs::read(dir.join(rel)) {
+                            if let Err(e) = reports::write_atomic(&out.join(rel), &bytes) {
+                                eprintln!("tokenstorm: {}: {e}", out.join(rel).display());
+                                return ExitCode::from(2);
+                            }
+                        }
+                    }
+                }
+            }
+            if let Err(e) = reports::write_all(&out, &merged) {
+                eprintln!("tokenstorm: {}: {e}", out.display());
+                return ExitCode::from(2);
+            }
+            eprint!("{}", harness::progress::summary_table(&merged));
+            eprintln!(
+                "tokenstorm: merged {} report(s), {} scenario(s), into {}",
+                parts.len(),
+                merged.scenarios.len(),
+                out.display()
+            );
+            ExitCode::from(merged.exit_code())
         }
     }
 }

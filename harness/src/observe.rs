@@ -8,7 +8,7 @@
 //! through to stderr with tokens redacted, and its last lines are kept as evidence.
 
 use crate::driver::{redact_line, Transcript};
-use crate::report::{self, Report, ScenarioReport};
+use crate::report::{self, Report};
 use crate::rules::{judge, Input};
 use crate::runner::{
     environment, rand_suffix, snapshot_state, ClientCommand, Outcome, ScenarioRun,
@@ -234,7 +234,7 @@ pub async fn observe(
         observed: true,
     });
     crate::run::write_journal(&plan.out, &run)?;
-    let sr = ScenarioReport::new(&run, verdicts, plan.strict);
+    let sr = report::scenario_report(&run, verdicts, plan.strict);
     let mut r = Report {
         schema_version: report::SCHEMA_VERSION,
         tokenstorm_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -250,6 +250,8 @@ pub async fn observe(
         summary: Default::default(),
         scenarios: vec![sr],
         stale_expected_failures: vec![],
+        shard: None,
+        baseline: None,
     };
     r.summarize();
     report::write_all(&plan.out, &r)?;

@@ -26,6 +26,13 @@ pub struct Plan {
     pub strict: bool,
     /// Accepted failures.
     pub expected: Vec<crate::expected::Entry>,
+    /// `--shard K/N`, as given.
+    pub shard: Option<String>,
+    /// The names of every scenario loaded, before filter and shard (a baseline scenario
+    /// missing from here was removed; one merely filtered out was not).
+    pub library: Vec<String>,
+    /// `--baseline`: the earlier report to compare with.
+    pub baseline: Option<Report>,
 }
 
 /// Why a plan could not be made (exit 2).
@@ -76,6 +83,8 @@ pub struct Flags<'a> {
     pub strict: bool,
     /// `--expected-failures`.
     pub expected_failures: Option<&'a Path>,
+    /// `--baseline`.
+    pub baseline: Option<&'a Path>,
 }
 
 /// Builds the plan from raw flags.
@@ -89,7 +98,14 @@ pub fn plan(flags: &Flags<'_>) -> Result<Plan, PlanError> {
         ref out,
         strict,
         expected_failures: expected,
+        baseline,
     } = *flags;
+    let baseline = match baseline {
+        Some(p) => {
+            Some(reports::load(p).map_err(|e| PlanError::Usage(format!("--baseline: {e}")))?)
+        }
+        None => None,
+    };
     let out = out.clone();
     let expected = match expected {
         Some(p) => crate::expected::load(p).map_err(PlanError::Usage)?,
@@ -105,6 +121,10 @@ pub fn plan(flags: &Flags<'_>) -> Result<Plan, PlanError> {
     } else {
         library::load(scenario_paths)?
     };
+    let library_names: Vec<String> = scenarios
+        .iter()
+        .map(|l| l.scenario.name.value.clone())
+        .collect();
     if let Some(f) = filter {
         scenarios.retain(|l| {
             l.scenario.name.value.contains(f) || l.scenario.tags.iter().any(|t| t.contains(f))
@@ -134,6 +154,9 @@ pub fn plan(flags: &Flags<'_>) -> Result<Plan, PlanError> {
         out,
         strict,
         expected,
+        shard: shard.map(str::to_string),
+        library: library_names,
+        baseline,
     })
 }
 
@@ -158,6 +181,19 @@ pub(crate) fn write_journal(out: &Path, run: &ScenarioRun) -> std::io::Result<()
             .join(format!("{}.transcript.jsonl", run.scenario.name.value)),
         t.as_bytes(),
     )
+}
+
+/// The comparison with a baseline, limited to what this run could have run: scenarios
+/// filtered or sharded away are neither compared nor "removed"; a baseline scenario the
+/// library no longer has is.
+pub fn compare(base: &Report, head: &Report, library: &[String]) -> reports::diff::Diff {
+    let ran: std::collections::BTreeSet<&str> =
+        head.scenarios.iter().map(|s| s.name.as_str()).collect();
+    let mut base_in_scope = base.clone();
+    base_in_scope
+        .scenarios
+        .retain(|s| ran.contains(s.name.as_str()) || !library.contains(&s.name));
+    reports::diff::diff(&base_in_scope, head)
 }
 
 /// Runs the plan; returns the report (also written to `plan.out`).
@@ -215,7 +251,7 @@ pub async fn execute(
                             run.scenario.name.value
                         );
                     }
-                    let sr = ScenarioReport::new(&run, verdicts, strict);
+                    let sr = report::scenario_report(&run, verdicts, strict);
                     progress.finished(&sr);
                     let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
                     d.push(sr);
@@ -254,8 +290,13 @@ pub async fn execute(
         summary: Default::default(),
         scenarios,
         stale_expected_failures: stale,
+        shard: plan.shard.clone(),
+        baseline: None,
     };
     r.summarize();
+    if let Some(base) = &plan.baseline {
+        r.baseline = Some(compare(base, &r, &plan.library));
+    }
     report::write_all(&plan.out, &r)?;
     Ok(r)
 }

@@ -58,25 +58,7 @@ pub struct StateFile {
     pub plaintext_tokens: Vec<model::Fingerprint>,
 }
 
-/// Why a scenario could not be judged, or was not applicable.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Outcome {
-    /// The steps ran to the end.
-    Completed,
-    /// The client lacks a flow or feature the scenario needs.
-    NotApplicable {
-        /// What it lacks.
-        reason: String,
-    },
-    /// The client could not be driven: it crashed, hung, or never said hello.
-    ClientFailed {
-        /// What went wrong.
-        reason: String,
-        /// The last lines of its stderr.
-        stderr_tail: Vec<String>,
-    },
-}
+pub use reports::Outcome;
 
 /// Everything a scenario run produced.
 #[derive(Debug, Clone)]

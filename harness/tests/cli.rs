@@ -470,3 +470,174 @@ fn observe_refuses_bad_input_with_exit_2() {
     let o = tokenstorm(&["observe", "--timeout", "soon", "--", "true"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+fn report_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn baseline_regressions_fail_the_run_and_shards_merge_into_one_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let accept = dir.path().join("accept.yaml");
+    std::fs::write(&accept, "- scenario: throttle-429-short\n  rule: throttle.retry-after\n  reason: the scripted client retries at once, on purpose\n- scenario: throttle-429-long\n  rule: throttle.retry-after\n  reason: the same\n").unwrap();
+    let out = |n: &str| dir.path().join(n);
+    let cmd = scripted();
+    let run = |filter: &str, extra: &[&str], o: &Path| {
+        let mut args = vec![
+            "run",
+            "--client-cmd",
+            &cmd,
+            "--filter",
+            filter,
+            "--expected-failures",
+            accept.to_str().unwrap(),
+            "--out",
+            o.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        tokenstorm(&args)
+    };
+    // Two shards (the filter picks the client-credentials 429 scenarios and some the scripted
+    // client can't run), at once.
+    let (s1, s2) = std::thread::scope(|s| {
+        let a = s.spawn(|| run("throttle-429", &["--shard", "1/2"], &out("s1")));
+        let b = s.spawn(|| run("throttle-429", &["--shard", "2/2"], &out("s2")));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(
+        s1.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&s1.stderr)
+    );
+    assert_eq!(
+        s2.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&s2.stderr)
+    );
+    let (r1, r2) = (report_json(&out("s1")), report_json(&out("s2")));
+    assert_eq!(r1["shard"], "1/2");
+    let m = tokenstorm(&[
+        "report",
+        "merge",
+        out("s1").join("report.json").to_str().unwrap(),
+        out("s2").join("report.json").to_str().unwrap(),
+        "--out",
+        out("merged").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        m.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&m.stderr)
+    );
+    let merged = report_json(&out("merged"));
+    let n = |r: &serde_json::Value| r["scenarios"].as_array().unwrap().len();
+    assert_eq!(n(&merged), n(&r1) + n(&r2));
+    assert!(merged.get("shard").is_none());
+    for f in [
+        "report.md",
+        "junit.xml",
+        "report.html",
+        "journal/throttle-429-short.jsonl",
+    ] {
+        assert!(out("merged").join(f).is_file(), "{f}");
+    }
+    // A missing shard is refused.
+    let m = tokenstorm(&[
+        "report",
+        "merge",
+        out("s1").join("report.json").to_str().unwrap(),
+        "--out",
+        out("half").to_str().unwrap(),
+    ]);
+    assert_eq!(m.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&m.stderr).contains("2/2 missing"));
+
+    // A baseline where the accepted rule passed: the same run now regresses and exits 1,
+    // although the expected-failures file accepts the fail.
+    let mut base = merged.clone();
+    for sc in base["scenarios"].as_array_mut().unwrap() {
+        let name = sc["name"].clone();
+        for v in sc["rules"].as_array_mut().unwrap() {
+            if name == "throttle-429-short" && v["rule"] == "throttle.retry-after" {
+                v["status"] = "pass".into();
+            }
+        }
+    }
+    let base_path = dir.path().join("base.json");
+    std::fs::write(&base_path, serde_json::to_vec(&base).unwrap()).unwrap();
+    let merged_json = out("merged").join("report.json");
+    let d = tokenstorm(&[
+        "diff",
+        base_path.to_str().unwrap(),
+        merged_json.to_str().unwrap(),
+    ]);
+    assert_eq!(d.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&d.stdout)
+        .contains("| throttle-429-short | `throttle.retry-after` | pass | fail |"));
+    let d = tokenstorm(&[
+        "diff",
+        merged_json.to_str().unwrap(),
+        merged_json.to_str().unwrap(),
+    ]);
+    assert_eq!(d.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&d.stdout).contains("**No regression**"));
+
+    let r = run(
+        "throttle-429-short",
+        &["--baseline", base_path.to_str().unwrap()],
+        &out("b"),
+    );
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let rep = report_json(&out("b"));
+    assert_eq!(
+        rep["baseline"]["new_fails"][0]["rule"],
+        "throttle.retry-after"
+    );
+    // Scenarios filtered away are not "removed".
+    assert_eq!(
+        rep["baseline"]["removed_scenarios"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert!(std::fs::read_to_string(out("b").join("report.md"))
+        .unwrap()
+        .starts_with("# ❌ tokenstorm: regressed"));
+
+    // render: every format from the report.json.
+    for (f, needle) in [
+        ("md", "# "),
+        ("junit", "<testsuites"),
+        ("html", "<svg class=\"tl\""),
+        ("json", "\"schema_version\""),
+    ] {
+        let o = tokenstorm(&[
+            "report",
+            "render",
+            "--from",
+            merged_json.to_str().unwrap(),
+            "--format",
+            f,
+        ]);
+        assert!(o.status.success());
+        assert!(String::from_utf8_lossy(&o.stdout).contains(needle), "{f}");
+    }
+    let o = tokenstorm(&[
+        "report",
+        "render",
+        "--from",
+        "/no/such.json",
+        "--format",
+        "md",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

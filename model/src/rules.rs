@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// MUST rules fail a run; SHOULD rules warn unless `--strict`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     /// A fail makes the run fail.

@@ -102,7 +102,7 @@ pub enum TranscriptEvent {
 }
 
 /// The client's hello.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Hello {
     /// Protocol version (1).
     pub protocol: u32,

@@ -5,7 +5,7 @@ use crate::rules::Level;
 use serde::{Deserialize, Serialize};
 
 /// A rule's conclusion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The client did what the rule asks.
@@ -19,7 +19,7 @@ pub enum Status {
 }
 
 /// One piece of evidence: a moment of the run and what happened then.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Evidence {
     /// Microseconds from the mock's start.
     pub at_us: u64,
@@ -31,7 +31,7 @@ pub struct Evidence {
 }
 
 /// A rule's verdict on one scenario run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     /// The rule ID.
     pub rule: String,

@@ -1,0 +1,124 @@
+//! `junit.xml`: one testsuite per scenario, one testcase per rule (`scenario::rule.id`);
+//! failures carry the summary as message and the evidence as text, errors (a client that
+//! crashed or hung) are `<error>`, not-applicable verdicts and accepted fails are `<skipped>`.
+//! The shape is the one Jenkins, GitLab and GitHub's JUnit actions read (checked against an
+//! XSD and parsed by a real consumer in the tests).
+
+use crate::Report;
+use model::rules::Level;
+use model::verdict::{secs, Status};
+use std::fmt::Write as _;
+
+/// Text made safe for XML attributes and content (control characters dropped).
+pub fn xml(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect::<String>()
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// How a verdict shows in JUnit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Passed,
+    Failure,
+    Error,
+    Skipped,
+}
+
+fn kind(v: &model::verdict::Verdict) -> Kind {
+    match v.status {
+        Status::Fail if v.expected.is_some() => Kind::Skipped,
+        Status::Fail => Kind::Failure,
+        Status::Error => Kind::Error,
+        Status::NotApplicable => Kind::Skipped,
+        Status::Pass => Kind::Passed,
+    }
+}
+
+fn count<'a>(rules: impl Iterator<Item = &'a model::verdict::Verdict>, k: Kind) -> usize {
+    rules.filter(|v| kind(v) == k).count()
+}
+
+/// `junit.xml`: one testsuite per scenario, one testcase per rule (`scenario::rule`). The
+/// declared counts match the elements (an accepted fail is skipped, not a failure).
+pub fn render(r: &Report) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let all = || r.scenarios.iter().flat_map(|s| &s.rules);
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"tokenstorm\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+        all().count(),
+        count(all(), Kind::Failure),
+        count(all(), Kind::Error),
+        count(all(), Kind::Skipped),
+        r.duration_ms as f64 / 1000.0
+    );
+    for sc in &r.scenarios {
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+            xml(&sc.name),
+            sc.rules.len(),
+            count(sc.rules.iter(), Kind::Failure),
+            count(sc.rules.iter(), Kind::Error),
+            count(sc.rules.iter(), Kind::Skipped),
+            sc.duration_ms as f64 / 1000.0
+        );
+        for v in &sc.rules {
+            let _ = write!(
+                out,
+                "    <testcase classname=\"{}\" name=\"{}::{}\">",
+                xml(&sc.name),
+                xml(&sc.name),
+                xml(&v.rule)
+            );
+            let detail: String = v
+                .evidence
+                .iter()
+                .map(|e| format!("{}: {}\n", secs(e.at_us), e.what))
+                .collect();
+            match v.status {
+                Status::Fail if v.expected.is_some() => {
+                    let _ = write!(
+                        out,
+                        "<skipped message=\"expected failure: {}\"/>",
+                        xml(v.expected.as_deref().unwrap_or_default())
+                    );
+                }
+                Status::Fail => {
+                    let kind = if v.level == Level::Must {
+                        "MUST"
+                    } else {
+                        "SHOULD"
+                    };
+                    let _ = write!(
+                        out,
+                        "<failure message=\"{}\" type=\"{kind}\">{}</failure>",
+                        xml(&v.summary),
+                        xml(&detail)
+                    );
+                }
+                Status::Error => {
+                    let _ = write!(
+                        out,
+                        "<error message=\"{}\">{}</error>",
+                        xml(&v.summary),
+                        xml(&detail)
+                    );
+                }
+                Status::NotApplicable => {
+                    let _ = write!(out, "<skipped message=\"{}\"/>", xml(&v.summary));
+                }
+                Status::Pass => {}
+            }
+            let _ = writeln!(out, "</testcase>");
+        }
+        let _ = writeln!(out, "  </testsuite>");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
