@@ -1,5 +1,9 @@
-//! The token cache: keyed by scopes (one authority, client and app identity per client),
-//! with each token's expiry and the time from which it should be renewed.
+//! The token cache: entries keyed by account and scopes, the whole cache tagged with the
+//! authority and client it belongs to (a cache of another is never served), each entry with
+//! its expiry and the time from which it should be renewed.
+//!
+//! Invariants (checked by property tests): a lookup never returns an expired token, nor a
+//! token stored for other scopes or another account.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -55,7 +59,7 @@ impl Entry {
     }
 }
 
-/// The cache key of a set of scopes.
+/// The key of a set of scopes (order and repeats do not matter).
 pub fn key(scopes: &[String]) -> String {
     let mut v: Vec<&str> = scopes.iter().map(String::as_str).collect();
     v.sort_unstable();
@@ -63,10 +67,22 @@ pub fn key(scopes: &[String]) -> String {
     v.join(" ")
 }
 
-/// Tokens by scope key, and the signed-in account (user flows).
+/// The entry key of an account's (or the app's, `None`) token for a set of scopes.
+pub fn entry_key(account: Option<&str>, scopes: &[String]) -> String {
+    // U+001F cannot appear in an account id or a scope, so keys cannot collide.
+    format!("{}\u{1f}{}", account.unwrap_or(""), key(scopes))
+}
+
+/// Tokens by account and scopes, and the signed-in account (user flows).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cache {
-    /// The entries.
+    /// The authority the tokens came from.
+    #[serde(default)]
+    pub authority: String,
+    /// The client they were issued to.
+    #[serde(default)]
+    pub client_id: String,
+    /// The entries, by [`entry_key`].
     pub entries: HashMap<String, Entry>,
     /// The refresh token of the signed-in user (never logged).
     #[serde(default)]
@@ -77,6 +93,50 @@ pub struct Cache {
     /// Group ids resolved through Graph after an overage, for the sign-in they belong to.
     #[serde(default)]
     pub overage_groups: Option<Vec<String>>,
+}
+
+impl Cache {
+    /// An empty cache for an authority and client.
+    pub fn for_client(authority: &str, client_id: &str) -> Cache {
+        Cache {
+            authority: authority.to_string(),
+            client_id: client_id.to_string(),
+            ..Cache::default()
+        }
+    }
+
+    /// The signed-in account (`oid.tid` of the last ID token), if any.
+    pub fn account(&self) -> Option<String> {
+        let c = self.id_claims.as_ref()?;
+        let oid = c.get("oid").and_then(|v| v.as_str())?;
+        let tid = c.get("tid").and_then(|v| v.as_str()).unwrap_or("");
+        Some(format!("{oid}.{tid}"))
+    }
+
+    /// A token to serve without asking: stored for exactly this account and scopes, and not
+    /// yet due for renewal.
+    pub fn fresh(&self, account: Option<&str>, scopes: &[String], now: u64) -> Option<&Entry> {
+        self.entries
+            .get(&entry_key(account, scopes))
+            .filter(|e| e.fresh(now))
+    }
+
+    /// A token still valid (though maybe due for renewal), for exactly this account and scopes.
+    pub fn valid(&self, account: Option<&str>, scopes: &[String], now: u64) -> Option<&Entry> {
+        self.entries
+            .get(&entry_key(account, scopes))
+            .filter(|e| e.valid(now))
+    }
+
+    /// Stores a token for an account and scopes (replacing the previous one).
+    pub fn insert(&mut self, account: Option<&str>, scopes: &[String], e: Entry) {
+        self.entries.insert(entry_key(account, scopes), e);
+    }
+
+    /// Drops expired entries.
+    pub fn prune(&mut self, now: u64) {
+        self.entries.retain(|_, e| e.valid(now));
+    }
 }
 
 #[cfg(test)]

@@ -151,7 +151,12 @@ impl Client {
             Some(d) => Some(Store::open(d)?),
             None => None,
         };
-        let cache = store.as_ref().map(Store::load).unwrap_or_default();
+        // A cache written for another authority or client is not ours to serve.
+        let cache = store
+            .as_ref()
+            .map(Store::load)
+            .filter(|c| c.authority == cfg.authority && c.client_id == cfg.client_id)
+            .unwrap_or_else(|| Cache::for_client(&cfg.authority, &cfg.client_id));
         let gate = Gate {
             ignore_retry_after: cfg.quirks.ignore_retry_after,
             no_backoff: cfg.quirks.no_backoff,
@@ -274,23 +279,27 @@ impl Client {
         if challenge.is_none() && !self.cfg.quirks.no_cache {
             let c = lock(&self.cache);
             if let Some(e) = c
-                .entries
-                .get(&k)
-                .filter(|e| e.received_at_ms >= asked_at && e.valid(now))
+                .valid(c.account().as_deref(), scopes, now)
+                .filter(|e| e.received_at_ms >= asked_at)
             {
                 return Ok(e.access_token.clone());
             }
         }
-        let (cached, refresh_token) = {
+        let (fresh, still_valid, refresh_token) = {
             let c = lock(&self.cache);
-            (c.entries.get(&k).cloned(), c.refresh_token.clone())
+            let account = c.account();
+            (
+                c.fresh(account.as_deref(), scopes, now).cloned(),
+                c.valid(account.as_deref(), scopes, now).cloned(),
+                c.refresh_token.clone(),
+            )
         };
         if challenge.is_none() && !self.cfg.quirks.no_cache {
-            if let Some(e) = cached.as_ref().filter(|e| e.fresh(now)) {
-                return Ok(e.access_token.clone());
+            if let Some(e) = fresh {
+                return Ok(e.access_token);
             }
         }
-        let still_valid = cached.filter(|e| e.valid(now) && challenge.is_none());
+        let still_valid = still_valid.filter(|_| challenge.is_none());
         let wait = lock(&self.token_gate).wait(Instant::now());
         if !wait.is_zero() {
             return match still_valid {
@@ -325,7 +334,6 @@ impl Client {
                 let token = entry.access_token.clone();
                 let snapshot = {
                     let mut c = lock(&self.cache);
-                    c.entries.insert(k, entry);
                     if let Some(rt) = v.get("refresh_token").and_then(Value::as_str) {
                         c.refresh_token = Some(rt.to_string());
                     }
@@ -338,6 +346,10 @@ impl Client {
                         c.id_claims = Some(claims);
                         c.overage_groups = None;
                     }
+                    // Stored for the account the answer signed in (none for an app token).
+                    let account = c.account();
+                    c.insert(account.as_deref(), scopes, entry);
+                    c.prune(now_ms());
                     c.clone()
                 };
                 self.save(&snapshot)?;

@@ -26,12 +26,12 @@
 //! ```
 
 mod backoff;
-mod cache;
+pub mod cache;
 mod client;
 mod error;
-mod persist;
+pub mod persist;
 mod user;
 
-pub use client::{ApiResponse, Client, Config, Quirks};
+pub use client::{ApiResponse, Client, Config, Quirks, REQUEST_TIMEOUT};
 pub use error::Error;
 pub use user::{Boxed, Flow, Interaction, WhoAmI};
