@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 /// Prove that a client's sign-in code survives a bad day at the identity provider.
 #[derive(Debug, Parser)]
-#[command(name = "tokenstorm", version, about)]
+#[command(name = "tokenstorm", version = env!("TOKENSTORM_LONG_VERSION"), about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

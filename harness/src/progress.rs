@@ -116,13 +116,19 @@ impl Progress {
         if matches!(sr.verdict.as_str(), "fail" | "error") {
             i.failing += 1;
         }
+        let accepted = sr.rules.iter().filter(|v| v.expected.is_some()).count();
         let line = format!(
-            "[{:>3}/{}] {:<5} {} ({:.1} s)",
+            "[{:>3}/{}] {:<5} {} ({:.1} s){}",
             i.done,
             self.total,
             label(&sr.verdict),
             sr.name,
-            sr.duration_ms as f64 / 1000.0
+            sr.duration_ms as f64 / 1000.0,
+            if accepted > 0 {
+                format!(" ({accepted} accepted failure(s))")
+            } else {
+                String::new()
+            }
         );
         // On a terminal only what needs attention scrolls; the status line counts the rest.
         let show = !self.tty || sr.verdict != "pass";
@@ -219,10 +225,16 @@ pub fn summary_table(r: &Report) -> String {
             let _ = writeln!(out, "{:<width$}  {:<5}  {why}", s.name, label(&s.verdict));
         }
     }
+    let accepted = r.summary.accepted;
     let _ = writeln!(
         out,
-        "{passed} of {} scenario(s) passed every rule",
-        r.scenarios.len()
+        "{passed} of {} scenario(s) passed{}",
+        r.scenarios.len(),
+        if accepted > 0 {
+            format!(" ({accepted} only by accepted failures)")
+        } else {
+            String::new()
+        }
     );
     out
 }

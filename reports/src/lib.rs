@@ -92,6 +92,10 @@ pub struct Summary {
     pub not_applicable: usize,
     /// Scenarios where the client crashed or hung.
     pub errors: usize,
+    /// Of the passed and warned scenarios, those that pass only because an
+    /// expected-failures entry accepts a failing rule.
+    #[serde(default)]
+    pub accepted: usize,
 }
 
 /// An accepted failure from an expected-failures file.
@@ -200,6 +204,11 @@ impl Report {
                 "warn" => s.warned += 1,
                 "not_applicable" => s.not_applicable += 1,
                 _ => s.errors += 1,
+            }
+            if matches!(sc.verdict.as_str(), "pass" | "warn")
+                && sc.rules.iter().any(|v| v.expected.is_some())
+            {
+                s.accepted += 1;
             }
         }
         self.summary = s;

@@ -113,10 +113,15 @@ pub fn render(r: &Report, limit: usize) -> String {
     let _ = writeln!(out, "# {icon} tokenstorm: {}{mode}\n", r.headline());
     let _ = writeln!(
         out,
-        "Client `{}`: **{} scenario(s)**: {} passed, {} failed, {} warned, {} not applicable, {} errors, in {:.1} s{}.\n",
+        "Client `{}`: **{} scenario(s)**: {} passed{}, {} failed, {} warned, {} not applicable, {} errors, in {:.1} s{}.\n",
         r.client.replace('`', "'"),
         s.scenarios,
         s.passed,
+        if s.accepted > 0 {
+            format!(" ({} only by accepted failures)", s.accepted)
+        } else {
+            String::new()
+        },
         s.failed,
         s.warned,
         s.not_applicable,
@@ -168,6 +173,30 @@ pub fn render(r: &Report, limit: usize) -> String {
                 label(&sc.verdict),
                 sc.name,
                 rules.join(", ")
+            );
+        }
+        out.push('\n');
+    }
+    let accepted: Vec<(&str, &Verdict)> = order
+        .iter()
+        .flat_map(|s| {
+            s.rules
+                .iter()
+                .filter(|v| v.status == Status::Fail && v.expected.is_some())
+                .map(move |v| (s.name.as_str(), v))
+        })
+        .collect();
+    if !accepted.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Accepted failures** (the expected-failures file accepts these; they still fail):\n"
+        );
+        for (s, v) in &accepted {
+            let _ = writeln!(
+                out,
+                "- `{s}` / `{}`: {}",
+                v.rule,
+                v.expected.as_deref().unwrap_or_default()
             );
         }
         out.push('\n');
