@@ -119,7 +119,12 @@ pub fn redact(v: &Value) -> Value {
                 .map(|(k, v)| {
                     let secret = matches!(
                         k.as_str(),
-                        "access_token" | "refresh_token" | "id_token" | "token" | "client_secret"
+                        "access_token"
+                            | "refresh_token"
+                            | "id_token"
+                            | "token"
+                            | "client_secret"
+                            | "assertion"
                     );
                     match (secret, v) {
                         (true, Value::String(s)) => (k.clone(), json!(model::redact(s))),
@@ -464,7 +469,7 @@ impl Client {
         self.transcript.push(TranscriptEvent::Command {
             id,
             op: op.to_string(),
-            args: args.clone(),
+            args: redact(&args),
             step,
             deadline_ms: deadline.as_millis() as u64,
         });

@@ -181,6 +181,8 @@ struct Session<'a> {
     ids: AtomicU64,
     opts: &'a RunOptions,
     incarnation: u32,
+    /// On-behalf-of scenarios: the user token the middle tier receives from its front end.
+    assertion: Option<String>,
 }
 
 impl Session<'_> {
@@ -223,7 +225,11 @@ impl Session<'_> {
             } else {
                 a.scopes.clone()
             };
-            return Some(("acquire_token", json!({ "scopes": scopes })));
+            let mut args = json!({ "scopes": scopes });
+            if let Some(a) = &self.assertion {
+                args["assertion"] = json!(a);
+            }
+            return Some(("acquire_token", args));
         }
         if let Some(c) = &step.call_api {
             return Some((
@@ -453,6 +459,9 @@ pub async fn run_scenario(
         ids: AtomicU64::new(1),
         opts,
         incarnation: 0,
+        assertion: (scenario.flow.value == Flow::Obo)
+            .then(|| idp.user_assertion(&tenant).ok())
+            .flatten(),
     };
     let mut hello = None;
     let outcome = async {

@@ -149,7 +149,7 @@ fn run_judges_a_client_and_writes_every_report() {
     assert!(!ra["evidence"].as_array().unwrap().is_empty());
     let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(
-        md.contains("## FAIL throttle-429-short") && md.contains("early"),
+        md.contains("### FAIL `throttle-429-short`") && md.contains("early"),
         "{md}"
     );
     let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
@@ -345,7 +345,9 @@ fn expected_failures_accept_known_fails_and_report_stale_entries() {
         .contains("expected failure: the scripted client"));
     assert!(std::fs::read_to_string(out.join("report.md"))
         .unwrap()
-        .contains("Accepted by the expected-failures file"));
+        .contains(
+            "**Accepted failures** (the expected-failures file accepts these; they still fail)"
+        ));
     // An entry that no longer fails is reported and fails the run.
     let out = dir.path().join("s");
     let r = run(&stale, &out);

@@ -236,6 +236,49 @@ impl MockIdp {
         &self.client_secret
     }
 
+    /// A signed-in user's access token for the confidential app itself (`aud` =
+    /// `api://{client_id}`), as a front end sends it to a middle tier: the incoming assertion
+    /// of an on-behalf-of exchange. Minted in-process, so it is not journaled (the front end
+    /// is not the client under test).
+    pub fn user_assertion(&self, tenant: &str) -> Result<String, String> {
+        let t = self.idp.tenant(tenant);
+        let (config, keys) = {
+            let st = t.state.lock().unwrap_or_else(|p| p.into_inner());
+            (
+                st.config.clone(),
+                st.keys.clone().unwrap_or_else(|| self.idp.keys.clone()),
+            )
+        };
+        let scope_strings = vec![format!(
+            "api://{}/access_as_user",
+            config::CONFIDENTIAL_CLIENT_ID
+        )];
+        let scopes = tokens::ResourceScopes::parse(&scope_strings).map_err(|e| e.to_string())?;
+        let minted = tokens::mint(
+            &self.idp,
+            &config,
+            &tokens::Request {
+                keys: &keys,
+                base: &self.idp.base_url,
+                tenant,
+                client_id: config::PUBLIC_CLIENT_ID,
+                confidential: false,
+                scopes: &scopes,
+                scope_strings: &scope_strings,
+                subject: tokens::Subject::User(&config.user, state::unix_now()),
+                nonce: None,
+                cae: false,
+                client_info: false,
+                app_roles: &[],
+                claims_request: None,
+            },
+        );
+        minted.body["access_token"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| "no access token minted".to_string())
+    }
+
     /// What the ready file says.
     pub fn ready(&self) -> ReadyFile {
         let user = &self.idp.default_config.user;

@@ -184,7 +184,19 @@ impl Client {
     /// asked us to wait, in which case a still-valid cached token is served. Client
     /// credentials need no interaction.
     pub async fn acquire(&self, scopes: &[String]) -> Result<String, Error> {
-        self.acquire_inner(scopes, None, None).await
+        self.acquire_inner(scopes, None, None, None).await
+    }
+
+    /// On-behalf-of (a middle tier): a token for `scopes` for the user whose token
+    /// (`assertion`) the caller received. Cached per assertion (by its SHA-256, never the
+    /// token itself), with the same renewal, throttling and fallback as every other token.
+    pub async fn acquire_on_behalf_of(
+        &self,
+        assertion: &str,
+        scopes: &[String],
+    ) -> Result<String, Error> {
+        self.acquire_inner(scopes, None, None, Some(assertion))
+            .await
     }
 
     /// As [`Client::acquire`], with someone to show the user a browser or a device code when
@@ -194,7 +206,7 @@ impl Client {
         scopes: &[String],
         ui: Option<&dyn Interaction>,
     ) -> Result<String, Error> {
-        let token = self.acquire_inner(scopes, None, ui).await?;
+        let token = self.acquire_inner(scopes, None, ui, None).await?;
         if self.cfg.quirks.decode_access_token && crate::user::id_token_claims(&token).is_none() {
             return Err(Error::Local("cannot decode the access token".into()));
         }
@@ -262,8 +274,19 @@ impl Client {
         scopes: &[String],
         challenge: Option<&Value>,
         ui: Option<&dyn Interaction>,
+        assertion: Option<&str>,
     ) -> Result<String, Error> {
-        let k = key(scopes);
+        // An on-behalf-of token belongs to the user of the assertion, keyed by its hash.
+        let obo_account = assertion.map(|a| {
+            let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, a.as_bytes());
+            let hex: String = d.as_ref()[..16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("obo:{hex}")
+        });
+        let account_of = |c: &Cache| obo_account.clone().or_else(|| c.account());
+        let k = format!("{}|{}", obo_account.as_deref().unwrap_or(""), key(scopes));
         let asked_at = now_ms();
         // Concurrent needs for the same token share one network call: whoever waited for the
         // one in flight takes its result, even if that token is already due for renewal.
@@ -279,7 +302,7 @@ impl Client {
         if challenge.is_none() && !self.cfg.quirks.no_cache {
             let c = lock(&self.cache);
             if let Some(e) = c
-                .valid(c.account().as_deref(), scopes, now)
+                .valid(account_of(&c).as_deref(), scopes, now)
                 .filter(|e| e.received_at_ms >= asked_at)
             {
                 return Ok(e.access_token.clone());
@@ -287,7 +310,7 @@ impl Client {
         }
         let (fresh, still_valid, refresh_token) = {
             let c = lock(&self.cache);
-            let account = c.account();
+            let account = account_of(&c);
             (
                 c.fresh(account.as_deref(), scopes, now).cloned(),
                 c.valid(account.as_deref(), scopes, now).cloned(),
@@ -315,8 +338,21 @@ impl Client {
         if let Some(c) = challenge {
             merge(&mut claims, c);
         }
-        let result = match self.cfg.flow {
-            Flow::ClientCredentials => {
+        let result = match (&self.cfg.flow, assertion) {
+            (_, Some(assertion)) => {
+                self.token_request(&[
+                    (
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:jwt-bearer".to_string(),
+                    ),
+                    ("assertion", assertion.to_string()),
+                    ("requested_token_use", "on_behalf_of".to_string()),
+                    ("scope", scopes.join(" ")),
+                    ("claims", claims.to_string()),
+                ])
+                .await
+            }
+            (Flow::ClientCredentials | Flow::OnBehalfOf, None) => {
                 self.token_request(&[
                     ("grant_type", "client_credentials".to_string()),
                     ("scope", scopes.join(" ")),
@@ -326,6 +362,8 @@ impl Client {
             }
             _ => self.user_token(scopes, &claims, refresh_token, ui).await,
         };
+        // An on-behalf-of answer's ID token (if any) is the user's, not a sign-in of ours.
+        let v_is_obo = assertion.is_some();
         match result {
             Ok(v) => {
                 let Some(entry) = entry_of(&v, !self.cfg.quirks.ignore_refresh_in) else {
@@ -334,12 +372,17 @@ impl Client {
                 let token = entry.access_token.clone();
                 let snapshot = {
                     let mut c = lock(&self.cache);
-                    if let Some(rt) = v.get("refresh_token").and_then(Value::as_str) {
+                    if let Some(rt) = v
+                        .get("refresh_token")
+                        .and_then(Value::as_str)
+                        .filter(|_| !v_is_obo)
+                    {
                         c.refresh_token = Some(rt.to_string());
                     }
                     if let Some(claims) = v
                         .get("id_token")
                         .and_then(Value::as_str)
+                        .filter(|_| !v_is_obo)
                         .and_then(crate::user::id_token_claims)
                     {
                         // A new sign-in: an overage is resolved again, once.
@@ -347,7 +390,7 @@ impl Client {
                         c.overage_groups = None;
                     }
                     // Stored for the account the answer signed in (none for an app token).
-                    let account = c.account();
+                    let account = account_of(&c);
                     c.insert(account.as_deref(), scopes, entry);
                     c.prune(now_ms());
                     c.clone()
@@ -496,7 +539,7 @@ impl Client {
         let first = self.send_api(method, url, &token, None).await?;
         if first.response.status == 401 && !self.cfg.quirks.no_challenge {
             if let Some(claims) = first.challenge.as_deref().and_then(challenge_claims) {
-                let fresh = self.acquire_inner(scopes, Some(&claims), ui).await?;
+                let fresh = self.acquire_inner(scopes, Some(&claims), ui, None).await?;
                 let again = self.send_api(method, url, &fresh, None).await?;
                 return Ok(again.response);
             }

@@ -6,7 +6,8 @@
 //! persistent cache encrypted at rest.
 //!
 //! Flows: client credentials, authorization code with PKCE (the caller shows the browser
-//! through [`Interaction`]), device code. On-behalf-of is still to come.
+//! through [`Interaction`]), device code, and on-behalf-of
+//! ([`Client::acquire_on_behalf_of`]); refresh tokens throughout.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), reference_client::Error> {

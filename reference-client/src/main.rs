@@ -124,6 +124,7 @@ async fn main() -> anyhow::Result<()> {
                     .unwrap_or_else(|| "http://localhost/callback".into()),
             },
             Some("device_code") => Flow::DeviceCode,
+            Some("obo") => Flow::OnBehalfOf,
             _ => Flow::ClientCredentials,
         },
         graph_url: env("TOKENSTORM_GRAPH_URL").unwrap_or_default(),
@@ -147,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
     let hello = json!({
         "type": "hello", "protocol": 1, "client": "tokenstorm-reference-client",
         "version": env!("CARGO_PKG_VERSION"),
-        "flows": ["client_credentials", "auth_code", "device_code"],
+        "flows": ["client_credentials", "auth_code", "device_code", "obo"],
         "features": ["persist", "call_api", "cae", "whoami"],
     });
     let _ = tx.send((hello, false));
@@ -206,7 +207,11 @@ async fn main() -> anyhow::Result<()> {
                         })
                         .filter(|v: &Vec<String>| !v.is_empty())
                         .unwrap_or(scopes);
-                    match client.acquire_with(&asked, Some(&ui)).await {
+                    let got = match msg["assertion"].as_str() {
+                        Some(a) => client.acquire_on_behalf_of(a, &asked).await,
+                        None => client.acquire_with(&asked, Some(&ui)).await,
+                    };
+                    match got {
                         Ok(t) => json!({"type": "result", "id": id, "ok": true, "access_token": t}),
                         Err(e) => error_answer(id, &e),
                     }

@@ -36,6 +36,9 @@ pub enum Flow {
     },
     /// Device code.
     DeviceCode,
+    /// On-behalf-of: a middle tier exchanges the user token it received (the assertion) for
+    /// a token to a downstream API ([`crate::Client::acquire_on_behalf_of`]).
+    OnBehalfOf,
 }
 
 /// Who is signed in, as the ID token (and Graph, on an overage) says.
@@ -141,6 +144,9 @@ impl Client {
             Flow::ClientCredentials => {
                 Err(Error::Local("client credentials need no sign-in".into()))
             }
+            Flow::OnBehalfOf => Err(Error::Local(
+                "on-behalf-of needs the user's token (acquire_on_behalf_of), not a sign-in".into(),
+            )),
         }
     }
 

@@ -420,3 +420,35 @@ async fn a_stalled_token_endpoint_times_out_and_backs_off() {
     );
     assert!(matches!(c.acquire(&scopes()).await, Err(Error::Waiting(_))));
 }
+
+#[tokio::test]
+async fn on_behalf_of_exchanges_each_assertion_once_and_caches_per_user() {
+    let server = MockServer::start().await;
+    for (user, n) in [("alice", 1), ("bob", 2)] {
+        Mock::given(method("POST"))
+            .and(body_string_contains(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer",
+            ))
+            .and(body_string_contains("requested_token_use=on_behalf_of"))
+            .and(body_string_contains(
+                format!("assertion=incoming-token-of-{user}").as_str(),
+            ))
+            .respond_with(token(n, 3600, None))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let mut cfg = config(&server, None);
+    cfg.flow = Flow::OnBehalfOf;
+    let c = Client::new(cfg).unwrap();
+    for _ in 0..3 {
+        for (user, n) in [("alice", 1), ("bob", 2)] {
+            let t = c
+                .acquire_on_behalf_of(&format!("incoming-token-of-{user}"), &scopes())
+                .await
+                .unwrap();
+            // Never another user's token.
+            assert_eq!(t, format!("opaque-token-{n}"));
+        }
+    }
+}
