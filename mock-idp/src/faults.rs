@@ -88,6 +88,9 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
             .or_else(|| snap.client_id.clone()),
         graph_path: (endpoint == Endpoint::Graph)
             .then(|| snap.path.trim_start_matches("/graph/v1.0").to_string()),
+        claims: params
+            .get("claims")
+            .and_then(|c| serde_json::from_str(c).ok()),
     };
 
     let now = idp.now_us();
@@ -170,6 +173,10 @@ fn journal_probe(record: &Record, probe: &Probe, label: &str, tenant: &str) {
         }
         if e.scopes.is_empty() {
             e.scopes = probe.scopes.clone();
+        }
+        if e.claims.is_none() && probe.claims.is_some() {
+            e.claims = probe.claims.clone();
+            e.client_capabilities = crate::routes::capabilities(probe.claims.as_ref());
         }
     });
 }

@@ -69,6 +69,26 @@ async fn the_nth_call_gets_the_429_with_its_retry_after() {
     assert_eq!(cc_call(&http, &idp, "plain").await.unwrap().status(), 200);
     idp.load_scenario("s429b", cc("  - endpoint: token\n    calls: \"1\"\n    respond: { status: 429, retry_after: 3s }\n"));
     assert_eq!(cc_call(&http, &idp, "s429b").await.unwrap().status(), 429);
+    // ...including the capabilities its `claims` declared (cae.capable judges every request).
+    let (id, secret) = confidential(&idp);
+    let r = http
+        .post(format!("{}/oauth2/v2.0/token", idp.authority("s429c")))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id.as_str()),
+            ("client_secret", secret.as_str()),
+            ("scope", "https://graph.microsoft.com/.default"),
+            (
+                "claims",
+                r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#,
+            ),
+        ]);
+    idp.load_scenario("s429c", cc("  - endpoint: token\n    calls: \"1\"\n    respond: { status: 429, retry_after: 3s }\n"));
+    assert_eq!(r.send().await.unwrap().status(), 429);
+    assert_eq!(
+        idp.journal_for("s429c")[0].client_capabilities,
+        vec!["cp1".to_string()]
+    );
 }
 
 #[tokio::test]

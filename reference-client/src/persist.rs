@@ -41,6 +41,46 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     std::fs::rename(&tmp, path).map_err(local)
 }
 
+/// Creates the key file exclusively, so two processes starting on one state directory agree
+/// on one key (the loser of the race reads the winner's) instead of each sealing the cache
+/// with a key the other then overwrites.
+fn create_key(path: &Path, rng: &SystemRandom) -> Result<Vec<u8>, Error> {
+    let mut k = vec![0u8; 32];
+    rng.fill(&mut k)
+        .map_err(|_| Error::Local("no randomness".into()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tag = [0u8; 8];
+    rng.fill(&mut tag)
+        .map_err(|_| Error::Local("no randomness".into()))?;
+    let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = dir.join(format!(".cache.key.{tag}.tmp"));
+    write_private(&tmp, &k)?;
+    // hard_link fails if the key exists: publishing is atomic and never replaces a key.
+    match std::fs::hard_link(&tmp, path) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&tmp);
+            Ok(k)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let _ = std::fs::remove_file(&tmp);
+            match std::fs::read(path) {
+                Ok(existing) if existing.len() == 32 => Ok(existing),
+                // A damaged key protects nothing: replace it (the cache is then unreadable
+                // and starts empty, which is safe).
+                _ => {
+                    write_private(path, &k)?;
+                    Ok(k)
+                }
+            }
+        }
+        Err(_) => {
+            // No hard links on this filesystem: fall back to a plain atomic write.
+            std::fs::rename(&tmp, path).map_err(local)?;
+            Ok(k)
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`: `cache.key` and `cache.bin`.
     pub fn open(dir: &Path) -> Result<Store, Error> {
@@ -49,13 +89,7 @@ impl Store {
         let rng = SystemRandom::new();
         let key_bytes = match std::fs::read(&key_path) {
             Ok(k) if k.len() == 32 => k,
-            _ => {
-                let mut k = vec![0u8; 32];
-                rng.fill(&mut k)
-                    .map_err(|_| Error::Local("no randomness".into()))?;
-                write_private(&key_path, &k)?;
-                k
-            }
+            _ => create_key(&key_path, &rng)?,
         };
         let key = LessSafeKey::new(
             UnboundKey::new(&AES_256_GCM, &key_bytes)

@@ -100,3 +100,29 @@ proptest! {
         prop_assert_eq!(store.load(), c);
     }
 }
+
+#[test]
+fn two_processes_opening_one_state_directory_agree_on_the_key() {
+    // Threads stand in for processes: both race to create the key; both must end up with the
+    // same one, so what one saves the other can read.
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..20 {
+        let _ = std::fs::remove_file(dir.path().join("cache.key"));
+        let stores: Vec<_> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| reference_client::persist::Store::open(dir.path()).unwrap()))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut c = Cache::for_client("a", "c");
+        c.insert(
+            None,
+            &["s".to_string()],
+            Entry::new("t".into(), 0, 3600, None),
+        );
+        stores[0].save(&c).unwrap();
+        for s in &stores[1..] {
+            assert_eq!(s.load(), c, "a store sealed with another key");
+        }
+    }
+}
