@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install the pinned, unmodified real MSAL libraries that tokenstorm's real-client
 # tests run against the mock:
-#   - MSAL for Python: a venv at $DIR/python  (scripts/real-clients/requirements.txt)
-#   - MSAL for Node:   $DIR/node/node_modules (scripts/real-clients/package.json + package-lock.json)
+#   - MSAL for Python: a venv at $DIR/python  (adapters/msal-python/requirements.txt)
+#   - MSAL for Node:   $DIR/node/node_modules (adapters/msal-node/package.json + package-lock.json)
 # where DIR = ${TOKENSTORM_CLIENTS_DIR:-<repo>/target/real-clients}.
 #
 # Idempotent: a stamp file holds a hash of the pinned inputs; when it matches (and the
@@ -26,9 +26,10 @@ SRC="$SCRIPT_DIR/real-clients"
 DIR="${TOKENSTORM_CLIENTS_DIR:-$REPO/target/real-clients}"
 PY_BOOT="${TOKENSTORM_PYTHON:-python3}"
 
-REQS="$SRC/requirements.txt"
-PKG="$SRC/package.json"
-LOCK="$SRC/package-lock.json"
+# One set of pins: the adapters' (adapters/msal-python, adapters/msal-node).
+REQS="$REPO/adapters/msal-python/requirements.txt"
+PKG="$REPO/adapters/msal-node/package.json"
+LOCK="$REPO/adapters/msal-node/package-lock.json"
 STAMP="$DIR/.installed.stamp"
 
 log() { printf 'install-real-clients: %s\n' "$*" >&2; }

@@ -63,7 +63,7 @@ pub fn apply(entries: &[Entry], scenarios: &mut [ScenarioReport], strict: bool) 
             .find(|v| v.rule == e.rule && v.status == Status::Fail)
         {
             Some(v) => v.expected = Some(e.reason.clone()),
-            None if sc.verdict != "not_applicable" && sc.verdict != "error" => {
+            None if sc.verdict != "not_applicable" && sc.verdict != "error" && !e.unstable => {
                 stale.push(e.clone())
             }
             None => {}
@@ -71,4 +71,59 @@ pub fn apply(entries: &[Entry], scenarios: &mut [ScenarioReport], strict: bool) 
         sc.recompute(strict);
     }
     stale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::rules::Level;
+    use model::verdict::Verdict;
+
+    fn scenario(status: Status) -> ScenarioReport {
+        ScenarioReport {
+            name: "s".into(),
+            summary: String::new(),
+            tags: vec![],
+            flow: "client_credentials".into(),
+            tenant: "t".into(),
+            hello: None,
+            outcome: reports::Outcome::Completed,
+            verdict: if status == Status::Fail {
+                "fail"
+            } else {
+                "pass"
+            }
+            .into(),
+            duration_ms: 0,
+            rules: vec![Verdict {
+                rule: "throttle.retry-after".into(),
+                level: Level::Must,
+                status,
+                summary: String::new(),
+                evidence: vec![],
+                expected: None,
+            }],
+            journal: String::new(),
+            requests: 0,
+        }
+    }
+
+    #[test]
+    fn unstable_entries_accept_a_fail_and_are_not_stale_when_it_passes() {
+        let entry = |unstable| Entry {
+            scenario: "s".into(),
+            rule: "throttle.retry-after".into(),
+            reason: "a whole-second clock".into(),
+            unstable,
+        };
+        for unstable in [false, true] {
+            let mut failing = [scenario(Status::Fail)];
+            assert!(apply(&[entry(unstable)], &mut failing, false).is_empty());
+            assert_eq!(failing[0].verdict, "pass");
+            assert!(failing[0].rules[0].expected.is_some());
+            let mut passing = [scenario(Status::Pass)];
+            let stale = apply(&[entry(unstable)], &mut passing, false);
+            assert_eq!(stale.len(), usize::from(!unstable));
+        }
+    }
 }

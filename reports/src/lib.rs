@@ -108,6 +108,11 @@ pub struct ExpectedFailure {
     pub rule: String,
     /// Why it is accepted (shown in every report).
     pub reason: String,
+    /// The verdict depends on timing the client doesn't control (a library's whole-second
+    /// clock, a race between concurrent requests): accepted when it fails, and not reported
+    /// as out of date when it passes. Use sparingly, with the cause in `reason`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unstable: bool,
 }
 
 /// Why a scenario could not be judged, or was not applicable.

@@ -153,7 +153,6 @@ pub fn proactive(input: &Input<'_>) -> Finding {
     if with_refresh_in.is_empty() {
         return Finding::na("no token came with refresh_in");
     }
-    let tol = input.tolerance_us("refresh.proactive");
     let mut situations = 0;
     let mut ev = Vec::new();
     for (e, due, expires) in with_refresh_in {
@@ -167,9 +166,12 @@ pub fn proactive(input: &Input<'_>) -> Finding {
             continue;
         };
         situations += 1;
+        // Any later request for the same token renews it: one made a little before
+        // `refresh_in` elapsed (a cache rounding its clock to seconds) still replaced the
+        // token; asking too early is cache.reuse's business, not this rule's.
         let renewed = input.client_requests().any(|x| {
             x.endpoint == Endpoint::Token
-                && x.arrived_us + tol >= due
+                && x.arrived_us > e.arrived_us
                 && x.arrived_us < expires
                 && x.seq != e.seq
                 && scope_key(&x.scopes) == key
@@ -463,6 +465,18 @@ mod tests {
                 &s,
                 "refresh.proactive",
                 &[tok.clone(), entry(2, 5.0, Endpoint::Token, 200)],
+                &t,
+                &[]
+            ),
+            Status::Pass
+        );
+        // Renewed a little before refresh_in elapsed (3.8 s < 4.0 s), then asked at 5 s: the
+        // token in use at 5 s is the new one, so the client did renew.
+        assert_eq!(
+            status(
+                &s,
+                "refresh.proactive",
+                &[tok.clone(), entry(2, 3.8, Endpoint::Token, 200)],
                 &t,
                 &[]
             ),
