@@ -83,3 +83,65 @@ fn msal_python_verdicts_match_its_expectations() {
 fn msal_node_verdicts_match_its_expectations() {
     judge("msal-node");
 }
+
+/// Observe mode on real MSAL: a plain script (no driver protocol) judged by the journal-only
+/// rules. MSAL Python retries a malformed 200 at the app's next call (it throttles only
+/// 429/5xx/400 responses), serves repeated needs from its cache, and was not given cp1.
+#[test]
+fn a_plain_msal_script_is_judged_in_observe_mode() {
+    let install = Command::new("bash")
+        .arg(root().join("adapters/msal-python/install.sh"))
+        .arg(root().join("target/adapters/msal-python"))
+        .output()
+        .unwrap();
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let python = String::from_utf8_lossy(&install.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("python=").map(str::to_string))
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tokenstorm"))
+        .args([
+            "observe",
+            "--quiet",
+            "--scenario",
+            "outage-malformed-json",
+            "--out",
+        ])
+        .arg(out.path())
+        .arg("--")
+        .arg(&python)
+        .arg(root().join("adapters/observe/msal_plain.py"))
+        .arg("12")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["mode"], "observe");
+    let status = |id: &str| {
+        r["scenarios"][0]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["rule"] == id)
+            .map(|v| v["status"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(status("robust.malformed-response"), "fail");
+    assert_eq!(status("cache.reuse"), "pass");
+    assert_eq!(status("cae.capable"), "fail");
+    assert_eq!(status("client.liveness"), "pass");
+    let journal =
+        std::fs::read_to_string(out.path().join("journal/outage-malformed-json.jsonl")).unwrap();
+    assert!(journal.contains("MSAL.Python"));
+}
