@@ -72,6 +72,33 @@
 //! `Flow::DeviceCode`: [`Interaction::device_code`] shows the user code and the verification
 //! URI; polling keeps the server's interval and slows down when told.
 //!
+//! ```no_run
+//! # async fn demo() -> Result<(), reference_client::Error> {
+//! use reference_client::{Boxed, Client, Config, Flow, Interaction};
+//! struct Terminal;
+//! impl Interaction for Terminal {
+//!     fn browse(&self, _: String) -> Boxed<'_, Result<String, String>> {
+//!         Box::pin(async { Err("no browser here".to_string()) })
+//!     }
+//!     fn device_code(&self, user_code: String, verification_uri: String) -> Boxed<'_, ()> {
+//!         Box::pin(async move { eprintln!("Sign in at {verification_uri} with code {user_code}") })
+//!     }
+//! }
+//! let client = Client::new(Config {
+//!     authority: "https://login.microsoftonline.com/organizations".into(),
+//!     client_id: "public-app-id".into(),
+//!     client_secret: String::new(),
+//!     ca_pem: None,
+//!     state_dir: Some("/home/me/.config/my-cli".into()), // silent on the next run
+//!     flow: Flow::DeviceCode,
+//!     graph_url: "https://graph.microsoft.com/v1.0".into(),
+//!     quirks: Default::default(),
+//! })?;
+//! let scopes = ["https://graph.microsoft.com/User.Read".to_string()];
+//! let token = client.acquire_with(&scopes, Some(&Terminal)).await?;
+//! # let _ = token; Ok(()) }
+//! ```
+//!
 //! # On-behalf-of (a middle-tier API)
 //!
 //! ```no_run

@@ -5,6 +5,9 @@ use super::{about, describe, incarnation_of, incarnations, scope_key, Finding, I
 use model::verdict::{secs, Evidence};
 use model::{Endpoint, GrantType, JournalEntry, TokenKind};
 
+/// The granularity of lifetimes on the wire (`expires_in`, `refresh_in`: whole seconds).
+const CLOCK_GRANULARITY_US: u64 = 1_000_000;
+
 /// An access token the mock issued: who for, which scopes, from when it is renewable.
 struct Issued<'a> {
     entry: &'a JournalEntry,
@@ -24,10 +27,13 @@ fn issued_tokens<'a>(input: &'a Input<'_>, rule: &str) -> Vec<Issued<'a>> {
             let at = e.issued_of(TokenKind::Access)?;
             let issued_at = e.finished_us.unwrap_or(e.arrived_us);
             let life = at.expires_in.unwrap_or(0) * 1_000_000;
-            let by_window = issued_at + life.saturating_sub(window);
-            let by_refresh_in = at
-                .refresh_in
-                .map_or(u64::MAX, |r| issued_at + r * 1_000_000);
+            // Clients count `expires_in` and `refresh_in` (whole seconds on the wire) from
+            // when they sent the request, often on a whole-second clock (MSAL does both), so
+            // renewal is allowed from one second before the boundary as measured from the
+            // request's arrival: a renewal that early is conservative, not a cache miss.
+            let start = e.arrived_us;
+            let by_window = start + life.saturating_sub(window);
+            let by_refresh_in = at.refresh_in.map_or(u64::MAX, |r| start + r * 1_000_000);
             Some(Issued {
                 entry: e,
                 client: e.client_id.as_deref(),
@@ -37,7 +43,9 @@ fn issued_tokens<'a>(input: &'a Input<'_>, rule: &str) -> Vec<Issued<'a>> {
                     &at.scopes
                 }),
                 issued_at,
-                renewable_from: by_window.min(by_refresh_in),
+                renewable_from: by_window
+                    .min(by_refresh_in)
+                    .saturating_sub(CLOCK_GRANULARITY_US),
                 expires_at: issued_at + life,
             })
         })
@@ -304,10 +312,22 @@ mod tests {
             .0,
             Status::Pass
         );
+        // Up to a second before the boundary (whole-second lifetimes, counted from the
+        // request) is conservative, not a miss; earlier is a breach.
         assert_eq!(
             verdict(
                 "cache.reuse",
-                &[short, entry(2, 5.0, Endpoint::Token, 200)],
+                &[short.clone(), entry(2, 5.3, Endpoint::Token, 200)],
+                &t,
+                &[]
+            )
+            .0,
+            Status::Pass
+        );
+        assert_eq!(
+            verdict(
+                "cache.reuse",
+                &[short, entry(2, 4.5, Endpoint::Token, 200)],
                 &t,
                 &[]
             )
