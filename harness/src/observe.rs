@@ -114,10 +114,6 @@ pub async fn observe(
     interrupt: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<Report> {
     let started = Instant::now();
-    let started_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     let mut scenario = match plan.scenario.clone() {
         Some(s) => s,
         None => quiet_scenario(plan.flow.unwrap_or(Flow::ClientCredentials))
@@ -224,36 +220,17 @@ pub async fn observe(
         fired: idp.fired_events(&tenant),
         duration: started.elapsed(),
     };
-    let verdicts = judge(&Input {
-        scenario: &run.scenario,
-        journal: &run.journal,
-        transcript: &run.transcript,
-        state_files: &run.state_files,
-        outcome: &run.outcome,
-        fired: &run.fired,
-        observed: true,
-    });
+    let verdicts = judge(&Input::of(&run, true));
     crate::run::write_journal(&plan.out, &run)?;
     let sr = report::scenario_report(&run, verdicts, plan.strict);
-    let mut r = Report {
-        schema_version: report::SCHEMA_VERSION,
-        tokenstorm_version: env!("CARGO_PKG_VERSION").to_string(),
-        mode: report::Mode::Observe,
-        started_unix,
-        duration_ms: started.elapsed().as_millis() as u64,
-        client: shell_words::join(
-            std::iter::once(plan.command.program.as_str())
-                .chain(plan.command.args.iter().map(String::as_str)),
-        ),
-        strict: plan.strict,
-        interrupted: matches!(end, End::Interrupted),
-        summary: Default::default(),
-        scenarios: vec![sr],
-        stale_expected_failures: vec![],
-        shard: None,
-        baseline: None,
-    };
-    r.summarize();
+    let r = report::new_report(
+        report::Mode::Observe,
+        &plan.command,
+        started,
+        plan.strict,
+        matches!(end, End::Interrupted),
+        vec![sr],
+    );
     report::write_all(&plan.out, &r)?;
     Ok(r)
 }

@@ -203,10 +203,6 @@ pub async fn execute(
     interrupt: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<Report> {
     let started = Instant::now();
-    let started_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     let idp = Arc::new(
         MockIdp::start(Options::default())
             .await
@@ -238,15 +234,7 @@ pub async fn execute(
                     };
                     progress.started(&l.scenario.name.value);
                     let run = run_scenario(&idp, &l.scenario, &client, &opts).await;
-                    let verdicts = judge(&Input {
-                        scenario: &run.scenario,
-                        journal: &run.journal,
-                        transcript: &run.transcript,
-                        state_files: &run.state_files,
-                        outcome: &run.outcome,
-                        fired: &run.fired,
-                        observed: false,
-                    });
+                    let verdicts = judge(&Input::of(&run, false));
                     if let Err(e) = write_journal(&out, &run) {
                         eprintln!(
                             "tokenstorm: cannot write the journal of {}: {e}",
@@ -279,24 +267,16 @@ pub async fn execute(
     } else {
         crate::expected::apply(&plan.expected, &mut scenarios, plan.strict)
     };
-    let mut r = Report {
-        schema_version: report::SCHEMA_VERSION,
-        tokenstorm_version: env!("CARGO_PKG_VERSION").to_string(),
-        mode: report::Mode::Run,
-        started_unix,
-        duration_ms: started.elapsed().as_millis() as u64,
-        client: shell_words::join(
-            std::iter::once(plan.client.program.as_str())
-                .chain(plan.client.args.iter().map(String::as_str)),
-        ),
-        strict: plan.strict,
+    let mut r = report::new_report(
+        report::Mode::Run,
+        &plan.client,
+        started,
+        plan.strict,
         interrupted,
-        summary: Default::default(),
         scenarios,
-        stale_expected_failures: stale,
-        shard: plan.shard.clone(),
-        baseline: None,
-    };
+    );
+    r.stale_expected_failures = stale;
+    r.shard = plan.shard.clone();
     r.summarize();
     if let Some(base) = &plan.baseline {
         r.baseline = Some(compare(base, &r, &plan.library));

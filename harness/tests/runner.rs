@@ -19,18 +19,10 @@ fn scripted(mode: &str) -> ClientCommand {
 }
 
 fn verdicts(run: &ScenarioRun) -> Vec<(String, Status)> {
-    judge(&Input {
-        scenario: &run.scenario,
-        journal: &run.journal,
-        transcript: &run.transcript,
-        state_files: &run.state_files,
-        outcome: &run.outcome,
-        fired: &run.fired,
-        observed: false,
-    })
-    .into_iter()
-    .map(|v| (v.rule, v.status))
-    .collect()
+    judge(&Input::of(run, false))
+        .into_iter()
+        .map(|v| (v.rule, v.status))
+        .collect()
 }
 
 fn builtin(name: &str) -> model::scenario::Scenario {

@@ -53,15 +53,7 @@ async fn verdict(
         "{scenario} {quirk:?}: {:?}",
         run.outcome
     );
-    let v = judge(&Input {
-        scenario: &run.scenario,
-        journal: &run.journal,
-        transcript: &run.transcript,
-        state_files: &run.state_files,
-        outcome: &run.outcome,
-        fired: &run.fired,
-        observed: false,
-    });
+    let v = judge(&Input::of(&run, false));
     let v = v
         .into_iter()
         .find(|v| v.rule == rule)

@@ -37,7 +37,20 @@ pub struct Input<'a> {
     pub observed: bool,
 }
 
-impl Input<'_> {
+impl<'a> Input<'a> {
+    /// What a rule may look at in a scenario run (`observed`: `tokenstorm observe`).
+    pub fn of(run: &'a crate::runner::ScenarioRun, observed: bool) -> Self {
+        Input {
+            scenario: &run.scenario,
+            journal: &run.journal,
+            transcript: &run.transcript,
+            state_files: &run.state_files,
+            outcome: &run.outcome,
+            fired: &run.fired,
+            observed,
+        }
+    }
+
     /// The tolerance of a rule: a request counts as early only if it comes more than this
     /// before its deadline (50 ms unless the scenario says otherwise).
     pub fn tolerance_us(&self, rule: &str) -> u64 {
