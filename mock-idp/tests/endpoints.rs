@@ -677,6 +677,22 @@ async fn authorize_prompt_semantics_sso_cookie_and_response_modes() {
     // prompt=none with the session: a code.
     let (_, loc, _) = authorize(&http, &idp, "p", &[("prompt", "none")], Some(&cookie)).await;
     assert!(query_param(&loc.unwrap(), "code").is_some());
+    // ...but not for a step-up (a Conditional Access policy's claims): that needs the user.
+    let step_up = r#"{"access_token":{"capolids":{"essential":true,"values":["c1"]}}}"#;
+    let (_, loc, _) = authorize(
+        &http,
+        &idp,
+        "p",
+        &[("prompt", "none"), ("claims", step_up)],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(
+        query_param(&loc.unwrap(), "error").as_deref(),
+        Some("interaction_required")
+    );
+    let (_, loc, _) = authorize(&http, &idp, "p", &[("claims", step_up)], Some(&cookie)).await;
+    assert!(query_param(&loc.unwrap(), "code").is_some());
     // The session is the tenant's: another tenant says login_required.
     let (_, loc, _) = authorize(&http, &idp, "p2", &[("prompt", "none")], Some(&cookie)).await;
     assert_eq!(
@@ -693,7 +709,7 @@ async fn authorize_prompt_semantics_sso_cookie_and_response_modes() {
         .iter()
         .filter_map(|e| e.prompt.clone())
         .collect();
-    assert_eq!(prompts, vec!["none", "none", "login", "consent"]);
+    assert_eq!(prompts, vec!["none", "none", "none", "login", "consent"]);
     // Revoking sessions ends SSO.
     idp.fire("p", "revoke-sessions").unwrap();
     let (_, loc, _) = authorize(&http, &idp, "p", &[("prompt", "none")], Some(&cookie)).await;

@@ -132,6 +132,8 @@ pub struct Client {
     token_gate: Mutex<Gate>,
     api_gate: Mutex<Gate>,
     store: Option<Store>,
+    /// Claims the identity provider's last refusal asked a sign-in to satisfy.
+    step_up: Mutex<Option<Value>>,
 }
 
 impl Client {
@@ -170,6 +172,7 @@ impl Client {
             token_gate: Mutex::new(gate.clone()),
             api_gate: Mutex::new(gate),
             store,
+            step_up: Mutex::new(None),
         })
     }
 
@@ -435,7 +438,13 @@ impl Client {
             }
         }
         match ui {
-            Some(ui) => self.sign_in(scopes, claims, ui).await,
+            Some(ui) => {
+                let mut claims = claims.clone();
+                if let Some(extra) = lock(&self.step_up).take() {
+                    merge(&mut claims, &extra);
+                }
+                self.sign_in(scopes, &claims, ui).await
+            }
             None => Err(Error::Refused {
                 error: "interaction_required".into(),
                 description: "a sign-in is needed and nobody can show one".into(),
@@ -486,6 +495,14 @@ impl Client {
         let parsed: Option<Value> = body.ok().and_then(|b| serde_json::from_slice(&b).ok());
         if !(200..300).contains(&status) {
             let v = parsed.unwrap_or(Value::Null);
+            // interaction_required may name claims (a Conditional Access step-up) that the
+            // sign-in must ask for, as Entra expects.
+            if let Some(c) = v["claims"]
+                .as_str()
+                .and_then(|s| serde_json::from_str::<Value>(s).ok())
+            {
+                *lock(&self.step_up) = Some(c);
+            }
             return Err(Error::Refused {
                 error: v["error"].as_str().unwrap_or("unknown").to_string(),
                 description: v["error_description"]

@@ -227,6 +227,17 @@ pub async fn authorize(
                 "The user account is disabled.",
             )));
         }
+        // A step-up challenge (a Conditional Access policy or authentication context: MFA)
+        // can't be satisfied silently, as in Entra: prompt=none answers interaction_required.
+        (Some("none"), Some(_)) if step_up(claims.as_ref()) => {
+            drop(st);
+            return Ok(reply.error(&OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "interaction_required",
+                50079,
+                "The claims requested need the user to act (multi-factor authentication); a silent request can't satisfy them.",
+            )));
+        }
         (Some("none"), Some((sid, s))) => (sid, s.auth_time, false),
         (Some("none"), None) => {
             drop(st);
@@ -347,4 +358,13 @@ pub async fn logout(
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(resp)
+}
+
+/// Whether a `claims` request asks for a step-up the user must act on: a Conditional Access
+/// policy (`capolids`) or an authentication context (`acrs`) for the access token.
+fn step_up(claims: Option<&serde_json::Value>) -> bool {
+    claims
+        .and_then(|c| c.get("access_token"))
+        .and_then(|a| a.as_object())
+        .is_some_and(|a| a.contains_key("capolids") || a.contains_key("acrs"))
 }
