@@ -3,32 +3,38 @@
 # into DEST/venv. `tokenstorm run --client msal-python` runs it on first use (DEST is its cache
 # folder, where this script and the driver are copied); it also works from the repository.
 #
-#   install.sh [DEST]      DEST defaults to <repo>/target/adapters/msal-python
+#   install.sh [DEST]      DEST defaults to <repo>/target/adapters/msal-python when this script
+#                          is in the repository, else to the folder this script is in
 #
 # Idempotent (a stamp in DEST holds the hash of the pins and this script; a warm run does
-# nothing), safe to run concurrently (flock), pinned (pip --no-deps over the full closure,
-# then pip check). Progress goes to stderr; stdout carries one line: python=<venv python>.
+# nothing), safe to run concurrently (flock on DEST/.install.lock), pinned (pip --no-deps over
+# the full closure, then pip check). Progress goes to stderr; stdout carries one line:
+# python=<venv python>. TOKENSTORM_PYTHON picks the interpreter for the venv (default python3).
 set -euo pipefail
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-DEST=${1:-$HERE/../../target/adapters/msal-python}
+if [ -f "$HERE/../../Cargo.toml" ]; then DEFAULT="$HERE/../../target/adapters/msal-python"; else DEFAULT="$HERE"; fi
+DEST=${1:-$DEFAULT}
 mkdir -p "$DEST"
 DEST=$(cd -- "$DEST" && pwd)
 REQS="$HERE/requirements.txt"
 log() { printf 'msal-python adapter: %s\n' "$*" >&2; }
+sha256() { if command -v sha256sum >/dev/null 2>&1; then sha256sum; else shasum -a 256; fi; }
 
-WANT=$(cat "$REQS" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1)
+WANT=$(cat "$REQS" "${BASH_SOURCE[0]}" | sha256 | cut -d' ' -f1)
 STAMP="$DEST/.installed.stamp"
 ready() { [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && [ -x "$DEST/venv/bin/python" ]; }
-if ready; then
-    printf 'python=%s\n' "$DEST/venv/bin/python"
-    exit 0
+done_() { printf 'python=%s\n' "$DEST/venv/bin/python"; exit 0; }
+# Fast path, no lock: the stamp is removed before an install starts and written (atomically)
+# only after a complete one.
+ready && done_
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$DEST/.install.lock"
+    flock 9
+else  # no flock (macOS): a mkdir lock
+    until mkdir "$DEST/.install.lock.d" 2>/dev/null; do sleep 1; done
+    trap 'rmdir "$DEST/.install.lock.d" 2>/dev/null || true' EXIT
 fi
-exec 9>"$DEST/.install.lock"
-flock 9
-if ready; then
-    printf 'python=%s\n' "$DEST/venv/bin/python"
-    exit 0
-fi
+ready && done_  # someone else finished while we waited
 rm -f "$STAMP"
 log "installing pinned msal into $DEST/venv (once)"
 rm -rf "$DEST/venv"
@@ -38,4 +44,5 @@ rm -rf "$DEST/venv"
 "$DEST/venv/bin/python" -c 'import msal; assert msal.__version__ == "1.39.0", msal.__version__'
 printf '%s\n' "$WANT" >"$STAMP.tmp.$$"
 mv -f "$STAMP.tmp.$$" "$STAMP"
-printf 'python=%s\n' "$DEST/venv/bin/python"
+log "installed"
+done_
