@@ -20,9 +20,32 @@
 // timeout (a wrapper around the global fetch msal-node uses). Tokens never reach stderr.
 
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import readline from "node:readline";
-import * as msal from "@azure/msal-node";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+// @azure/msal-node from the node_modules beside this file (where install.sh puts it when
+// `tokenstorm run --client msal-node` copies the adapter to its cache folder), else, for a
+// run from the repository (`node adapters/msal-node/driver.mjs`), from $TOKENSTORM_NODE_MODULES
+// or install.sh's default folder, <repo>/target/adapters/msal-node/node_modules.
+async function loadMsal() {
+  try {
+    return await import("@azure/msal-node");
+  } catch (e) {
+    if (e.code !== "ERR_MODULE_NOT_FOUND") throw e;
+  }
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const dirs = [process.env.TOKENSTORM_NODE_MODULES, path.join(here, "..", "..", "target", "adapters", "msal-node", "node_modules")];
+  for (const dir of dirs.filter(Boolean)) {
+    let pkgJson;
+    try { pkgJson = createRequire(path.join(dir, "..", "noop.js")).resolve("@azure/msal-node/package.json"); } catch { continue; }
+    const pkg = JSON.parse(readFileSync(pkgJson, "utf8"));
+    return import(pathToFileURL(path.join(path.dirname(pkgJson), pkg.exports["."].import.default)).href);
+  }
+  throw new Error("cannot find @azure/msal-node: run adapters/msal-node/install.sh first");
+}
+const msal = await loadMsal();
 
 const TIMEOUT_MS = 10_000;
 const env = process.env;
@@ -94,7 +117,12 @@ async function interactive(id, scopes, claims) {
     const result = await app.acquireTokenByDeviceCode({
       scopes,
       claims,
-      deviceCodeCallback: (r) => send({ type: "device_code", id, user_code: r.userCode, verification_uri: r.verificationUri }),
+      // msal-node calls this even when the devicecode endpoint answered an error (it reads the
+      // error body as a device-code response: DeviceCodeClient.mjs), with no code to show; a
+      // user can't enter that, so only a real code reaches the harness.
+      deviceCodeCallback: (r) => r.userCode
+        ? send({ type: "device_code", id, user_code: r.userCode, verification_uri: r.verificationUri })
+        : log("deviceCodeCallback without a user code (the devicecode endpoint answered an error)"),
     });
     return tokenOf(result, "acquireTokenByDeviceCode");
   }
@@ -195,7 +223,7 @@ async function handle(msg) {
   send({ type: "result", id, ...answer });
 }
 
-send({ type: "hello", protocol: 1, client: "msal-node", version: JSON.parse(readFileSync(new URL("./node_modules/@azure/msal-node/package.json", import.meta.url), "utf8")).version,
+send({ type: "hello", protocol: 1, client: "msal-node", version: msal.version,
   flows: ["client_credentials", "auth_code", "device_code", "obo"], features: ["persist", "whoami", "call_api", "cae"] });
 
 const rl = readline.createInterface({ input: process.stdin });
