@@ -58,10 +58,18 @@ const FLOW = env.TOKENSTORM_FLOW ?? "client_credentials";
 const GRAPH = env.TOKENSTORM_GRAPH_URL ?? "https://graph.microsoft.com/v1.0";
 const CACHE_FILE = path.join(env.TOKENSTORM_STATE_DIR ?? ".", "msal_token_cache.json");
 
+// The timeout is a plain timer holding its controller: AbortSignal.any([signal,
+// AbortSignal.timeout(ms)]) never fires on Node 20 once a garbage collection has run in between
+// (nodejs/node#57736), which left fetches hanging on a stalled server. The caller's signal
+// (msal-node passes its own on every request) still aborts.
 const realFetch = globalThis.fetch;
 globalThis.fetch = (url, opts = {}) => {
-  const t = AbortSignal.timeout(TIMEOUT_MS);
-  return realFetch(url, { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, t]) : t });
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${TIMEOUT_MS} ms`, "TimeoutError")), TIMEOUT_MS);
+  timer.unref();
+  if (opts.signal?.aborted) controller.abort(opts.signal.reason);
+  else opts.signal?.addEventListener("abort", () => controller.abort(opts.signal.reason), { once: true });
+  return realFetch(url, { ...opts, signal: controller.signal });
 };
 
 const send = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
