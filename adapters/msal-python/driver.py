@@ -22,7 +22,9 @@ Tokens never reach stdout except in acquire_token answers, nor stderr at all.
 
 import base64
 import json
+import logging
 import os
+import re
 import sys
 import threading
 import traceback
@@ -56,6 +58,27 @@ def send(obj):
 
 def log(msg):
     print(f"msal-python: {msg}", file=sys.stderr, flush=True)
+
+
+class NoTokens(logging.Filter):
+    """MSAL logs a token response it can't parse in full ("Token response is not in json
+    format", msal/oauth2cli/oauth2.py), tokens included: keep 8 characters of anything
+    token-like, and the exception's name without its traceback."""
+
+    TOKENISH = re.compile(r"[A-Za-z0-9_-]{8}[A-Za-z0-9_.-]{12,}")
+
+    def filter(self, record):
+        msg = self.TOKENISH.sub(lambda m: m.group(0)[:8] + "...", record.getMessage())
+        if record.exc_info and record.exc_info[1] is not None:
+            msg += f" ({type(record.exc_info[1]).__name__})"
+        record.msg, record.args, record.exc_info, record.exc_text = msg, None, None, None
+        return True
+
+
+_handler = logging.StreamHandler()
+_handler.addFilter(NoTokens())
+_handler.setFormatter(logging.Formatter("msal-python: %(name)s %(levelname)s: %(message)s"))
+logging.basicConfig(level=logging.WARNING, handlers=[_handler])
 
 
 # ---- the app, as a typical MSAL app sets it up ---------------------------------------------

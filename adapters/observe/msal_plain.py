@@ -9,11 +9,30 @@ line per round and never a token.
 It reads the environment tokenstorm observe sets (TOKENSTORM_AUTHORITY, TOKENSTORM_CLIENT_ID,
 TOKENSTORM_CLIENT_SECRET, TOKENSTORM_SCOPES; REQUESTS_CA_BUNDLE for the mock's CA).
 """
+import logging
 import os
+import re
 import sys
 import time
 
 import msal
+
+
+class NoTokens(logging.Filter):
+    """MSAL logs a token response it can't parse in full (msal/oauth2cli/oauth2.py): keep 8
+    characters of anything token-like, and the exception's name without its traceback."""
+
+    def filter(self, record):
+        msg = re.sub(r"[A-Za-z0-9_-]{8}[A-Za-z0-9_.-]{12,}", lambda m: m.group(0)[:8] + "...", record.getMessage())
+        if record.exc_info and record.exc_info[1] is not None:
+            msg += f" ({type(record.exc_info[1]).__name__})"
+        record.msg, record.args, record.exc_info, record.exc_text = msg, None, None, None
+        return True
+
+
+handler = logging.StreamHandler()
+handler.addFilter(NoTokens())
+logging.basicConfig(level=logging.WARNING, handlers=[handler])
 
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 app = msal.ConfidentialClientApplication(
