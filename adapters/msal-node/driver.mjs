@@ -232,7 +232,7 @@ async function handle(msg) {
 }
 
 send({ type: "hello", protocol: 1, client: "msal-node", version: msal.version,
-  flows: ["client_credentials", "auth_code", "device_code", "obo"], features: ["persist", "whoami", "call_api", "cae"] });
+  flows: ["client_credentials", "auth_code", "device_code", "obo"], features: ["persist", "whoami", "call_api", "cae", "discovery"] });
 
 const rl = readline.createInterface({ input: process.stdin });
 rl.on("line", (line) => {

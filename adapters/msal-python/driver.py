@@ -272,7 +272,7 @@ def handle(msg):
 def main():
     send({"type": "hello", "protocol": 1, "client": "msal-python", "version": msal.__version__,
           "flows": ["client_credentials", "auth_code", "device_code", "obo"],
-          "features": ["persist", "whoami", "call_api", "cae"]})
+          "features": ["persist", "whoami", "call_api", "cae", "discovery"]})
     for line in sys.stdin:
         try:
             msg = json.loads(line)

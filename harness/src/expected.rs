@@ -1,12 +1,15 @@
-//! Expected-failures files: known, accepted fails, each with its reason. An accepted fail is
-//! still reported (with the reason) but does not fail the run; an entry whose scenario ran and
-//! whose rule no longer fails is reported as out of date and fails the run, so the file cannot
-//! silently outlive what it excuses.
+//! Expected-failures files: known, accepted fails, each with the cause it accepts and its
+//! reason. An accepted fail is still reported (with the reason) but does not fail the run. An
+//! entry accepts one cause of one rule in one scenario: a fail of that rule for another cause
+//! (another check of the rule failing) is a new fail. An entry whose scenario ran and whose
+//! cause no longer fails is reported as out of date and fails the run, so the file cannot
+//! silently outlive what it excuses (`unstable` entries excepted: see [`Entry::unstable`]).
 //!
 //! ```yaml
 //! - scenario: throttle-429-short
 //!   rule: throttle.retry-after
-//!   reason: "msal-node caches a 429 for 60 s (ThrottlingUtils.mjs): conformant, but ..."
+//!   cause: early-retry
+//!   reason: "msal-python returns up to 1 s early after Retry-After (int(time.time()) in throttled_http_client.py)"
 //! ```
 
 use crate::report::ScenarioReport;
@@ -16,8 +19,10 @@ use std::path::Path;
 /// One accepted failure.
 pub use reports::ExpectedFailure as Entry;
 
-/// Reads an expected-failures file; errors name file:line:column.
-pub fn load(path: &Path) -> Result<Vec<Entry>, String> {
+/// Reads an expected-failures file; errors name file:line:column. `known_scenarios`: the
+/// names an entry may name (every scenario loaded for the run, before filters); an entry
+/// naming another is refused, as is one naming an unknown rule.
+pub fn load(path: &Path, known_scenarios: &[&str]) -> Result<Vec<Entry>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let entries: Vec<Entry> = serde_saphyr::from_str(&text).map_err(|e| {
         let (l, c) = e
@@ -37,6 +42,22 @@ pub fn load(path: &Path) -> Result<Vec<Entry>, String> {
                 e.scenario
             ));
         }
+        if !known_scenarios.is_empty() && !known_scenarios.contains(&e.scenario.as_str()) {
+            return Err(format!(
+                "{}: unknown scenario '{}' (rule {}): no scenario of this run has that name",
+                path.display(),
+                e.scenario,
+                e.rule
+            ));
+        }
+        if e.cause.trim().is_empty() {
+            return Err(format!(
+                "{}: the entry for {} / {} needs a cause: the check of the rule it accepts, as the report lists it under the verdict's causes",
+                path.display(),
+                e.scenario,
+                e.rule
+            ));
+        }
         if e.reason.trim().is_empty() {
             return Err(format!(
                 "{}: the entry for {} / {} needs a reason",
@@ -50,23 +71,40 @@ pub fn load(path: &Path) -> Result<Vec<Entry>, String> {
 }
 
 /// Marks accepted fails in the scenario reports; returns the out-of-date entries (their
-/// scenario ran, and the rule did not fail).
+/// scenario ran, and their rule did not fail for their cause).
 pub fn apply(entries: &[Entry], scenarios: &mut [ScenarioReport], strict: bool) -> Vec<Entry> {
     let mut stale = Vec::new();
-    for e in entries {
-        let Some(sc) = scenarios.iter_mut().find(|s| s.name == e.scenario) else {
-            continue; // not run (filter or shard): neither used nor stale
-        };
-        match sc
-            .rules
-            .iter_mut()
-            .find(|v| v.rule == e.rule && v.status == Status::Fail)
-        {
-            Some(v) => v.expected = Some(e.reason.clone()),
-            None if sc.verdict != "not_applicable" && sc.verdict != "error" && !e.unstable => {
-                stale.push(e.clone())
+    for sc in scenarios.iter_mut() {
+        let mine: Vec<&Entry> = entries.iter().filter(|e| e.scenario == sc.name).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let judged = sc.verdict != "not_applicable" && sc.verdict != "error";
+        for e in &mine {
+            let occurred = sc.rules.iter().any(|v| {
+                v.rule == e.rule && v.status == Status::Fail && v.causes.contains(&e.cause)
+            });
+            if !occurred && judged && !e.unstable {
+                stale.push((*e).clone());
             }
-            None => {}
+        }
+        for v in sc.rules.iter_mut().filter(|v| v.status == Status::Fail) {
+            let accepting: Vec<&&Entry> = mine.iter().filter(|e| e.rule == v.rule).collect();
+            // Accepted only when every cause it failed for is accepted.
+            let all = !v.causes.is_empty()
+                && v
+                    .causes
+                    .iter()
+                    .all(|c| accepting.iter().any(|e| &e.cause == c));
+            if all {
+                let reasons: Vec<String> = v
+                    .causes
+                    .iter()
+                    .filter_map(|c| accepting.iter().find(|e| &e.cause == c))
+                    .map(|e| format!("{}: {}", e.cause, e.reason))
+                    .collect();
+                v.expected = Some(reasons.join("; "));
+            }
         }
         sc.recompute(strict);
     }
@@ -101,6 +139,11 @@ mod tests {
                 status,
                 summary: String::new(),
                 evidence: vec![],
+                causes: if status == Status::Fail {
+                    vec!["early-retry".into()]
+                } else {
+                    vec![]
+                },
                 expected: None,
             }],
             journal: String::new(),
@@ -113,6 +156,7 @@ mod tests {
         let entry = |unstable| Entry {
             scenario: "s".into(),
             rule: "throttle.retry-after".into(),
+            cause: "early-retry".into(),
             reason: "a whole-second clock".into(),
             unstable,
         };
@@ -125,5 +169,42 @@ mod tests {
             let stale = apply(&[entry(unstable)], &mut passing, false);
             assert_eq!(stale.len(), usize::from(!unstable));
         }
+    }
+
+    #[test]
+    fn an_entry_accepts_its_cause_only() {
+        let other = Entry {
+            scenario: "s".into(),
+            rule: "throttle.retry-after".into(),
+            cause: "in-flight-race".into(),
+            reason: "a race".into(),
+            unstable: true,
+        };
+        let mut failing = [scenario(Status::Fail)];
+        let stale = apply(&[other], &mut failing, false);
+        // The fail is for early-retry: not accepted, and the unstable entry is not stale.
+        assert!(stale.is_empty());
+        assert_eq!(failing[0].verdict, "fail");
+        assert!(failing[0].rules[0].expected.is_none());
+    }
+
+    #[test]
+    fn unknown_scenarios_and_missing_causes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.yaml");
+        std::fs::write(
+            &p,
+            "- scenario: nope\n  rule: cache.reuse\n  cause: needless-request\n  reason: r\n",
+        )
+        .unwrap();
+        assert!(load(&p, &["s"]).unwrap_err().contains("unknown scenario 'nope'"));
+        std::fs::write(
+            &p,
+            "- scenario: s\n  rule: cache.reuse\n  cause: \"\"\n  reason: r\n",
+        )
+        .unwrap();
+        assert!(load(&p, &["s"]).unwrap_err().contains("needs a cause"));
+        std::fs::write(&p, "- scenario: s\n  rule: cache.reuse\n  reason: r\n").unwrap();
+        assert!(load(&p, &["s"]).unwrap_err().contains("cause"));
     }
 }

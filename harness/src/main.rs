@@ -194,12 +194,8 @@ async fn main() -> ExitCode {
         },
         Command::Rules => {
             println!("{:<32} {:<6} GUIDANCE", "ID", "LEVEL");
-            for r in model::rules::CATALOG {
-                let level = match r.level {
-                    model::rules::Level::Must => "MUST",
-                    model::rules::Level::Should => "SHOULD",
-                };
-                println!("{:<32} {:<6} {}", r.id, level, r.guidance);
+            for r in model::rules::CATALOG.iter() {
+                println!("{:<32} {:<6} {}", r.id.as_str(), r.level, r.guidance);
             }
             ExitCode::SUCCESS
         }
@@ -535,8 +531,10 @@ async fn observe(args: ObserveArgs) -> ExitCode {
                 "tokenstorm: observed {} ({} requests): {} in {:.1} s{}",
                 r.client,
                 r.scenarios.first().map_or(0, |s| s.requests),
-                if s.failed > 0 {
+                if s.failed > 0 || s.errors > 0 {
                     "failed"
+                } else if s.inconclusive > 0 {
+                    "inconclusive (nothing was judged)"
                 } else if s.warned > 0 {
                     "warned"
                 } else {
@@ -549,6 +547,14 @@ async fn observe(args: ObserveArgs) -> ExitCode {
                     ""
                 }
             );
+            if r.scenarios.first().is_some_and(|s| s.requests == 0) {
+                eprintln!(
+                    "tokenstorm: the app never reached the mock, so nothing could be judged. Check that it \
+                     signs in at $TOKENSTORM_AUTHORITY (its authority or instance discovery may \
+                     point at the real Entra ID), trusts the CA in $TOKENSTORM_CA_BUNDLE, and \
+                     doesn't send 127.0.0.1 through a proxy (NO_PROXY)."
+                );
+            }
             eprintln!("tokenstorm: reports in {}", args.out.display());
             ExitCode::from(r.exit_code())
         }

@@ -1,7 +1,7 @@
 //! `tokenstorm observe -- CMD ARGS`: judge an app that cannot be driven. The mock starts with a
 //! scenario's faults and events, the app runs with the driver protocol's environment (no
 //! stdin commands), and the rules that the journal and the state directory alone can show
-//! ([`crate::rules::OBSERVABLE`]) are judged; the rest are not applicable.
+//! ([`crate::rules::observable`]) are judged; the rest are not applicable.
 //!
 //! The app runs until it exits by itself, the timeout elapses (then it is stopped: that is
 //! not a crash), or the run is interrupted (partial report, exit 130). Its output is passed

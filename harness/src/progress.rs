@@ -113,7 +113,7 @@ impl Progress {
         let mut i = self.lock();
         i.running.remove(&sr.name);
         i.done += 1;
-        if matches!(sr.verdict.as_str(), "fail" | "error") {
+        if matches!(sr.verdict.as_str(), "fail" | "error" | "inconclusive") {
             i.failing += 1;
         }
         let accepted = sr.rules.iter().filter(|v| v.expected.is_some()).count();
@@ -189,9 +189,10 @@ pub fn summary_table(r: &Report) -> String {
     let rank = |v: &str| match v {
         "error" => 0,
         "fail" => 1,
-        "warn" => 2,
-        "not_applicable" => 3,
-        _ => 4,
+        "inconclusive" => 2,
+        "warn" => 3,
+        "not_applicable" => 4,
+        _ => 5,
     };
     let mut rows: Vec<&ScenarioReport> =
         r.scenarios.iter().filter(|s| s.verdict != "pass").collect();

@@ -107,10 +107,6 @@ pub fn plan(flags: &Flags<'_>) -> Result<Plan, PlanError> {
         None => None,
     };
     let out = out.clone();
-    let expected = match expected {
-        Some(p) => crate::expected::load(p).map_err(PlanError::Usage)?,
-        None => Vec::new(),
-    };
     let words = shell_words::split(client_cmd)
         .map_err(|e| PlanError::Usage(format!("--client-cmd: {e}")))?;
     let Some((program, args)) = words.split_first() else {
@@ -125,6 +121,13 @@ pub fn plan(flags: &Flags<'_>) -> Result<Plan, PlanError> {
         .iter()
         .map(|l| l.scenario.name.value.clone())
         .collect();
+    let expected = match expected {
+        Some(p) => {
+            let known: Vec<&str> = library_names.iter().map(String::as_str).collect();
+            crate::expected::load(p, &known).map_err(PlanError::Usage)?
+        }
+        None => Vec::new(),
+    };
     if let Some(f) = filter {
         scenarios.retain(|l| {
             l.scenario.name.value.contains(f) || l.scenario.tags.iter().any(|t| t.contains(f))

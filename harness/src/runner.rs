@@ -496,7 +496,13 @@ pub async fn run_scenario(
                     name: ev.value.clone(),
                 });
             } else if let Err(o) = session.command_step(&client, i, step).await {
-                client.kill(false).await;
+                // A command that timed out: the harness ends the client itself (whether the
+                // timeout was the client's fault is judged afterwards, from the journal).
+                let timed_out = transcript
+                    .entries()
+                    .iter()
+                    .any(|e| matches!(e.event, model::transcript::TranscriptEvent::Timeout { .. }));
+                client.kill(timed_out).await;
                 return Err(o);
             }
         }
@@ -513,6 +519,8 @@ pub async fn run_scenario(
     // Give the mock a moment to journal the last exchanges, then collect.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let journal = idp.journal_for(&tenant);
+    let transcript = transcript.entries();
+    let outcome = stalled_to_completion(scenario, outcome, &journal, &transcript);
     let state_files = snapshot_state(state.path(), &journal);
     ScenarioRun {
         scenario: scenario.clone(),
@@ -520,10 +528,50 @@ pub async fn run_scenario(
         hello,
         outcome,
         journal,
-        transcript: transcript.entries(),
+        transcript,
         fired: idp.fired_events(&tenant),
         state_files,
         duration: t0.elapsed(),
+    }
+}
+
+/// A client that never timed out a request the mock stalled on purpose has not crashed: it
+/// lacks a request timeout, which `backoff.timeout` judges with the evidence. The run stopped at
+/// that command; what it did until then is judged. Only for scenarios that judge
+/// `backoff.timeout`; elsewhere the hang stays a `client.liveness` failure.
+fn stalled_to_completion(
+    scenario: &Scenario,
+    outcome: Outcome,
+    journal: &[JournalEntry],
+    transcript: &[TranscriptEntry],
+) -> Outcome {
+    let Outcome::ClientFailed { .. } = &outcome else {
+        return outcome;
+    };
+    if !scenario
+        .rules
+        .iter()
+        .any(|r| r.value.id() == "backoff.timeout")
+    {
+        return outcome;
+    }
+    let timeout_at = transcript.iter().find_map(|e| match &e.event {
+        model::transcript::TranscriptEvent::Timeout { .. } => Some(e.at_us),
+        _ => None,
+    });
+    let Some(at) = timeout_at else {
+        return outcome;
+    };
+    let held = journal.iter().any(|e| {
+        e.fault.is_some()
+            && e.status == 0
+            && e.arrived_us < at
+            && e.finished_us.is_none_or(|f| f >= at)
+    });
+    if held {
+        Outcome::Completed
+    } else {
+        outcome
     }
 }
 

@@ -23,6 +23,11 @@ impl Fingerprint {
         Fingerprint(s)
     }
 
+    /// The fingerprint with these 16 hex digits, as read back from a transcript or report.
+    pub fn from_hex(hex: &str) -> Self {
+        Fingerprint(format!("sha256:{}", hex.to_ascii_lowercase()))
+    }
+
     /// The fingerprint as text.
     pub fn as_str(&self) -> &str {
         &self.0

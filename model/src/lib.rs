@@ -13,6 +13,7 @@ pub mod journal;
 pub mod ready;
 pub mod rules;
 pub mod scenario;
+pub mod scope;
 pub mod transcript;
 pub mod verdict;
 

@@ -44,6 +44,10 @@ pub struct Verdict {
     /// The requests and transcript lines that show it (non-empty for a fail).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
+    /// For a fail: which of the rule's checks failed (`early-retry`, `expected-ok`, ...),
+    /// stable names an expected-failures entry can accept by (`cause`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<String>,
     /// For a fail that an expected-failures file accepts: its reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<String>,

@@ -43,16 +43,19 @@ fn count<'a>(rules: impl Iterator<Item = &'a model::verdict::Verdict>, k: Kind) 
     rules.filter(|v| kind(v) == k).count()
 }
 
-/// `junit.xml`: one testsuite per scenario, one testcase per rule (`scenario::rule`). The
+/// `junit.xml`: one testsuite per scenario, one testcase per rule (`scenario::rule`), and a
+/// failing `scenario::inconclusive` testcase for a scenario in which nothing was judged. The
 /// declared counts match the elements (an accepted fail is skipped, not a failure).
 pub fn render(r: &Report) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let all = || r.scenarios.iter().flat_map(|s| &s.rules);
+    let inconclusive = |s: &crate::ScenarioReport| usize::from(s.verdict == "inconclusive");
+    let inconclusive_all: usize = r.scenarios.iter().map(inconclusive).sum();
     let _ = writeln!(
         out,
         "<testsuites name=\"tokenstorm\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-        all().count(),
-        count(all(), Kind::Failure),
+        all().count() + inconclusive_all,
+        count(all(), Kind::Failure) + inconclusive_all,
         count(all(), Kind::Error),
         count(all(), Kind::Skipped),
         r.duration_ms as f64 / 1000.0
@@ -62,8 +65,8 @@ pub fn render(r: &Report) -> String {
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
             xml(&sc.name),
-            sc.rules.len(),
-            count(sc.rules.iter(), Kind::Failure),
+            sc.rules.len() + inconclusive(sc),
+            count(sc.rules.iter(), Kind::Failure) + inconclusive(sc),
             count(sc.rules.iter(), Kind::Error),
             count(sc.rules.iter(), Kind::Skipped),
             sc.duration_ms as f64 / 1000.0
@@ -85,7 +88,8 @@ pub fn render(r: &Report) -> String {
                 Status::Fail if v.expected.is_some() => {
                     let _ = write!(
                         out,
-                        "<skipped message=\"expected failure: {}\"/>",
+                        "<skipped message=\"expected failure (observed cause: {}): accepted as {}\"/>",
+                        xml(&v.causes.join(", ")),
                         xml(v.expected.as_deref().unwrap_or_default())
                     );
                 }
@@ -95,10 +99,16 @@ pub fn render(r: &Report) -> String {
                     } else {
                         "SHOULD"
                     };
+                    let causes = if v.causes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (cause: {})", v.causes.join(", "))
+                    };
                     let _ = write!(
                         out,
-                        "<failure message=\"{}\" type=\"{kind}\">{}</failure>",
+                        "<failure message=\"{}{}\" type=\"{kind}\">{}</failure>",
                         xml(&v.summary),
+                        xml(&causes),
                         xml(&detail)
                     );
                 }
@@ -116,6 +126,20 @@ pub fn render(r: &Report) -> String {
                 Status::Pass => {}
             }
             let _ = writeln!(out, "</testcase>");
+        }
+        if inconclusive(sc) == 1 {
+            let why: Vec<String> = sc
+                .rules
+                .iter()
+                .filter(|v| !model::rules::is_guard(&v.rule))
+                .map(|v| format!("{}: {}\n", v.rule, v.summary))
+                .collect();
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"{0}\" name=\"{0}::inconclusive\"><failure message=\"nothing was judged: no rule of the scenario found its situation\" type=\"MUST\">{1}</failure></testcase>",
+                xml(&sc.name),
+                xml(&why.concat())
+            );
         }
         let _ = writeln!(out, "  </testsuite>");
     }

@@ -92,6 +92,9 @@ pub struct Summary {
     pub not_applicable: usize,
     /// Scenarios where the client crashed or hung.
     pub errors: usize,
+    /// Scenarios the client ran in which no behaviour rule found anything to judge.
+    #[serde(default)]
+    pub inconclusive: usize,
     /// Of the passed and warned scenarios, those that pass only because an
     /// expected-failures entry accepts a failing rule.
     #[serde(default)]
@@ -106,11 +109,15 @@ pub struct ExpectedFailure {
     pub scenario: String,
     /// The rule ID.
     pub rule: String,
+    /// The check of the rule whose failure it accepts (a verdict's `causes` name them): a fail
+    /// of the rule for any other cause is not accepted.
+    pub cause: String,
     /// Why it is accepted (shown in every report).
     pub reason: String,
     /// The verdict depends on timing the client doesn't control (a library's whole-second
-    /// clock, a race between concurrent requests): accepted when it fails, and not reported
-    /// as out of date when it passes. Use sparingly, with the cause in `reason`.
+    /// clock, a race between concurrent requests): its cause is accepted when it fails, and the
+    /// entry is not reported as out of date when it doesn't. It still accepts nothing but its
+    /// cause. Use sparingly, with the race explained in `reason`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unstable: bool,
 }
@@ -152,7 +159,8 @@ pub struct ScenarioReport {
     pub hello: Option<Hello>,
     /// How the run of it ended.
     pub outcome: Outcome,
-    /// `pass`, `fail`, `warn`, `not_applicable` or `error`.
+    /// `pass`, `fail`, `warn`, `inconclusive` (nothing was judged), `not_applicable` or
+    /// `error`.
     pub verdict: String,
     /// Wall time in milliseconds.
     pub duration_ms: u64,
@@ -179,8 +187,18 @@ pub fn scenario_verdict(outcome: &Outcome, rules: &[Verdict], strict: bool) -> &
     let should_fail = rules
         .iter()
         .any(|v| v.status == Status::Fail && v.expected.is_none() && v.level == Level::Should);
+    // Nothing judged is never a pass: every behaviour rule not applicable (guards aside),
+    // while the client ran the scenario.
+    let behaviour: Vec<&Verdict> = rules
+        .iter()
+        .filter(|v| !model::rules::is_guard(&v.rule))
+        .collect();
+    let inconclusive = !behaviour.is_empty()
+        && behaviour.iter().all(|v| v.status == Status::NotApplicable);
     if must_fail {
         "fail"
+    } else if inconclusive {
+        "inconclusive"
     } else if should_fail {
         "warn"
     } else {
@@ -208,6 +226,7 @@ impl Report {
                 "fail" => s.failed += 1,
                 "warn" => s.warned += 1,
                 "not_applicable" => s.not_applicable += 1,
+                "inconclusive" => s.inconclusive += 1,
                 _ => s.errors += 1,
             }
             if matches!(sc.verdict.as_str(), "pass" | "warn")
@@ -227,6 +246,7 @@ impl Report {
             130
         } else if self.summary.failed > 0
             || self.summary.errors > 0
+            || self.summary.inconclusive > 0
             || !self.stale_expected_failures.is_empty()
             || self.baseline.as_ref().is_some_and(diff::Diff::regressed)
         {
@@ -359,13 +379,14 @@ pub fn write_all(dir: &Path, r: &Report) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `PASS`, `FAIL`, `WARN`, `N/A` or `ERROR`.
+/// `PASS`, `FAIL`, `WARN`, `N/A`, `INCONCLUSIVE` or `ERROR`.
 pub fn label(verdict: &str) -> &'static str {
     match verdict {
         "pass" => "PASS",
         "fail" => "FAIL",
         "warn" => "WARN",
         "not_applicable" => "N/A",
+        "inconclusive" => "INCONCLUSIVE",
         _ => "ERROR",
     }
 }
@@ -375,9 +396,10 @@ pub fn reading_order(r: &Report) -> Vec<&ScenarioReport> {
     let rank = |v: &str| match v {
         "error" => 0,
         "fail" => 1,
-        "warn" => 2,
-        "pass" => 3,
-        _ => 4,
+        "inconclusive" => 2,
+        "warn" => 3,
+        "pass" => 4,
+        _ => 5,
     };
     let mut order: Vec<&ScenarioReport> = r.scenarios.iter().collect();
     order.sort_by_key(|s| (rank(&s.verdict), s.name.clone()));

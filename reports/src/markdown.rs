@@ -73,9 +73,14 @@ fn failure_section(sc: &ScenarioReport) -> String {
             .as_deref()
             .map(|r| format!(" *Accepted by the expected-failures file: {r}*"))
             .unwrap_or_default();
+        let causes = if v.causes.is_empty() {
+            String::new()
+        } else {
+            format!(" (cause: `{}`)", v.causes.join("`, `"))
+        };
         let _ = writeln!(
             out,
-            "- **`{}`** {} · *\"{guidance}\"*: {}.{accepted}",
+            "- **`{}`** {} · *\"{guidance}\"*: {}{causes}.{accepted}",
             v.rule,
             level(v.level),
             v.summary.trim_end_matches('.')
@@ -144,14 +149,18 @@ pub fn render(r: &Report, limit: usize) -> String {
             "**Out-of-date expected failures** (these no longer fail; remove them from the file):\n"
         );
         for e in &r.stale_expected_failures {
-            let _ = writeln!(out, "- `{}` / `{}`: {}", e.scenario, e.rule, e.reason);
+            let _ = writeln!(
+                out,
+                "- `{}` / `{}` / cause `{}`: {}",
+                e.scenario, e.rule, e.cause, e.reason
+            );
         }
         out.push('\n');
     }
     let order = reading_order(r);
     let (attention, quiet): (Vec<&ScenarioReport>, Vec<&ScenarioReport>) = order
         .iter()
-        .partition(|s| matches!(s.verdict.as_str(), "error" | "fail" | "warn"));
+        .partition(|s| matches!(s.verdict.as_str(), "error" | "fail" | "warn" | "inconclusive"));
     if !attention.is_empty() {
         let _ = writeln!(out, "| | scenario | failing rules |\n|---|---|---|");
         for sc in &attention {
@@ -194,8 +203,9 @@ pub fn render(r: &Report, limit: usize) -> String {
         for (s, v) in &accepted {
             let _ = writeln!(
                 out,
-                "- `{s}` / `{}`: {}",
+                "- `{s}` / `{}` (observed cause: `{}`): accepted as {}",
                 v.rule,
+                v.causes.join("`, `"),
                 v.expected.as_deref().unwrap_or_default()
             );
         }

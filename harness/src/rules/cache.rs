@@ -135,6 +135,7 @@ pub fn reuse(input: &Input<'_>) -> Finding {
         Finding::pass("every repeated need was served from the cache")
     } else {
         Finding::fail(
+            "needless-request",
             "the client asked the identity provider again while its cached token was valid",
             ev,
         )
@@ -175,6 +176,7 @@ pub fn persist(input: &Input<'_>) -> Finding {
         Finding::pass("after each restart the client used what it had persisted")
     } else {
         Finding::fail(
+            "persisted-tokens-unused",
             "after a restart the client did not use its persisted tokens",
             ev,
         )
@@ -217,7 +219,7 @@ pub fn protected(input: &Input<'_>) -> Finding {
     if ev.is_empty() {
         Finding::pass("the state directory is owner-only and holds no token in the clear")
     } else {
-        Finding::fail("the persisted cache is not protected", ev)
+        Finding::fail("unprotected", "the persisted cache is not protected", ev)
     }
 }
 

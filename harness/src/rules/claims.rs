@@ -35,7 +35,7 @@ pub fn no_forced_prompt(input: &Input<'_>) -> Finding {
     if forced.is_empty() {
         Finding::pass("no sign-in forced a prompt")
     } else {
-        Finding::fail("the client forced a prompt", forced)
+        Finding::fail("forced-prompt", "the client forced a prompt", forced)
     }
 }
 
@@ -73,6 +73,7 @@ pub fn no_userinfo(input: &Input<'_>) -> Finding {
         Finding::pass("whoami was answered without UserInfo")
     } else {
         Finding::fail(
+            "userinfo-call",
             "the client called UserInfo although the ID token has the claims",
             calls,
         )
@@ -111,6 +112,7 @@ pub fn roles_in_token(input: &Input<'_>) -> Finding {
         Finding::pass("roles and groups came from the token")
     } else {
         Finding::fail(
+            "directory-call",
             "the client asked Graph for what the token already said",
             calls,
         )
@@ -135,6 +137,7 @@ pub fn cae_capable(input: &Input<'_>) -> Finding {
         Finding::pass("every token request declared cp1")
     } else {
         Finding::fail(
+            "no-cp1",
             "the client did not declare the cp1 capability, so it gets no long-lived CAE tokens",
             missing,
         )

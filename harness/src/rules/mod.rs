@@ -6,6 +6,9 @@
 
 mod cache;
 mod claims;
+mod flight;
+mod outcome;
+mod refusal;
 mod resource;
 mod silent;
 mod timing;
@@ -14,6 +17,7 @@ use crate::runner::{Outcome, StateFile};
 use model::scenario::Scenario;
 use model::transcript::{TranscriptEntry, TranscriptEvent};
 use model::verdict::{secs, Evidence, Status, Verdict};
+use model::rules::RuleId;
 use model::JournalEntry;
 use std::time::Duration;
 
@@ -33,7 +37,7 @@ pub struct Input<'a> {
     /// Scenario events that fired, with their times.
     pub fired: &'a [mock_idp::scenario::FiredEvent],
     /// Observe mode (`tokenstorm observe`): no driver, so no commands in the transcript; only
-    /// the rules of [`OBSERVABLE`] are judged, from the journal and the state directory.
+    /// the rules [`observable`] names are judged, from the journal and the state directory.
     pub observed: bool,
 }
 
@@ -126,6 +130,11 @@ pub struct Finding {
     pub summary: String,
     /// The evidence.
     pub evidence: Vec<Evidence>,
+    /// For a fail: which checks failed (stable names, matched by expected-failures entries).
+    pub causes: Vec<&'static str>,
+    /// A level other than the catalog's, for a rule whose breach is a SHOULD in some
+    /// situations (`refresh.outage-tolerant` in a token's last minutes).
+    pub level: Option<model::rules::Level>,
 }
 
 impl Finding {
@@ -134,6 +143,8 @@ impl Finding {
             status: Status::Pass,
             summary: summary.into(),
             evidence: vec![],
+            causes: vec![],
+            level: None,
         }
     }
 
@@ -142,14 +153,56 @@ impl Finding {
             status: Status::NotApplicable,
             summary: summary.into(),
             evidence: vec![],
+            causes: vec![],
+            level: None,
         }
     }
 
-    fn fail(summary: impl Into<String>, evidence: Vec<Evidence>) -> Self {
+    fn fail(cause: &'static str, summary: impl Into<String>, evidence: Vec<Evidence>) -> Self {
         Finding {
             status: Status::Fail,
             summary: summary.into(),
             evidence,
+            causes: vec![cause],
+            level: None,
+        }
+    }
+}
+
+/// Breaches of a rule's checks, gathered as a rule reads the run: each with its cause.
+#[derive(Default)]
+pub(crate) struct Breaches {
+    causes: Vec<&'static str>,
+    evidence: Vec<Evidence>,
+}
+
+impl Breaches {
+    /// Records a breach of the check `cause`, shown by `evidence`.
+    pub(crate) fn add(&mut self, cause: &'static str, evidence: impl IntoIterator<Item = Evidence>) {
+        if !self.causes.contains(&cause) {
+            self.causes.push(cause);
+        }
+        self.evidence.extend(evidence);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.causes.is_empty()
+    }
+
+    /// Pass when nothing was breached, else a fail with every cause and its evidence.
+    pub(crate) fn finding(self, pass: impl Into<String>, fail: impl Into<String>) -> Finding {
+        if self.causes.is_empty() {
+            Finding::pass(pass)
+        } else {
+            let mut evidence = self.evidence;
+            evidence.dedup();
+            Finding {
+                status: Status::Fail,
+                summary: fail.into(),
+                evidence,
+                causes: self.causes,
+                level: None,
+            }
         }
     }
 }
@@ -191,198 +244,201 @@ pub fn describe(e: &JournalEntry) -> String {
     )
 }
 
-/// The rules this build judges.
-pub const IMPLEMENTED: &[&str] = &[
-    "client.liveness",
-    "throttle.retry-after",
-    "api.retry-after",
-    "backoff.5xx",
-    "backoff.timeout",
-    "robust.malformed-response",
-    "cache.reuse",
-    "cache.persist",
-    "cache.protected",
-    "silent.no-forced-prompt",
-    "claims.id-token-over-userinfo",
-    "claims.roles-in-token",
-    "cae.capable",
-    "silent.order",
-    "silent.prompt-none",
-    "refresh.proactive",
-    "refresh.outage-tolerant",
-    "claims.correct",
-    "claims.groups-overage",
-    "cae.claims-challenge",
-    "tokens.opaque",
-    "concurrency.single-flight",
-    "device.polling",
-];
-
 /// The rules observe mode judges: what the journal (and the state directory) alone can show.
 /// The others need to know what the app asked for (driver commands) and are not applicable.
-pub const OBSERVABLE: &[&str] = &[
-    "client.liveness",
-    "throttle.retry-after",
-    "api.retry-after",
-    "backoff.5xx",
-    "backoff.timeout",
-    "robust.malformed-response",
-    "cache.reuse",
-    "cache.protected",
-    "silent.order",
-    "silent.no-forced-prompt",
-    "claims.id-token-over-userinfo",
-    "cae.capable",
-    "device.polling",
-];
-
-fn judge_one(id: &str, input: &Input<'_>) -> Option<Finding> {
-    Some(match id {
-        "client.liveness" => liveness(input),
-        "throttle.retry-after" => timing::retry_after(input, false),
-        "api.retry-after" => timing::retry_after(input, true),
-        "backoff.5xx" => timing::backoff_5xx(input),
-        "backoff.timeout" => timing::backoff_timeout(input),
-        "robust.malformed-response" => timing::malformed(input),
-        "cache.reuse" => cache::reuse(input),
-        "cache.persist" => cache::persist(input),
-        "cache.protected" => cache::protected(input),
-        "silent.no-forced-prompt" => claims::no_forced_prompt(input),
-        "claims.id-token-over-userinfo" => claims::no_userinfo(input),
-        "claims.roles-in-token" => claims::roles_in_token(input),
-        "cae.capable" => claims::cae_capable(input),
-        "silent.order" => silent::order(input),
-        "silent.prompt-none" => silent::prompt_none(input),
-        "refresh.proactive" => silent::proactive(input),
-        "refresh.outage-tolerant" => silent::outage_tolerant(input),
-        "claims.correct" => resource::correct(input),
-        "claims.groups-overage" => resource::groups_overage(input),
-        "cae.claims-challenge" => resource::claims_challenge(input),
-        "tokens.opaque" => resource::opaque(input),
-        "concurrency.single-flight" => resource::single_flight(input),
-        "device.polling" => resource::device_polling(input),
-        _ => return None,
-    })
+pub fn observable() -> impl Iterator<Item = RuleId> {
+    RuleId::ALL.iter().copied().filter(|r| r.rule().observable)
 }
 
-/// Judges a run by the scenario's rules (and `client.liveness`, always). Rules this build does
-/// not judge yet are left out rather than given a verdict.
+/// The guards every driven run is judged by, whatever its scenario lists.
+const ALWAYS: &[RuleId] = &[RuleId::ClientOutcome, RuleId::ClientLiveness];
+
+fn judge_one(id: RuleId, input: &Input<'_>) -> Finding {
+    use RuleId::*;
+    match id {
+        ClientLiveness => liveness(input),
+        ClientOutcome => outcome::judge(input),
+        ThrottleRetryAfter => timing::retry_after(input, false),
+        ApiRetryAfter => timing::retry_after(input, true),
+        Backoff5xx => timing::backoff_5xx(input),
+        BackoffTimeout => timing::backoff_timeout(input),
+        RobustMalformedResponse => timing::malformed(input),
+        RobustPermanentRefusal => refusal::permanent(input),
+        CacheReuse => cache::reuse(input),
+        CachePersist => cache::persist(input),
+        CacheProtected => cache::protected(input),
+        SilentNoForcedPrompt => claims::no_forced_prompt(input),
+        ClaimsIdTokenOverUserinfo => claims::no_userinfo(input),
+        ClaimsRolesInToken => claims::roles_in_token(input),
+        CaeCapable => claims::cae_capable(input),
+        SilentOrder => silent::order(input),
+        SilentPromptNone => silent::prompt_none(input),
+        RefreshProactive => silent::proactive(input),
+        RefreshOutageTolerant => silent::outage_tolerant(input),
+        ClaimsCorrect => resource::correct(input),
+        ClaimsGroupsOverage => resource::groups_overage(input),
+        CaeClaimsChallenge => resource::claims_challenge(input),
+        TokensOpaque => resource::opaque(input),
+        ConcurrencySingleFlight => resource::single_flight(input),
+        DevicePolling => resource::device_polling(input),
+    }
+}
+
+/// Judges a run by the scenario's rules and the guards (observe mode: by every observable
+/// rule).
 pub fn judge(input: &Input<'_>) -> Vec<Verdict> {
-    let mut ids: Vec<String> = if input.observed {
+    let mut ids: Vec<RuleId> = if input.observed {
         // The journal can show any of these, whatever the scenario was written to test.
-        OBSERVABLE.iter().map(|r| r.to_string()).collect()
+        observable().collect()
     } else {
         input
             .scenario
             .rules
             .iter()
-            .map(|r| r.value.id().to_string())
+            .filter_map(|r| RuleId::parse(r.value.id()))
             .collect()
     };
-    if !ids.iter().any(|r| r == "client.liveness") {
-        ids.push("client.liveness".to_string());
+    if !input.observed {
+        for g in ALWAYS {
+            if !ids.contains(g) {
+                ids.push(*g);
+            }
+        }
+    } else if !ids.contains(&RuleId::ClientLiveness) {
+        ids.push(RuleId::ClientLiveness);
     }
     let mut out = Vec::new();
     for id in ids {
-        let Some(rule) = model::rules::rule(&id) else {
-            continue;
-        };
-        let finding = match input.outcome {
-            Outcome::NotApplicable { reason } => Some(Finding::na(reason.clone())),
-            Outcome::ClientFailed { .. } if id != "client.liveness" => Some(Finding {
+        let rule = id.rule();
+        let f = match input.outcome {
+            Outcome::NotApplicable { reason } => Finding::na(reason.clone()),
+            Outcome::ClientFailed { .. } if id != RuleId::ClientLiveness => Finding {
                 status: Status::Error,
                 summary: "the run could not be judged: the client failed (see client.liveness)"
                     .into(),
                 evidence: vec![],
-            }),
-            _ => judge_one(&id, input),
+                causes: vec![],
+                level: None,
+            },
+            _ => judge_one(id, input),
         };
-        if let Some(f) = finding {
-            out.push(Verdict {
-                rule: id,
-                level: rule.level,
-                status: f.status,
-                summary: f.summary,
-                evidence: f.evidence,
-                expected: None,
-            });
-        }
+        out.push(Verdict {
+            rule: id.to_string(),
+            level: f.level.unwrap_or(rule.level),
+            status: f.status,
+            summary: f.summary,
+            evidence: f.evidence,
+            causes: f.causes.iter().map(|c| c.to_string()).collect(),
+            expected: None,
+        });
     }
     out
+}
+
+/// The operation of command `id`.
+pub(crate) fn op_of<'a>(input: &'a Input<'_>, id: u64) -> Option<&'a str> {
+    input.transcript.iter().find_map(|e| match &e.event {
+        TranscriptEvent::Command { id: cid, op, .. } if *cid == id => Some(op.as_str()),
+        _ => None,
+    })
 }
 
 fn liveness(input: &Input<'_>) -> Finding {
     if input.observed {
         return liveness_observed(input);
     }
-    let mut evidence = Vec::new();
-    let mut reasons = Vec::new();
+    let mut b = Breaches::default();
     if let Outcome::ClientFailed {
         reason,
         stderr_tail,
     } = input.outcome
     {
         let at = input.transcript.last().map_or(0, |e| e.at_us);
-        evidence.push(Evidence {
+        let mut ev = vec![Evidence {
             at_us: at,
             what: reason.clone(),
             seq: None,
-        });
+        }];
         for l in stderr_tail.iter().rev().take(10).rev() {
-            evidence.push(Evidence {
+            ev.push(Evidence {
                 at_us: at,
                 what: format!("stderr: {l}"),
                 seq: None,
             });
         }
-        reasons.push(reason.clone());
+        b.add("client-failed", ev);
     }
+    // A command that timed out and ended the run: the harness killed the client for it.
+    let mut killed_for_timeout = false;
     for e in input.transcript {
         match &e.event {
-            TranscriptEvent::ProtocolError { message, line } => {
-                reasons.push("a protocol error".into());
-                evidence.push(Evidence {
+            TranscriptEvent::ProtocolError { message, line } => b.add(
+                "protocol-error",
+                [Evidence {
                     at_us: e.at_us,
                     what: format!("{message}: {line:?}"),
                     seq: None,
-                });
+                }],
+            ),
+            TranscriptEvent::Timeout { id, deadline_ms } => {
+                if op_of(input, *id) == Some("shutdown") {
+                    b.add(
+                        "slow-shutdown",
+                        [Evidence {
+                            at_us: e.at_us,
+                            what: format!(
+                                "shutdown (command {id}) not done within {deadline_ms} ms"
+                            ),
+                            seq: None,
+                        }],
+                    );
+                } else {
+                    killed_for_timeout = true;
+                }
             }
             TranscriptEvent::Exited {
                 expected: false,
                 code,
                 ..
-            } if !matches!(input.outcome, Outcome::ClientFailed { .. }) => {
-                reasons.push("an exit nobody asked for".into());
-                evidence.push(Evidence {
+            } if !matches!(input.outcome, Outcome::ClientFailed { .. }) => b.add(
+                "unasked-exit",
+                [Evidence {
                     at_us: e.at_us,
                     what: format!("the client exited unasked (code {code:?})"),
                     seq: None,
-                });
-            }
+                }],
+            ),
             TranscriptEvent::Exited {
                 expected: true,
                 code: Some(c),
                 ..
-            } if *c != 0 => {
-                reasons.push(format!("exit code {c} after shutdown"));
-                evidence.push(Evidence {
+            } if *c != 0 => b.add(
+                "exit-code",
+                [Evidence {
                     at_us: e.at_us,
                     what: format!("the client exited with {c} after shutdown"),
                     seq: None,
-                });
-            }
+                }],
+            ),
+            TranscriptEvent::Exited {
+                expected: true,
+                code: None,
+                ..
+            } if !std::mem::take(&mut killed_for_timeout) => b.add(
+                "killed-at-shutdown",
+                [Evidence {
+                    at_us: e.at_us,
+                    what: "the client did not exit after shutdown and was killed".to_string(),
+                    seq: None,
+                }],
+            ),
             _ => {}
         }
     }
-    if evidence.is_empty() {
-        Finding::pass("the client answered every command in time and exited when asked")
-    } else {
-        reasons.dedup();
-        Finding::fail(
-            format!("the client did not stay live: {}", reasons.join("; ")),
-            evidence,
-        )
-    }
+    b.finding(
+        "the client answered every command in time and exited when asked",
+        "the client did not stay live",
+    )
 }
 
 /// Observe mode: the app is not driven, so live means it did not crash: it exited 0, or it
@@ -408,7 +464,7 @@ fn liveness_observed(input: &Input<'_>) -> Finding {
                 what: format!("output: {l}"),
                 seq: None,
             }));
-            return Finding::fail("the app crashed", evidence);
+            return Finding::fail("crash", "the app crashed", evidence);
         }
     }
     Finding::pass("the app ran until it finished or was stopped")
@@ -602,8 +658,7 @@ mod tests {
 
     #[test]
     fn every_catalog_rule_is_judged() {
-        for r in model::rules::CATALOG {
-            assert!(IMPLEMENTED.contains(&r.id), "{} is not judged", r.id);
+        for r in model::rules::CATALOG.iter() {
             let s = scenario(&format!("[{}]", r.id), "");
             let v = judge(&Input {
                 scenario: &s,
@@ -614,7 +669,11 @@ mod tests {
                 fired: &[],
                 observed: false,
             });
-            assert!(v.iter().any(|v| v.rule == r.id), "{} gave no verdict", r.id);
+            assert!(
+                v.iter().any(|v| v.rule == r.id.as_str()),
+                "{} gave no verdict",
+                r.id
+            );
         }
     }
 

@@ -156,7 +156,11 @@ pub fn correct(input: &Input<'_>) -> Finding {
     if ev.is_empty() {
         Finding::pass("every whoami matched the issued claims")
     } else {
-        Finding::fail("whoami did not match the claims the IdP issued", ev)
+        Finding::fail(
+            "wrong-claims",
+            "whoami did not match the claims the IdP issued",
+            ev,
+        )
     }
 }
 
@@ -229,6 +233,7 @@ pub fn groups_overage(input: &Input<'_>) -> Finding {
         Finding::pass("the full group list, at most one Graph query per sign-in")
     } else {
         Finding::fail(
+            "overage-mishandled",
             "the overage was not resolved correctly and economically",
             ev,
         )
@@ -334,7 +339,11 @@ pub fn claims_challenge(input: &Input<'_>) -> Finding {
             challenges.len()
         ))
     } else {
-        Finding::fail("the client mishandled a CAE claims challenge", ev)
+        Finding::fail(
+            "challenge-mishandled",
+            "the client mishandled a CAE claims challenge",
+            ev,
+        )
     }
 }
 
@@ -391,6 +400,7 @@ pub fn opaque(input: &Input<'_>) -> Finding {
         Finding::pass("the app worked with an opaque access token")
     } else {
         Finding::fail(
+            "failed-with-opaque-token",
             "the client broke on an opaque access token (did it decode it?)",
             ev,
         )
@@ -458,7 +468,11 @@ pub fn single_flight(input: &Input<'_>) -> Finding {
     if ev.is_empty() {
         Finding::pass("concurrent needs shared one token request")
     } else {
-        Finding::fail("concurrent needs led to several token requests", ev)
+        Finding::fail(
+            "several-requests",
+            "concurrent needs led to several token requests",
+            ev,
+        )
     }
 }
 
@@ -530,7 +544,7 @@ pub fn device_polling(input: &Input<'_>) -> Finding {
     if ev.is_empty() {
         Finding::pass("device-code polling kept its interval and stopped when told")
     } else {
-        Finding::fail("device-code polling broke RFC 8628", ev)
+        Finding::fail("polling-breach", "device-code polling broke RFC 8628", ev)
     }
 }
 

@@ -88,6 +88,7 @@ pub fn order(input: &Input<'_>) -> Finding {
         Finding::pass("no sign-in while a usable refresh token was held")
     } else {
         Finding::fail(
+            "authorize-with-refresh-token",
             "the client went to the authorize endpoint while it held a usable refresh token",
             ev,
         )
@@ -124,6 +125,7 @@ pub fn prompt_none(input: &Input<'_>) -> Finding {
         Some(a) if sso_ended(a.arrived_us) => Finding::na("the browser had no SSO session: an interactive sign-in is right"),
         Some(a) if a.prompt.as_deref() == Some("none") => Finding::pass("the client tried prompt=none first"),
         Some(a) => Finding::fail(
+            "interactive-without-prompt-none",
             "the client went interactive without trying prompt=none while the browser had a session",
             vec![
                 Evidence { at_us: first_loss, what: format!("refresh token lost or refused at {}", secs(first_loss)), seq: None },
@@ -202,7 +204,11 @@ pub fn proactive(input: &Input<'_>) -> Finding {
     } else if ev.is_empty() {
         Finding::pass("the client renewed once refresh_in elapsed")
     } else {
-        Finding::fail("the client kept serving the old token after refresh_in", ev)
+        Finding::fail(
+            "no-renewal",
+            "the client kept serving the old token after refresh_in",
+            ev,
+        )
     }
 }
 
@@ -278,7 +284,11 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
         Finding::pass("the app kept working on the old token while renewal failed")
     } else {
         ev.dedup();
-        Finding::fail("the app failed while its old token was still valid", ev)
+        Finding::fail(
+            "failed-with-valid-token",
+            "the app failed while its old token was still valid",
+            ev,
+        )
     }
 }
 

@@ -1,7 +1,8 @@
 //! Rules about when the client comes back after a failure: Retry-After (identity provider
 //! and API), exponential back-off after 5xx, time-outs, and malformed answers.
 
-use super::{about, describe, Finding, Input};
+use super::flight::Window;
+use super::{about, describe, Breaches, Finding, Input};
 use model::scenario::{Fault, Mangle};
 use model::transcript::TranscriptEvent;
 use model::verdict::{secs, Evidence};
@@ -42,14 +43,37 @@ pub fn retry_after_us(e: &JournalEntry) -> Option<u64> {
     Some((d.max(0) as u64) * 1000)
 }
 
+/// Where a retry goes: the identity provider's sign-in endpoints (token, authorize, device code)
+/// are one place (a throttled token request retried as an authorize or device-code request is
+/// still a retry), per client; any other endpoint is a place of its own.
 fn same_source(a: &JournalEntry, b: &JournalEntry) -> bool {
-    a.endpoint == b.endpoint
-        && (a.client_id.is_none() || b.client_id.is_none() || a.client_id == b.client_id)
+    let signin = |e: Endpoint| {
+        matches!(
+            e,
+            Endpoint::Token | Endpoint::Authorize | Endpoint::Devicecode
+        )
+    };
+    let place = if signin(a.endpoint) {
+        signin(b.endpoint)
+    } else {
+        a.endpoint == b.endpoint
+    };
+    place && (a.client_id.is_none() || b.client_id.is_none() || a.client_id == b.client_id)
+}
+
+/// The requests after `e` that go where it went, in arrival order.
+fn later_same<'a>(reqs: &[&'a JournalEntry], e: &JournalEntry) -> Vec<&'a JournalEntry> {
+    reqs.iter()
+        .copied()
+        .filter(|n| n.seq != e.seq && n.arrived_us >= e.arrived_us && same_source(e, n))
+        .collect()
 }
 
 /// `throttle.retry-after` (identity provider) and `api.retry-after` (Graph): after a 429 or
-/// 5xx with Retry-After, nothing to that endpoint until it elapses, from when the response was
-/// sent. For the API, a 429/503 without Retry-After is judged as `backoff.5xx`.
+/// 5xx with Retry-After, nothing to that place until it elapses, from when the response was
+/// sent. Requests already on their way are not retries ([`Window`]). For the API, answers
+/// without Retry-After are judged by back-off: 1 s and growing (MUST), 5 s exponential
+/// (SHOULD).
 pub fn retry_after(input: &Input<'_>, api: bool) -> Finding {
     let rule = if api {
         "api.retry-after"
@@ -68,8 +92,8 @@ pub fn retry_after(input: &Input<'_>, api: bool) -> Finding {
         })
         .collect();
     let mut situations = 0;
-    let mut evidence = Vec::new();
-    for (i, e) in reqs.iter().enumerate() {
+    let mut b = Breaches::default();
+    for e in &reqs {
         let throttled = e.status == 429 || e.status >= 500;
         if !throttled {
             continue;
@@ -78,91 +102,134 @@ pub fn retry_after(input: &Input<'_>, api: bool) -> Finding {
             continue;
         };
         situations += 1;
-        let sent = e.finished_us.unwrap_or(e.arrived_us);
+        let same = later_same(&reqs, e);
+        let mut window = Window::of(input, e, &same);
+        let sent = window.sent();
         let deadline = sent + wait;
-        if let Some(next) = reqs[i + 1..].iter().find(|n| same_source(e, n)) {
+        if let Some(next) = same.iter().find(|n| !window.in_flight(n)) {
             if next.arrived_us + tol < deadline {
-                evidence.push(about(
-                    e,
-                    format!(
-                        "{} with Retry-After {}, response sent at {}",
-                        describe(e),
-                        e.response_header("retry-after").unwrap_or_default(),
-                        secs(sent)
-                    ),
-                ));
-                evidence.push(about(
-                    next,
-                    format!(
-                        "next {} request at {}, {} early (allowed from {})",
-                        next.endpoint,
-                        secs(next.arrived_us),
-                        secs(deadline - next.arrived_us),
-                        secs(deadline)
-                    ),
-                ));
+                b.add(
+                    "early-retry",
+                    [
+                        about(
+                            e,
+                            format!(
+                                "{} with Retry-After {}, response sent at {}",
+                                describe(e),
+                                e.response_header("retry-after").unwrap_or_default(),
+                                secs(sent)
+                            ),
+                        ),
+                        about(
+                            next,
+                            format!(
+                                "next request ({}) at {}, {} early (allowed from {})",
+                                next.endpoint,
+                                secs(next.arrived_us),
+                                secs(deadline - next.arrived_us),
+                                secs(deadline)
+                            ),
+                        ),
+                    ],
+                );
             }
         }
     }
+    let mut level = None;
     if api {
-        // Without Retry-After the API's 429/503 is judged by back-off timing.
-        let b = backoff(
-            input,
-            rule,
-            |e| {
-                e.endpoint == Endpoint::Graph
-                    && (e.status == 429 || e.status == 503)
-                    && retry_after_us(e).is_none()
-            },
-            "API 429/503 without Retry-After",
-        );
-        situations += b.0;
-        evidence.extend(b.1);
+        // Without Retry-After: no fast retry loop (MUST), the identity platform's 5 s
+        // exponential back-off (SHOULD).
+        let no_ra = |e: &JournalEntry| {
+            e.endpoint == Endpoint::Graph
+                && (e.status == 429 || e.status >= 500)
+                && retry_after_us(e).is_none()
+        };
+        let must = backoff(input, rule, no_ra, "API answer without Retry-After", 1);
+        situations += must.situations;
+        if must.breaches.is_empty() && b.is_empty() {
+            let should = backoff(input, rule, no_ra, "API answer without Retry-After", 5);
+            if !should.breaches.is_empty() {
+                level = Some(model::rules::Level::Should);
+                b.add("short-backoff", should.breaches);
+            }
+        } else if !must.breaches.is_empty() {
+            b.add("fast-retry", must.breaches);
+        }
     }
     if situations == 0 {
         return Finding::na(if api {
-            "the API never throttled this client"
+            "the API never throttled or failed this client"
         } else {
             "no throttling response carried Retry-After"
         });
     }
-    if evidence.is_empty() {
-        Finding::pass(format!(
-            "the client waited out all {situations} throttling response(s)"
-        ))
-    } else {
-        Finding::fail("the client came back before Retry-After elapsed", evidence)
-    }
+    let mut f = b.finding(
+        format!("the client waited out all {situations} throttling response(s)"),
+        if level.is_some() {
+            "the client backed off from the API, but by less than the 5 s exponential back-off"
+        } else {
+            "the client came back before the wait the answer asked for"
+        },
+    );
+    f.level = level;
+    f
 }
 
-/// Consecutive failures (by `is_failure`) on one endpoint: the k-th retry must come at least
-/// min(5·2^(k−1), 60) s after the previous failure (with 10 % tolerance); a success ends the
-/// streak. Returns (situations, evidence).
+/// What a back-off walk found.
+struct Walk {
+    /// Streaks of failures.
+    situations: usize,
+    /// Evidence of retries that came too soon.
+    breaches: Vec<Evidence>,
+}
+
+/// Consecutive failures (by `is_failure`) on one place: the k-th retry must come at least
+/// min(base·2^(k−1), 60) s after the previous failure (with 10 % tolerance); a success ends the
+/// streak. Requests on their way before the client knew of the failure ([`Window`]) are one
+/// attempt with it, not retries.
 fn backoff(
     input: &Input<'_>,
     rule: &str,
     is_failure: impl Fn(&JournalEntry) -> bool,
     what: &str,
-) -> (usize, Vec<Evidence>) {
+    base_s: u64,
+) -> Walk {
     let tol = input.tolerance_us(rule);
-    let mut situations = 0;
-    let mut evidence = Vec::new();
+    let mut walk = Walk {
+        situations: 0,
+        breaches: Vec::new(),
+    };
     let reqs: Vec<&JournalEntry> = input.client_requests().collect();
-    let mut endpoints: Vec<Endpoint> = reqs.iter().map(|e| e.endpoint).collect();
-    endpoints.sort();
-    endpoints.dedup();
-    for ep in endpoints {
-        let on: Vec<&&JournalEntry> = reqs.iter().filter(|e| e.endpoint == ep).collect();
+    // Split the requests into places, each in arrival order.
+    let mut places: Vec<Vec<&JournalEntry>> = Vec::new();
+    for e in &reqs {
+        match places.iter_mut().find(|p| same_source(p[0], e)) {
+            Some(p) => p.push(e),
+            None => places.push(vec![e]),
+        }
+    }
+    for on in places {
         let mut streak: u32 = 0;
-        let mut last_failure: Option<&JournalEntry> = None;
-        for e in on {
-            if let Some(f) = last_failure {
+        let mut last_failure: Option<(&JournalEntry, Window)> = None;
+        for (i, e) in on.iter().enumerate() {
+            if let Some((f, window)) = last_failure.as_mut() {
+                if window.in_flight(e) {
+                    // Part of the same attempt: a later-ending failure is what the client
+                    // learns last; a success ends the streak.
+                    if !is_failure(e) {
+                        streak = 0;
+                        last_failure = None;
+                    } else if e.finished_us > f.finished_us {
+                        *f = e;
+                    }
+                    continue;
+                }
                 let k = streak.max(1);
-                let need_s = (5u64 << (k - 1).min(4)).min(60) as f64 * 0.9;
+                let need_s = (base_s << (k - 1).min(6)).min(60) as f64 * 0.9;
                 let gave_up = f.finished_us.unwrap_or(f.arrived_us);
                 let earliest = gave_up + (need_s * 1e6) as u64;
                 if e.arrived_us + tol < earliest {
-                    evidence.push(about(
+                    walk.breaches.push(about(
                         f,
                         format!(
                             "{what}: {} (failure {k} in a row), over at {}",
@@ -170,10 +237,11 @@ fn backoff(
                             secs(gave_up)
                         ),
                     ));
-                    evidence.push(about(
+                    walk.breaches.push(about(
                         e,
                         format!(
-                            "retry at {}: {:.1} s after it; back-off asks at least {:.1} s",
+                            "retry ({}) at {}: {:.1} s after it; back-off asks at least {:.1} s",
+                            e.endpoint,
                             secs(e.arrived_us),
                             (e.arrived_us.saturating_sub(gave_up)) as f64 / 1e6,
                             need_s
@@ -182,75 +250,117 @@ fn backoff(
                 }
             }
             if is_failure(e) {
-                situations += usize::from(streak == 0);
+                walk.situations += usize::from(streak == 0);
                 streak += 1;
-                last_failure = Some(e);
+                let window = Window::of(input, e, &on[i + 1..]);
+                last_failure = Some((e, window));
             } else {
                 streak = 0;
                 last_failure = None;
             }
         }
     }
-    (situations, evidence)
+    walk
 }
 
 fn finish(
-    situations: usize,
-    evidence: Vec<Evidence>,
+    walk: Walk,
+    cause: &'static str,
     none: &str,
     pass: &str,
     fail: &str,
 ) -> Finding {
-    if situations == 0 {
+    if walk.situations == 0 {
         Finding::na(none)
-    } else if evidence.is_empty() {
+    } else if walk.breaches.is_empty() {
         Finding::pass(pass)
     } else {
-        Finding::fail(fail, evidence)
+        Finding::fail(cause, fail, walk.breaches)
     }
 }
 
-/// `backoff.5xx`: after a 5xx without Retry-After from the identity provider, exponential
-/// back-off from 5 s.
+/// `backoff.5xx`: after a 5xx (or a 429) without Retry-After from the identity provider,
+/// exponential back-off from 5 s.
 pub fn backoff_5xx(input: &Input<'_>) -> Finding {
-    let (n, ev) = backoff(
+    let walk = backoff(
         input,
         "backoff.5xx",
-        |e| idp_endpoint(e.endpoint) && e.status >= 500 && retry_after_us(e).is_none(),
-        "5xx without Retry-After",
+        |e| {
+            idp_endpoint(e.endpoint)
+                && (e.status >= 500 || e.status == 429)
+                && retry_after_us(e).is_none()
+        },
+        "5xx or 429 without Retry-After",
+        5,
     );
     finish(
-        n,
-        ev,
-        "the identity provider sent no 5xx without Retry-After",
+        walk,
+        "fast-retry",
+        "the identity provider sent no 5xx or 429 without Retry-After",
         "the client backed off exponentially after every 5xx",
         "the client retried a 5xx too fast",
     )
 }
 
+/// A request the mock held (a scripted stall) until the client gave up on it.
+fn stalled(e: &JournalEntry) -> bool {
+    e.status == 0 && e.completion == Completion::ClientDisconnected && e.fault.is_some()
+}
+
 /// `backoff.timeout`: the client times out a stalled request (its command is answered within
-/// the deadline) and comes back no sooner than 5 s after giving up, growing as for 5xx.
+/// the step's deadline) and comes back no sooner than 5 s after giving up, growing as for 5xx.
 pub fn backoff_timeout(input: &Input<'_>) -> Finding {
-    let stalled = |e: &JournalEntry| {
-        e.status == 0 && e.completion == Completion::ClientDisconnected && e.fault.is_some()
-    };
-    let (n, mut ev) = backoff(
+    let walk = backoff(
         input,
         "backoff.timeout",
         stalled,
         "stalled request given up",
+        5,
     );
-    let mut situations = n;
-    for t in input.transcript {
-        if let TranscriptEvent::Timeout { id, deadline_ms } = &t.event {
-            situations += 1;
-            ev.push(Evidence { at_us: t.at_us, what: format!("command {id} got no answer within its {deadline_ms} ms deadline: the client did not time out the stalled request"), seq: None });
-        }
+    let mut situations = walk.situations;
+    let mut b = Breaches::default();
+    if !walk.breaches.is_empty() {
+        b.add("fast-retry", walk.breaches);
     }
-    finish(
-        situations,
-        ev,
-        "no request stalled",
+    for t in input.transcript {
+        let TranscriptEvent::Timeout { id, deadline_ms } = &t.event else {
+            continue;
+        };
+        if super::op_of(input, *id) == Some("shutdown") {
+            continue; // a slow shutdown is client.liveness's
+        }
+        situations += 1;
+        let mut ev = vec![Evidence {
+            at_us: t.at_us,
+            what: format!(
+                "command {id} got no answer within its {deadline_ms} ms deadline: the client did not time out its request"
+            ),
+            seq: None,
+        }];
+        // The requests the mock was holding then.
+        ev.extend(
+            input
+                .client_requests()
+                .filter(|e| e.fault.is_some() && e.arrived_us < t.at_us)
+                .filter(|e| e.status == 0 || e.finished_us.is_some_and(|f| f >= t.at_us))
+                .map(|e| {
+                    about(
+                        e,
+                        format!(
+                            "{} held by the mock from {} (fault {})",
+                            describe(e),
+                            secs(e.arrived_us),
+                            e.fault.as_deref().unwrap_or_default()
+                        ),
+                    )
+                }),
+        );
+        b.add("no-timeout", ev);
+    }
+    if situations == 0 {
+        return Finding::na("no request stalled");
+    }
+    b.finding(
         "the client timed out stalled requests and backed off",
         "the client did not time out a stalled request, or retried too soon",
     )
@@ -288,15 +398,16 @@ pub fn malformed(input: &Input<'_>) -> Finding {
                     )
             })
     };
-    let (n, ev) = backoff(
+    let walk = backoff(
         input,
         "robust.malformed-response",
         is_malformed,
         "malformed answer",
+        5,
     );
     finish(
-        n,
-        ev,
+        walk,
+        "fast-retry",
         "no malformed answer was sent",
         "the client treated malformed answers as failures and backed off",
         "the client retried a malformed answer too fast",

@@ -106,6 +106,9 @@ pub enum Feature {
     CallApi,
     /// Handles CAE claims challenges.
     Cae,
+    /// Finds its endpoints by OpenID discovery (a client with built-in endpoints never asks
+    /// for it, so scenarios about discovery can't judge it).
+    Discovery,
 }
 
 impl Feature {
@@ -116,6 +119,7 @@ impl Feature {
             Feature::Whoami => "whoami",
             Feature::CallApi => "call_api",
             Feature::Cae => "cae",
+            Feature::Discovery => "discovery",
         }
     }
 }
@@ -690,8 +694,13 @@ pub enum Expect {
     Ok,
     /// Failure.
     Error,
-    /// Either.
+    /// Either: the step is not judged by its answers (a fault window, where a correct client
+    /// may serve a token or refuse).
     Either,
+    /// The step follows a fault window and must recover: at least one of its answers (over its
+    /// repeats and copies) succeeds. Give the step a repeat long enough for any conformant
+    /// back-off to end within it.
+    Recovers,
 }
 
 impl Scenario {

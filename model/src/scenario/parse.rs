@@ -246,7 +246,7 @@ fn check(s: &Scenario, file: &str) -> Vec<ScenarioError> {
     for r in &s.rules {
         let id = r.value.id();
         if rules::rule(id).is_none() {
-            let known: Vec<&str> = CATALOG.iter().map(|r| r.id).collect();
+            let known: Vec<&str> = CATALOG.iter().map(|r| r.id.as_str()).collect();
             let hint = known
                 .iter()
                 .map(|k| (edit_distance(k, id), *k))

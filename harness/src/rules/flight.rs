@@ -1,0 +1,145 @@
+//! In flight is not a retry. A request the client decided to send before it learned of an
+//! answer can't have been a reaction to that answer: concurrent commands that each missed the
+//! cache, or each passed a throttle check, before the first answer arrived. Those requests are
+//! `concurrency.single-flight`'s business, never a timing or cache breach.
+//!
+//! From the mock's side, a request is in flight with respect to an answer when
+//! - it arrived before the answer was sent, or
+//! - it arrived shortly after ([`GRACE_US`]), and the app had more commands outstanding when the
+//!   answer was sent than there were requests of that source already open: each outstanding
+//!   command may have had one request on its way. A sequential client (one command at a time)
+//!   gets no such allowance, so a retry inside one command is always judged.
+
+use super::Input;
+use model::transcript::TranscriptEvent;
+use model::JournalEntry;
+
+/// How long after an answer was sent a request decided before it may still arrive (a new
+/// connection's handshake, a busy event loop).
+pub(crate) const GRACE_US: u64 = 1_000_000;
+
+/// Driver commands outstanding at `at`: sent before it and answered after it (or never).
+pub(crate) fn outstanding(input: &Input<'_>, at: u64) -> usize {
+    input
+        .transcript
+        .iter()
+        .filter(|e| e.at_us < at)
+        .filter_map(|e| match &e.event {
+            TranscriptEvent::Command { id, op, .. } if op != "shutdown" => Some(*id),
+            _ => None,
+        })
+        .filter(|id| {
+            !input.transcript.iter().any(|r| {
+                r.at_us <= at && matches!(&r.event, TranscriptEvent::Result { id: rid, .. } if rid == id)
+            })
+        })
+        .count()
+}
+
+/// The requests an answer can't have caused, judged in arrival order.
+#[derive(Debug)]
+pub(crate) struct Window {
+    sent: u64,
+    allowance: usize,
+}
+
+impl Window {
+    /// The window of `answer`, among `same_source`: the requests of the same source (endpoint
+    /// and client), in arrival order, `answer` included or not.
+    pub(crate) fn of(
+        input: &Input<'_>,
+        answer: &JournalEntry,
+        same_source: &[&JournalEntry],
+    ) -> Window {
+        let sent = answer.finished_us.unwrap_or(answer.arrived_us);
+        let open = same_source
+            .iter()
+            .filter(|r| r.seq != answer.seq && r.arrived_us < sent)
+            .filter(|r| r.finished_us.unwrap_or(r.arrived_us) > sent)
+            .count();
+        let allowance = if input.observed {
+            0
+        } else {
+            outstanding(input, sent).saturating_sub(1 + open)
+        };
+        Window { sent, allowance }
+    }
+
+    /// When the answer was sent.
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Whether `r` (a later request of the same source; call in arrival order) was on its
+    /// way before the client could have known the answer.
+    pub(crate) fn in_flight(&mut self, r: &JournalEntry) -> bool {
+        if r.arrived_us < self.sent {
+            return true;
+        }
+        if r.arrived_us <= self.sent + GRACE_US && self.allowance > 0 {
+            self.allowance -= 1;
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::*;
+    use model::transcript::TranscriptEntry;
+    use model::Endpoint;
+
+    fn cmd(at: f64, id: u64) -> TranscriptEntry {
+        TranscriptEntry {
+            at_us: (at * 1e6) as u64,
+            event: TranscriptEvent::Command {
+                id,
+                op: "acquire_token".into(),
+                args: serde_json::Value::Null,
+                step: 0,
+                deadline_ms: 1000,
+            },
+        }
+    }
+
+    fn input<'a>(
+        s: &'a model::scenario::Scenario,
+        j: &'a [JournalEntry],
+        t: &'a [TranscriptEntry],
+    ) -> Input<'a> {
+        Input {
+            scenario: s,
+            journal: j,
+            transcript: t,
+            state_files: &[],
+            outcome: &crate::runner::Outcome::Completed,
+            fired: &[],
+            observed: false,
+        }
+    }
+
+    #[test]
+    fn a_burst_gets_one_slot_per_outstanding_command_a_sequence_none() {
+        let s = scenario("[cache.reuse]", "");
+        let a = entry(1, 1.0, Endpoint::Token, 429); // sent at 1.002
+        let b = entry(2, 1.001, Endpoint::Token, 429); // arrived before: in flight
+        let c = entry(3, 1.1, Endpoint::Token, 429); // after, within grace
+        let d = entry(4, 1.2, Endpoint::Token, 429);
+        let j = [a.clone(), b.clone(), c.clone(), d.clone()];
+        let same: Vec<&JournalEntry> = j.iter().collect();
+        // Three commands outstanding: a's, b's (still open at 1.002) and one more.
+        let t = [cmd(0.9, 1), cmd(0.9, 2), cmd(0.9, 3)];
+        let i = input(&s, &j, &t);
+        let mut w = Window::of(&i, &a, &same);
+        assert!(w.in_flight(&b));
+        assert!(w.in_flight(&c));
+        assert!(!w.in_flight(&d), "only three commands were outstanding");
+        // One command: nothing after the answer is in flight.
+        let t = [cmd(0.9, 1)];
+        let i = input(&s, &j, &t);
+        let mut w = Window::of(&i, &a, &same);
+        assert!(!w.in_flight(&c));
+    }
+}
