@@ -1,7 +1,7 @@
 //! Rules about how the client renews: silently and in order, early when `refresh_in` says so,
 //! and without failing the app while an old token is still valid.
 
-use super::{about, describe, incarnation_of, incarnations, scope_key, Finding, Input};
+use super::{about, describe, incarnation_of, incarnations, scope_key, Breaches, Finding, Input};
 use model::transcript::TranscriptEvent;
 use model::verdict::{secs, Evidence};
 use model::{Endpoint, GrantType, JournalEntry, TokenKind};
@@ -120,7 +120,42 @@ pub fn prompt_none(input: &Input<'_>) -> Finding {
     let next = input
         .client_requests()
         .find(|e| e.endpoint == Endpoint::Authorize && e.arrived_us > first_loss);
+    // Commands that failed after the loss, while the browser still had a session: the app
+    // needed a token and the client never tried to get one silently.
+    let failed_after: Vec<Evidence> = input
+        .transcript
+        .iter()
+        .filter(|e| e.at_us > first_loss && !sso_ended(e.at_us))
+        .filter_map(|e| match &e.event {
+            TranscriptEvent::Result { id, ok: false, .. }
+                if super::op_of(input, *id) == Some("acquire_token") =>
+            {
+                Some(Evidence {
+                    at_us: e.at_us,
+                    what: format!(
+                        "acquire_token (command {id}) failed at {} with no sign-in attempted",
+                        secs(e.at_us)
+                    ),
+                    seq: None,
+                })
+            }
+            _ => None,
+        })
+        .collect();
     match next {
+        None if !failed_after.is_empty() => {
+            let mut ev = vec![Evidence {
+                at_us: first_loss,
+                what: format!("refresh token lost or refused at {}", secs(first_loss)),
+                seq: None,
+            }];
+            ev.extend(failed_after);
+            Finding::fail(
+                "never-signed-in-again",
+                "the app needed a token after the refresh token was lost, and the client never tried prompt=none (nor any sign-in)",
+                ev,
+            )
+        }
         None => Finding::pass("no sign-in was needed after the refresh token was lost"),
         Some(a) if sso_ended(a.arrived_us) => Finding::na("the browser had no SSO session: an interactive sign-in is right"),
         Some(a) if a.prompt.as_deref() == Some("none") => Finding::pass("the client tried prompt=none first"),
@@ -221,10 +256,15 @@ fn renewal_failed(e: &JournalEntry) -> bool {
 }
 
 /// `refresh.outage-tolerant`: while renewal fails and the old access token is still valid,
-/// `acquire_token` still succeeds (with the old token).
+/// `acquire_token` still succeeds (with the old token). MUST while the token is inside its
+/// `refresh_in` window (before its last 300 s); SHOULD in its last 300 s, where MSAL
+/// deliberately counts a token as expired. A breaker that keeps failing the app after the
+/// renewal failures stopped still fails, for as long as the token was valid; a refusal for good
+/// (`invalid_grant`, ...) or a revocation ends the token's claim to be served.
 pub fn outage_tolerant(input: &Input<'_>) -> Finding {
     let mut situations = 0;
-    let mut ev = Vec::new();
+    let mut must = Breaches::default();
+    let mut should = Breaches::default();
     let issued: Vec<(&JournalEntry, u64, u64)> = input
         .client_requests()
         .filter(|e| e.endpoint == Endpoint::Token && e.status == 200)
@@ -238,6 +278,26 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
         .client_requests()
         .filter(|e| renewal_failed(e))
         .collect();
+    // When the client's tokens stopped being servable for good.
+    let ended_for_good = input
+        .client_requests()
+        .filter(|e| {
+            e.endpoint == Endpoint::Token
+                && (400..500).contains(&e.status)
+                && e.status != 429
+        })
+        .map(|e| e.arrived_us)
+        .chain(revocations(input))
+        .chain(
+            input
+                .fired
+                .iter()
+                .filter(|f| f.action == "cae_revoke")
+                .map(|f| f.at_us),
+        )
+        .min()
+        .unwrap_or(u64::MAX);
+    let mut seen_commands = std::collections::BTreeSet::new();
     for f in &failures {
         let Some((tok, _, expires)) = issued
             .iter()
@@ -247,14 +307,8 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
             continue;
         };
         situations += 1;
-        // Commands answered while renewal was failing and the token was valid.
-        let until = failures
-            .iter()
-            .filter(|x| x.arrived_us >= f.arrived_us)
-            .map(|x| x.finished_us.unwrap_or(x.arrived_us))
-            .max()
-            .unwrap_or(f.arrived_us)
-            .min(*expires);
+        let last_300 = expires.saturating_sub(300_000_000);
+        let until = (*expires).min(ended_for_good);
         for c in input.commands("acquire_token") {
             let TranscriptEvent::Command { id, .. } = &c.event else {
                 continue;
@@ -263,33 +317,52 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
                 .transcript
                 .iter()
                 .find(|r| matches!(&r.event, TranscriptEvent::Result { id: rid, .. } if rid == id));
-            if let Some(r) = result {
-                if let TranscriptEvent::Result { ok: false, .. } = r.event {
-                    if r.at_us >= f.arrived_us && r.at_us <= until + 1_000_000 && r.at_us < *expires
-                    {
-                        ev.push(about(
-                            tok,
-                            format!("a valid access token until {}", secs(*expires)),
-                        ));
-                        ev.push(about(f, format!("renewal failed: {}", describe(f))));
-                        ev.push(Evidence { at_us: r.at_us, what: format!("acquire_token (command {id}) failed at {} although the old token was still valid", secs(r.at_us)), seq: None });
-                    }
-                }
+            let Some(r) = result else { continue };
+            let TranscriptEvent::Result { ok: false, .. } = r.event else {
+                continue;
+            };
+            if r.at_us < f.arrived_us || r.at_us >= until || !seen_commands.insert(*id) {
+                continue;
+            }
+            let ev = [
+                about(tok, format!("a valid access token until {}", secs(*expires))),
+                about(f, format!("renewal failed: {}", describe(f))),
+                Evidence {
+                    at_us: r.at_us,
+                    what: format!(
+                        "acquire_token (command {id}) failed at {} although the old token was still valid ({} left)",
+                        secs(r.at_us),
+                        secs(expires.saturating_sub(r.at_us))
+                    ),
+                    seq: None,
+                },
+            ];
+            if r.at_us < last_300 {
+                must.add("failed-with-valid-token", ev);
+            } else {
+                should.add("failed-in-last-300s", ev);
             }
         }
     }
     if situations == 0 {
-        Finding::na("renewal never failed while a token was valid")
-    } else if ev.is_empty() {
-        Finding::pass("the app kept working on the old token while renewal failed")
-    } else {
-        ev.dedup();
-        Finding::fail(
-            "failed-with-valid-token",
-            "the app failed while its old token was still valid",
-            ev,
-        )
+        return Finding::na("renewal never failed while a token was valid");
     }
+    if !must.is_empty() {
+        let Breaches { causes, evidence } = should;
+        for c in causes {
+            must.add(c, []);
+        }
+        must.evidence.extend(evidence);
+        return must.finding("", "the app failed while its old token was still valid");
+    }
+    let mut f = should.finding(
+        "the app kept working on the old token while renewal failed",
+        "the app failed while its old token was still valid, in its last 300 s (a SHOULD: MSAL counts such a token as expired)",
+    );
+    if f.status == model::verdict::Status::Fail {
+        f.level = Some(model::rules::Level::Should);
+    }
+    f
 }
 
 #[cfg(test)]
@@ -533,5 +606,62 @@ mod tests {
             status(&s, "refresh.outage-tolerant", &[tok], &ok, &[]),
             Status::NotApplicable
         );
+    }
+
+    fn verdict_of(
+        s: &model::scenario::Scenario,
+        j: &[model::JournalEntry],
+        t: &[TranscriptEntry],
+    ) -> model::verdict::Verdict {
+        super::super::judge(&super::super::Input {
+            scenario: s,
+            journal: j,
+            transcript: t,
+            state_files: &[],
+            outcome: &crate::runner::Outcome::Completed,
+            fired: &[],
+            observed: false,
+        })
+        .into_iter()
+        .find(|v| v.rule == "refresh.outage-tolerant")
+        .unwrap()
+    }
+
+    #[test]
+    fn outage_tolerance_is_a_should_in_the_last_300_s_and_outlives_the_failures() {
+        let s = user("refresh.outage-tolerant");
+        // A 305 s token: from 6 s on it is in its last 300 s.
+        let mut tok = entry(1, 1.0, Endpoint::Token, 200);
+        tok.issued[0].expires_in = Some(305);
+        let fail = entry(2, 6.0, Endpoint::Token, 503);
+        let mut t = vec![started()];
+        t.extend(acquire(6.5, 1, false));
+        let v = verdict_of(&s, &[tok.clone(), fail.clone()], &t);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.level, model::rules::Level::Should);
+        assert_eq!(v.causes, ["failed-in-last-300s"]);
+        // An hour-long token: a MUST, and a command failing long after the last renewal
+        // failure (a breaker that never closes) counts too.
+        let hour = entry(1, 1.0, Endpoint::Token, 200);
+        let mut t = vec![started()];
+        t.extend(acquire(60.0, 1, false));
+        let v = verdict_of(&s, &[hour, fail], &t);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.level, model::rules::Level::Must);
+        assert!(v.evidence.iter().any(|e| e.what.contains("command 1")), "{v:?}");
+    }
+
+    #[test]
+    fn prompt_none_fails_a_client_that_never_signs_in_again() {
+        let s = user("silent.prompt-none");
+        let mut refused = entry(2, 5.0, Endpoint::Token, 400);
+        refused.grant_type = Some(GrantType::RefreshToken);
+        let j = [with_rt(entry(1, 1.0, Endpoint::Token, 200)), refused];
+        let mut t = vec![started()];
+        t.extend(acquire(6.0, 1, false));
+        assert_eq!(status(&s, "silent.prompt-none", &j, &t, &[]), Status::Fail);
+        let mut t = vec![started()];
+        t.extend(acquire(6.0, 1, true));
+        assert_eq!(status(&s, "silent.prompt-none", &j, &t, &[]), Status::Pass);
     }
 }
