@@ -6,6 +6,7 @@
 use crate::error::{GraphError, OAuthError};
 use crate::journal::Record;
 use crate::params::{Params, MAX_BODY};
+use crate::request::Facts;
 use crate::scenario::{Decision, Probe};
 use crate::server::ConnControl;
 use crate::state::{lock, Idp};
@@ -16,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use model::scenario::{ConnectionFault, Fault, Mangle, Respond, Stall};
-use model::{Completion, Endpoint, GrantType};
+use model::{Completion, Endpoint};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,17 +41,26 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
     };
     let snap = record.snapshot();
     let endpoint = snap.endpoint;
-    let tenant = match snap.tenant {
-        Some(t) => t,
-        None if matches!(endpoint, Endpoint::Graph | Endpoint::Userinfo) => {
-            match crate::routes::bearer(req.headers()).and_then(|t| idp.verify_token(&t)) {
-                Some((t, _)) => t,
-                None => return next.run(req).await,
-            }
-        }
-        None => return next.run(req).await,
+    let bearer_endpoint = matches!(endpoint, Endpoint::Graph | Endpoint::Userinfo);
+    // Graph and UserInfo requests belong to the tenant of a bearer token the mock issued.
+    let bearer_facts = bearer_endpoint
+        .then(|| crate::request::bearer(req.headers()))
+        .flatten()
+        .map(|token| {
+            let verified = crate::request::verify_bearer(&idp, &token).ok();
+            Facts::of_bearer(&token, verified.as_ref())
+        });
+    let tenant = match (snap.tenant, &bearer_facts) {
+        (Some(t), _) => t,
+        (
+            None,
+            Some(Facts {
+                tenant: Some(t), ..
+            }),
+        ) => t.clone(),
+        _ => return next.run(req).await,
     };
-    if !crate::routes::valid_tenant(&tenant) {
+    if !crate::request::valid_tenant(&tenant) {
         return next.run(req).await;
     }
     let t = idp.tenant(&tenant);
@@ -58,7 +68,8 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
         return next.run(req).await;
     }
 
-    // What the request asks, for selection (and for the journal, should a fault answer it).
+    // What the request says, for selection (and for the journal, should a fault answer it:
+    // read as the route reads it, so the entry carries the same facts).
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -70,27 +81,28 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
                 .unwrap_or_else(|| StatusCode::PAYLOAD_TOO_LARGE.into_response())
         }
     };
-    let mut params = Params::default();
-    for (k, v) in form_urlencoded::parse(&bytes).chain(form_urlencoded::parse(
-        parts.uri.query().unwrap_or("").as_bytes(),
-    )) {
-        if params.get(&k).is_none() {
-            params.insert(&k, &v);
+    let facts = match bearer_facts {
+        Some(f) => f,
+        None => {
+            // Lenient where the route is strict (a duplicated parameter: the first wins), so
+            // a request the route would refuse is still selected and journaled.
+            let mut params = Params::default();
+            for (k, v) in form_urlencoded::parse(&bytes).chain(form_urlencoded::parse(
+                parts.uri.query().unwrap_or("").as_bytes(),
+            )) {
+                if params.get(&k).is_none() {
+                    params.insert(&k, &v);
+                }
+            }
+            Facts::of_form(&idp, &tenant, endpoint, &params, &parts.headers)
         }
-    }
+    };
     let probe = Probe {
-        grant: params.get("grant_type").map(GrantType::parse),
-        scopes: crate::params::scopes(params.get("scope")),
-        client_id: params
-            .get("client_id")
-            .map(str::to_string)
-            .or_else(|| basic_client_id(&parts.headers))
-            .or_else(|| snap.client_id.clone()),
+        grant: facts.grant.clone(),
+        scopes: facts.scopes.clone(),
+        client_id: facts.client_id.clone(),
         graph_path: (endpoint == Endpoint::Graph)
             .then(|| snap.path.trim_start_matches("/graph/v1.0").to_string()),
-        claims: params
-            .get("claims")
-            .and_then(|c| serde_json::from_str(c).ok()),
     };
 
     let now = idp.now_us();
@@ -125,7 +137,7 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
     match decision {
         Decision::Pass => next.run(req).await,
         Decision::Outage(label) => {
-            journal_probe(&record, &probe, &label, &tenant);
+            journal_facts(&record, &facts, &label, &tenant);
             let respond = Respond {
                 status: Some(503),
                 ..Respond::default()
@@ -133,50 +145,20 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
             error_response(endpoint, &respond)
         }
         Decision::Fault(label, fault) => {
-            journal_probe(&record, &probe, &label, &tenant);
+            journal_facts(&record, &facts, &label, &tenant);
             apply(endpoint, &record, *fault, req, next).await
         }
     }
 }
 
-/// The client id of a `client_secret_basic` Authorization header.
-fn basic_client_id(headers: &axum::http::HeaderMap) -> Option<String> {
-    use base64::Engine as _;
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, b64) = v.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .ok()?;
-    let raw = String::from_utf8(raw).ok()?;
-    let id = raw.split(':').next()?;
-    form_urlencoded::parse(format!("x={id}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-}
-
-/// A faulted request never reaches its handler: record what it asked here (and, for Graph and
-/// UserInfo, the tenant of its verified token).
-fn journal_probe(record: &Record, probe: &Probe, label: &str, tenant: &str) {
+/// A faulted request never reaches its handler: record what it says here, read as the
+/// handler reads it (and, for Graph and UserInfo, the tenant of its verified token).
+fn journal_facts(record: &Record, facts: &Facts, label: &str, tenant: &str) {
+    facts.record(record);
     record.update(|e| {
         e.fault = Some(label.to_string());
         if e.tenant.is_none() {
             e.tenant = Some(tenant.to_string());
-        }
-        if e.grant_type.is_none() {
-            e.grant_type = probe.grant.clone();
-        }
-        if e.client_id.is_none() {
-            e.client_id = probe.client_id.clone();
-        }
-        if e.scopes.is_empty() {
-            e.scopes = probe.scopes.clone();
-        }
-        if e.claims.is_none() && probe.claims.is_some() {
-            e.claims = probe.claims.clone();
-            e.client_capabilities = crate::routes::capabilities(probe.claims.as_ref());
         }
     });
 }

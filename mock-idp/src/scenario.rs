@@ -100,9 +100,6 @@ pub struct Probe {
     pub client_id: Option<String>,
     /// Graph: the path under `/graph/v1.0`.
     pub graph_path: Option<String>,
-    /// The `claims` request parameter, when it is JSON (journaled for faulted requests too,
-    /// so rules about capabilities see every request the client made).
-    pub claims: Option<serde_json::Value>,
 }
 
 /// The decision for one request.

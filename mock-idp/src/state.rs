@@ -165,18 +165,6 @@ impl Idp {
         Ok(kid)
     }
 
-    /// Verifies an access token the mock issued (a JWT signed with its tenant's keys, or an
-    /// opaque token it remembers): its tenant and claims.
-    pub fn verify_token(&self, token: &str) -> Option<(String, OpaqueClaims)> {
-        if let Some(found) = self.lookup_opaque(token) {
-            return Some(found);
-        }
-        let peek = crate::keys::peek_claims(token).ok()?;
-        let tid = peek.get("tid")?.as_str()?.to_string();
-        let claims = self.keys_for(&tid).verify(token).ok()?;
-        Some((tid, claims))
-    }
-
     /// The tenant if it exists.
     pub fn existing_tenant(&self, name: &str) -> Option<Arc<Tenant>> {
         lock(&self.tenants).get(name).cloned()

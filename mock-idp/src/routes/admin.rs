@@ -1,9 +1,9 @@
 //! The admin API under `/_tokenstorm`, guarded by the per-run bearer token of the ready file:
 //! read the journal, configure tenants, and fire events (revocations, key rotation).
 
-use super::bearer;
 use crate::config::TenantConfig;
 use crate::params::read_body;
+use crate::request::bearer;
 use crate::state::{lock, unix_now, Idp};
 use axum::body::Body;
 use axum::extract::{OriginalUri, RawQuery, Request, State};

@@ -1,9 +1,10 @@
 //! The authorize endpoint (auto sign-in of the default user, SSO cookie, `prompt` semantics,
 //! PKCE, response modes) and the end-session endpoint.
 
-use super::{capabilities, cookie, parse_claims, Ctx};
+use super::{cookie, Ctx};
 use crate::error::OAuthError;
 use crate::params::{read_body, Params};
+use crate::request::{parse_claims, Facts};
 use crate::state::{lock, unix_now, AuthCode, Idp, Session};
 use crate::tokens::{client_info, random_text, ResourceScopes};
 use axum::body::Body;
@@ -123,12 +124,8 @@ pub async fn authorize(
     req: Request,
 ) -> Result<Response, OAuthError> {
     let (p, headers) = params_of(req).await?;
+    Facts::of_form(&idp, &ctx.tenant, model::Endpoint::Authorize, &p, &headers).record(&ctx.record);
     let client_id = p.require("client_id")?.to_string();
-    ctx.record.update(|e| {
-        e.client_id = Some(client_id.clone());
-        e.prompt = p.get("prompt").map(str::to_string);
-        e.scopes = crate::params::scopes(p.get("scope"));
-    });
     let app = idp
         .app(&client_id)
         .ok_or_else(|| OAuthError::unknown_client(&client_id, &ctx.tenant))?;
@@ -196,10 +193,6 @@ pub async fn authorize(
         Ok(v) => v,
         Err(e) => return Ok(reply.error(&e)),
     };
-    ctx.record.update(|e| {
-        e.client_capabilities = capabilities(claims.as_ref());
-        e.claims = claims.clone();
-    });
 
     let tenant = idp.tenant(&ctx.tenant);
     let prompt = p.get("prompt");

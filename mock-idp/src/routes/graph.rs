@@ -3,10 +3,11 @@
 //! token (signature, audience, lifetime, CAE revocation) and answer 401 with Graph's
 //! `WWW-Authenticate`, including Entra's `insufficient_claims` challenge.
 
-use super::{bearer, Ctx};
+use super::Ctx;
 use crate::config::{TenantConfig, GRAPH_APP_ID, GRAPH_RESOURCE};
 use crate::error::GraphError;
 use crate::params::read_body;
+use crate::request::{bearer, verify_bearer, Facts};
 use crate::state::{lock, unix_now, Idp};
 use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
@@ -16,7 +17,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use model::{Fingerprint, PresentedToken, TokenKind};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -80,44 +80,8 @@ impl Caller {
 /// Validates the bearer token for Graph or UserInfo and records who presented what.
 pub fn validate(idp: &Idp, ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, GraphError> {
     let token = bearer(headers).ok_or_else(|| unauthorized("Access token is empty."))?;
-    let verified = match idp.lookup_opaque(&token) {
-        Some((_, claims)) => Ok(claims),
-        None => {
-            // The tenant's keys (a tenant that rotated signs with its own).
-            let tid = crate::keys::peek_claims(&token)
-                .ok()
-                .and_then(|c| c.get("tid").and_then(Value::as_str).map(str::to_string));
-            match tid {
-                Some(t) => idp.keys_for(&t).verify(&token),
-                None => idp.keys.verify(&token),
-            }
-        }
-    };
-    // Only a token the mock issued attributes the call to a tenant and a client: a forged one
-    // must not land in another tenant's journal.
-    let (tenant_hint, client) = match &verified {
-        Ok(c) => (
-            c.get("tid").and_then(Value::as_str).map(str::to_string),
-            c.get("azp").and_then(Value::as_str).map(str::to_string),
-        ),
-        Err(_) => (None, None),
-    };
-    ctx.record.update(|e| {
-        if e.tenant.is_none() {
-            e.tenant = tenant_hint.clone();
-        }
-        e.client_id = client.clone();
-        e.presented = Some(PresentedToken {
-            kind: TokenKind::Access,
-            fingerprint: Fingerprint::of(&token),
-            uti: verified
-                .as_ref()
-                .ok()
-                .and_then(|c| c.get("uti"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        });
-    });
+    let verified = verify_bearer(idp, &token);
+    Facts::of_bearer(&token, verified.as_ref().ok()).record(&ctx.record);
     let claims = verified.map_err(|e| match e {
         crate::keys::JwtError::Malformed => unauthorized(
             "IDX14100: JWT is not well formed, there are no dots (.). The token needs to be in JWS or JWE Compact Serialization Format.",
