@@ -9,7 +9,7 @@ use crate::params::{Params, MAX_BODY};
 use crate::request::Facts;
 use crate::scenario::{Decision, Probe};
 use crate::server::ConnControl;
-use crate::state::{lock, Idp};
+use crate::state::{lock, Idp, StepUp};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use model::scenario::{ConnectionFault, Fault, Mangle, Respond, Stall};
-use model::{Completion, Endpoint};
+use model::{Completion, Endpoint, GrantType};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,6 +118,13 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
                 } else {
                     Decision::Pass
                 };
+                if let Decision::Fault(index, label, fault) = &d {
+                    if let Some(s) = step_up(endpoint, &probe, label, &fault.respond) {
+                        tracing::info!(%tenant, fault = %label, "the user owes a step-up");
+                        rt.step_up_imposed(*index);
+                        st.step_up = Some(s);
+                    }
+                }
                 st.scenario = Some(rt);
                 Some((d, std::mem::take(&mut st.rotate_keys)))
             }
@@ -144,7 +151,7 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
             };
             error_response(endpoint, &respond)
         }
-        Decision::Fault(label, fault) => {
+        Decision::Fault(_, label, fault) => {
             journal_facts(&record, &facts, &label, &tenant);
             apply(endpoint, &record, *fault, req, next).await
         }
@@ -162,6 +169,47 @@ fn journal_facts(record: &Record, facts: &Facts, label: &str, tenant: &str) {
         }
     });
 }
+
+/// The step-up a fault imposes: one that answers a user's request (authorize, or a token
+/// request other than client credentials) with the generated `interaction_required` error.
+/// The user then owes multi-factor authentication, which is tenant state: see
+/// [`crate::state::TenantState::step_up`].
+fn step_up(endpoint: Endpoint, probe: &Probe, label: &str, r: &Respond) -> Option<StepUp> {
+    let user_request = match endpoint {
+        Endpoint::Authorize => true,
+        Endpoint::Token => matches!(
+            probe.grant,
+            Some(
+                GrantType::AuthorizationCode
+                    | GrantType::RefreshToken
+                    | GrantType::DeviceCode
+                    | GrantType::JwtBearer
+            )
+        ),
+        _ => false,
+    };
+    let answers_the_error = r.error.as_deref() == Some("interaction_required")
+        && r.body.is_none()
+        && r.mangle.is_none()
+        && r.connection.is_none()
+        && !r.pass_through
+        && r.stall != Some(Stall::UntilDisconnect);
+    (user_request && answers_the_error).then(|| StepUp {
+        fault: label.to_string(),
+        aadsts: r.aadsts.unwrap_or(INTERACTION_REQUIRED_AADSTS),
+        description: r
+            .description
+            .as_deref()
+            .map(crate::error::strip_aadsts_prefix)
+            .unwrap_or(StepUp::DEFAULT_DESCRIPTION)
+            .to_string(),
+        suberror: r.suberror.clone(),
+        claims: r.claims.clone(),
+    })
+}
+
+/// The code Entra sends with `interaction_required` when a scenario names none.
+const INTERACTION_REQUIRED_AADSTS: u32 = 50076;
 
 async fn apply(
     endpoint: Endpoint,
@@ -310,22 +358,17 @@ fn error_response(endpoint: Endpoint, r: &Respond) -> Response {
         Some("expired_token") => Some(70019),
         Some("access_denied" | "authorization_declined") => Some(65004),
         Some("invalid_grant") => Some(70000),
-        Some("interaction_required") => Some(50076),
+        Some("interaction_required") => Some(INTERACTION_REQUIRED_AADSTS),
         Some("login_required") => Some(50058),
         Some("invalid_client") => Some(7000215),
         Some("temporarily_unavailable") => Some(50196),
         _ => None,
     };
     // The AADSTS prefix is added from the code: a description that repeats it loses it.
-    let description = r.description.as_deref().map(|d| {
-        match d
-            .strip_prefix("AADSTS")
-            .and_then(|rest| rest.split_once(": "))
-        {
-            Some((digits, tail)) if digits.bytes().all(|b| b.is_ascii_digit()) => tail.to_string(),
-            _ => d.to_string(),
-        }
-    });
+    let description = r
+        .description
+        .as_deref()
+        .map(|d| crate::error::strip_aadsts_prefix(d).to_string());
     let mut e = OAuthError::new(
         status,
         error,

@@ -247,6 +247,8 @@ impl Idp {
         let mut st = lock(&t.state);
         st.config = crate::scenario::config_for(&s, &self.default_config);
         st.scenario = Some(crate::scenario::Runtime::new(s));
+        // A step-up the previous scenario imposed is not this one's.
+        st.step_up = None;
     }
 
     /// Starts a tenant's scenario clock now (otherwise its first request starts it).

@@ -142,6 +142,8 @@ pub async fn devicelogin(State(idp): State<Arc<Idp>>, ctx: Ctx, RawQuery(q): Raw
         .into_response(),
         Some(g) => {
             g.status = DeviceStatus::Approved(now);
+            // Signing in on the verification page is interactive: a step-up owed is done.
+            st.satisfy_step_up();
             Html("<html><body><p>You have signed in. You may now close this window.</p></body></html>")
                 .into_response()
         }

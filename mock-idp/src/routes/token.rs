@@ -322,6 +322,8 @@ fn refresh_token(
         ));
     }
     user_disabled(st)?;
+    // A step-up the user owes is not satisfied by a refresh, whatever claims it carries.
+    st.step_up_required()?;
     let mut scope_strings = match p.get("scope") {
         Some(s) => split_scopes(Some(s)),
         None => grant.scopes.clone(),
@@ -497,6 +499,8 @@ fn on_behalf_of(
         ));
     }
     user_disabled(st)?;
+    // Nor by an exchange on the user's behalf.
+    st.step_up_required()?;
     let scope_strings = split_scopes(Some(p.require("scope")?));
     let rs = ResourceScopes::parse(&scope_strings)?;
     let user = st.config.user.clone();
