@@ -2,6 +2,7 @@
 
 mod admin;
 mod authorize;
+mod batch;
 mod device;
 mod discovery;
 mod graph;
