@@ -38,6 +38,22 @@ pub fn entra_timestamp() -> String {
     now.format(&fmt).unwrap_or_default()
 }
 
+/// A message without a leading `AADSTSnnnn: ` (the mock adds the prefix from the code, so a
+/// scenario's description that repeats it would show it twice).
+pub fn strip_aadsts_prefix(d: &str) -> &str {
+    match d
+        .strip_prefix("AADSTS")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((digits, tail))
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            tail
+        }
+        _ => d,
+    }
+}
+
 /// An OAuth/OIDC error in Entra's shape:
 /// `{"error","error_description":"AADSTSnnnn: ... Trace ID: ... Correlation ID: ... Timestamp: ...",
 ///   "error_codes":[nnnn],"timestamp","trace_id","correlation_id","error_uri"[,"suberror","claims"]}`.

@@ -6,9 +6,10 @@
 use crate::error::{GraphError, OAuthError};
 use crate::journal::Record;
 use crate::params::{Params, MAX_BODY};
+use crate::request::Facts;
 use crate::scenario::{Decision, Probe};
 use crate::server::ConnControl;
-use crate::state::{lock, Idp};
+use crate::state::{lock, Idp, StepUp};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -40,17 +41,26 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
     };
     let snap = record.snapshot();
     let endpoint = snap.endpoint;
-    let tenant = match snap.tenant {
-        Some(t) => t,
-        None if matches!(endpoint, Endpoint::Graph | Endpoint::Userinfo) => {
-            match crate::routes::bearer(req.headers()).and_then(|t| idp.verify_token(&t)) {
-                Some((t, _)) => t,
-                None => return next.run(req).await,
-            }
-        }
-        None => return next.run(req).await,
+    let bearer_endpoint = matches!(endpoint, Endpoint::Graph | Endpoint::Userinfo);
+    // Graph and UserInfo requests belong to the tenant of a bearer token the mock issued.
+    let bearer_facts = bearer_endpoint
+        .then(|| crate::request::bearer(req.headers()))
+        .flatten()
+        .map(|token| {
+            let verified = crate::request::verify_bearer(&idp, &token).ok();
+            Facts::of_bearer(&token, verified.as_ref())
+        });
+    let tenant = match (snap.tenant, &bearer_facts) {
+        (Some(t), _) => t,
+        (
+            None,
+            Some(Facts {
+                tenant: Some(t), ..
+            }),
+        ) => t.clone(),
+        _ => return next.run(req).await,
     };
-    if !crate::routes::valid_tenant(&tenant) {
+    if !crate::request::valid_tenant(&tenant) {
         return next.run(req).await;
     }
     let t = idp.tenant(&tenant);
@@ -58,7 +68,8 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
         return next.run(req).await;
     }
 
-    // What the request asks, for selection (and for the journal, should a fault answer it).
+    // What the request says, for selection (and for the journal, should a fault answer it:
+    // read as the route reads it, so the entry carries the same facts).
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -70,27 +81,28 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
                 .unwrap_or_else(|| StatusCode::PAYLOAD_TOO_LARGE.into_response())
         }
     };
-    let mut params = Params::default();
-    for (k, v) in form_urlencoded::parse(&bytes).chain(form_urlencoded::parse(
-        parts.uri.query().unwrap_or("").as_bytes(),
-    )) {
-        if params.get(&k).is_none() {
-            params.insert(&k, &v);
+    let facts = match bearer_facts {
+        Some(f) => f,
+        None => {
+            // Lenient where the route is strict (a duplicated parameter: the first wins), so
+            // a request the route would refuse is still selected and journaled.
+            let mut params = Params::default();
+            for (k, v) in form_urlencoded::parse(&bytes).chain(form_urlencoded::parse(
+                parts.uri.query().unwrap_or("").as_bytes(),
+            )) {
+                if params.get(&k).is_none() {
+                    params.insert(&k, &v);
+                }
+            }
+            Facts::of_form(&idp, &tenant, endpoint, &params, &parts.headers)
         }
-    }
+    };
     let probe = Probe {
-        grant: params.get("grant_type").map(GrantType::parse),
-        scopes: crate::params::scopes(params.get("scope")),
-        client_id: params
-            .get("client_id")
-            .map(str::to_string)
-            .or_else(|| basic_client_id(&parts.headers))
-            .or_else(|| snap.client_id.clone()),
+        grant: facts.grant.clone(),
+        scopes: facts.scopes.clone(),
+        client_id: facts.client_id.clone(),
         graph_path: (endpoint == Endpoint::Graph)
             .then(|| snap.path.trim_start_matches("/graph/v1.0").to_string()),
-        claims: params
-            .get("claims")
-            .and_then(|c| serde_json::from_str(c).ok()),
     };
 
     let now = idp.now_us();
@@ -106,6 +118,13 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
                 } else {
                     Decision::Pass
                 };
+                if let Decision::Fault(index, label, fault) = &d {
+                    if let Some(s) = step_up(endpoint, &probe, label, &fault.respond) {
+                        tracing::info!(%tenant, fault = %label, "the user owes a step-up");
+                        rt.step_up_imposed(*index);
+                        st.step_up = Some(s);
+                    }
+                }
                 st.scenario = Some(rt);
                 Some((d, std::mem::take(&mut st.rotate_keys)))
             }
@@ -125,61 +144,72 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
     match decision {
         Decision::Pass => next.run(req).await,
         Decision::Outage(label) => {
-            journal_probe(&record, &probe, &label, &tenant);
+            journal_facts(&record, &facts, &label, &tenant);
             let respond = Respond {
                 status: Some(503),
                 ..Respond::default()
             };
             error_response(endpoint, &respond)
         }
-        Decision::Fault(label, fault) => {
-            journal_probe(&record, &probe, &label, &tenant);
+        Decision::Fault(_, label, fault) => {
+            journal_facts(&record, &facts, &label, &tenant);
             apply(endpoint, &record, *fault, req, next).await
         }
     }
 }
 
-/// The client id of a `client_secret_basic` Authorization header.
-fn basic_client_id(headers: &axum::http::HeaderMap) -> Option<String> {
-    use base64::Engine as _;
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, b64) = v.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .ok()?;
-    let raw = String::from_utf8(raw).ok()?;
-    let id = raw.split(':').next()?;
-    form_urlencoded::parse(format!("x={id}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-}
-
-/// A faulted request never reaches its handler: record what it asked here (and, for Graph and
-/// UserInfo, the tenant of its verified token).
-fn journal_probe(record: &Record, probe: &Probe, label: &str, tenant: &str) {
+/// A faulted request never reaches its handler: record what it says here, read as the
+/// handler reads it (and, for Graph and UserInfo, the tenant of its verified token).
+fn journal_facts(record: &Record, facts: &Facts, label: &str, tenant: &str) {
+    facts.record(record);
     record.update(|e| {
         e.fault = Some(label.to_string());
         if e.tenant.is_none() {
             e.tenant = Some(tenant.to_string());
         }
-        if e.grant_type.is_none() {
-            e.grant_type = probe.grant.clone();
-        }
-        if e.client_id.is_none() {
-            e.client_id = probe.client_id.clone();
-        }
-        if e.scopes.is_empty() {
-            e.scopes = probe.scopes.clone();
-        }
-        if e.claims.is_none() && probe.claims.is_some() {
-            e.claims = probe.claims.clone();
-            e.client_capabilities = crate::routes::capabilities(probe.claims.as_ref());
-        }
     });
 }
+
+/// The step-up a fault imposes: one that answers a user's request (authorize, or a token
+/// request other than client credentials) with the generated `interaction_required` error.
+/// The user then owes multi-factor authentication, which is tenant state: see
+/// [`crate::state::TenantState::step_up`].
+fn step_up(endpoint: Endpoint, probe: &Probe, label: &str, r: &Respond) -> Option<StepUp> {
+    let user_request = match endpoint {
+        Endpoint::Authorize => true,
+        Endpoint::Token => matches!(
+            probe.grant,
+            Some(
+                GrantType::AuthorizationCode
+                    | GrantType::RefreshToken
+                    | GrantType::DeviceCode
+                    | GrantType::JwtBearer
+            )
+        ),
+        _ => false,
+    };
+    let answers_the_error = r.error.as_deref() == Some("interaction_required")
+        && r.body.is_none()
+        && r.mangle.is_none()
+        && r.connection.is_none()
+        && !r.pass_through
+        && r.stall != Some(Stall::UntilDisconnect);
+    (user_request && answers_the_error).then(|| StepUp {
+        fault: label.to_string(),
+        aadsts: r.aadsts.unwrap_or(INTERACTION_REQUIRED_AADSTS),
+        description: r
+            .description
+            .as_deref()
+            .map(crate::error::strip_aadsts_prefix)
+            .unwrap_or(StepUp::DEFAULT_DESCRIPTION)
+            .to_string(),
+        suberror: r.suberror.clone(),
+        claims: r.claims.clone(),
+    })
+}
+
+/// The code Entra sends with `interaction_required` when a scenario names none.
+const INTERACTION_REQUIRED_AADSTS: u32 = 50076;
 
 async fn apply(
     endpoint: Endpoint,
@@ -328,22 +358,17 @@ fn error_response(endpoint: Endpoint, r: &Respond) -> Response {
         Some("expired_token") => Some(70019),
         Some("access_denied" | "authorization_declined") => Some(65004),
         Some("invalid_grant") => Some(70000),
-        Some("interaction_required") => Some(50076),
+        Some("interaction_required") => Some(INTERACTION_REQUIRED_AADSTS),
         Some("login_required") => Some(50058),
         Some("invalid_client") => Some(7000215),
         Some("temporarily_unavailable") => Some(50196),
         _ => None,
     };
     // The AADSTS prefix is added from the code: a description that repeats it loses it.
-    let description = r.description.as_deref().map(|d| {
-        match d
-            .strip_prefix("AADSTS")
-            .and_then(|rest| rest.split_once(": "))
-        {
-            Some((digits, tail)) if digits.bytes().all(|b| b.is_ascii_digit()) => tail.to_string(),
-            _ => d.to_string(),
-        }
-    });
+    let description = r
+        .description
+        .as_deref()
+        .map(|d| crate::error::strip_aadsts_prefix(d).to_string());
     let mut e = OAuthError::new(
         status,
         error,

@@ -29,6 +29,60 @@ impl Record {
     pub fn snapshot(&self) -> JournalEntry {
         lock(&self.0).clone()
     }
+
+    /// A record that is never appended to the journal: an inner request of a Graph JSON batch,
+    /// served by the handlers like any request (the batch's own entry lists its path).
+    pub fn detached(method: &str, path: &str, arrived_us: u64) -> Record {
+        let (endpoint, tenant) = classify(path);
+        Record(Arc::new(Mutex::new(blank_entry(
+            u64::MAX,
+            tenant,
+            arrived_us,
+            method.to_string(),
+            path.to_string(),
+            endpoint,
+            "HTTP/1.1".to_string(),
+        ))))
+    }
+}
+
+/// An entry with only what is known when the request head arrives.
+fn blank_entry(
+    seq: u64,
+    tenant: Option<String>,
+    arrived_us: u64,
+    method: String,
+    path: String,
+    endpoint: Endpoint,
+    http_version: String,
+) -> JournalEntry {
+    JournalEntry {
+        seq,
+        tenant,
+        arrived_us,
+        finished_us: None,
+        completion: Completion::ClientDisconnected,
+        method,
+        path,
+        endpoint,
+        http_version,
+        grant_type: None,
+        client_id: None,
+        scopes: vec![],
+        prompt: None,
+        claims: None,
+        client_capabilities: vec![],
+        client_request_id: None,
+        client_sku: None,
+        presented: None,
+        status: 0,
+        response_headers: vec![],
+        error: None,
+        error_codes: vec![],
+        issued: vec![],
+        fault: None,
+        batch_paths: vec![],
+    }
 }
 
 /// Classifies a path into an endpoint and a tenant segment.
@@ -111,32 +165,17 @@ pub async fn layer(State(idp): State<Arc<Idp>>, mut req: Request, next: Next) ->
         .or_else(|| req.headers().get("user-agent"))
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let entry = JournalEntry {
+    let mut entry = blank_entry(
         seq,
         tenant,
         arrived_us,
-        finished_us: None,
-        completion: Completion::ClientDisconnected,
-        method: req.method().to_string(),
+        req.method().to_string(),
         path,
         endpoint,
-        http_version: format!("{:?}", req.version()),
-        grant_type: None,
-        client_id: None,
-        scopes: vec![],
-        prompt: None,
-        claims: None,
-        client_capabilities: vec![],
-        client_request_id: correlation.clone(),
-        client_sku: sku,
-        presented: None,
-        status: 0,
-        response_headers: vec![],
-        error: None,
-        error_codes: vec![],
-        issued: vec![],
-        fault: None,
-    };
+        format!("{:?}", req.version()),
+    );
+    entry.client_request_id = correlation.clone();
+    entry.client_sku = sku;
     let is_head = req.method() == axum::http::Method::HEAD;
     let record = Record(Arc::new(Mutex::new(entry)));
     req.extensions_mut().insert(record.clone());

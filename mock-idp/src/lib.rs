@@ -23,6 +23,7 @@ pub mod faults;
 pub mod journal;
 pub mod keys;
 pub mod params;
+pub mod request;
 pub mod routes;
 pub mod scenario;
 pub mod server;

@@ -38,6 +38,11 @@ pub struct Runtime {
     outages: Vec<(Vec<FaultEndpoint>, u64, u64)>,
     /// Per-fault random state (for `probability`).
     rng: Vec<u64>,
+    /// Per fault: it imposed a step-up (answered a user's request with
+    /// `interaction_required`) that is not yet satisfied.
+    step_up_imposed: Vec<bool>,
+    /// Per fault: a step-up was satisfied after it imposed one, so it no longer applies.
+    step_up_spent: Vec<bool>,
 }
 
 /// Generated group ids: stable, GUID-shaped.
@@ -100,9 +105,6 @@ pub struct Probe {
     pub client_id: Option<String>,
     /// Graph: the path under `/graph/v1.0`.
     pub graph_path: Option<String>,
-    /// The `claims` request parameter, when it is JSON (journaled for faulted requests too,
-    /// so rules about capabilities see every request the client made).
-    pub claims: Option<serde_json::Value>,
 }
 
 /// The decision for one request.
@@ -110,8 +112,8 @@ pub struct Probe {
 pub enum Decision {
     /// No fault: serve normally.
     Pass,
-    /// Apply this fault (its label and definition).
-    Fault(String, Box<Fault>),
+    /// Apply this fault (its index in the scenario, label and definition).
+    Fault(usize, String, Box<Fault>),
     /// An outage event: 503 without Retry-After.
     Outage(String),
 }
@@ -133,6 +135,7 @@ impl Runtime {
             .enumerate()
             .map(|(i, f)| f.seed.unwrap_or(0x5EED_0000 + i as u64))
             .collect();
+        let n = scenario.faults.len();
         Runtime {
             scenario,
             started_us: None,
@@ -140,6 +143,8 @@ impl Runtime {
             fired: Vec::new(),
             outages: Vec::new(),
             rng,
+            step_up_imposed: vec![false; n],
+            step_up_spent: vec![false; n],
         }
     }
 
@@ -245,6 +250,23 @@ impl Runtime {
         Some(ev.action)
     }
 
+    /// Fault `index` imposed a step-up on the user.
+    pub fn step_up_imposed(&mut self, index: usize) {
+        if let Some(x) = self.step_up_imposed.get_mut(index) {
+            *x = true;
+        }
+    }
+
+    /// The user satisfied the pending step-up: every fault that imposed one is spent.
+    pub fn step_up_satisfied(&mut self) {
+        for (imposed, spent) in self.step_up_imposed.iter_mut().zip(&mut self.step_up_spent) {
+            if *imposed {
+                *imposed = false;
+                *spent = true;
+            }
+        }
+    }
+
     /// Counts the request and decides whether a fault applies.
     pub fn decide(&mut self, endpoint: Endpoint, probe: &Probe, now_us: u64) -> Decision {
         let n = {
@@ -261,6 +283,10 @@ impl Runtime {
         for i in 0..self.scenario.faults.len() {
             let f = &self.scenario.faults[i].value;
             if f.endpoint.value.endpoint() != endpoint {
+                continue;
+            }
+            // A step-up fault applies only until the user satisfied the step-up it imposed.
+            if self.step_up_spent.get(i).copied().unwrap_or(false) {
                 continue;
             }
             if let Some(p) = &f.path {
@@ -314,7 +340,7 @@ impl Runtime {
                 }
             }
             let label = f.name.clone().unwrap_or_else(|| format!("fault-{}", i + 1));
-            return Decision::Fault(label, Box::new(f.clone()));
+            return Decision::Fault(i, label, Box::new(f.clone()));
         }
         Decision::Pass
     }

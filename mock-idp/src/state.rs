@@ -4,6 +4,7 @@
 //! **Invariant:** locks are never held across an `.await`.
 
 use crate::config::{AppRegistration, TenantConfig};
+use crate::error::OAuthError;
 use crate::keys::KeySet;
 use model::{Fingerprint, JournalEntry};
 use std::collections::HashMap;
@@ -165,18 +166,6 @@ impl Idp {
         Ok(kid)
     }
 
-    /// Verifies an access token the mock issued (a JWT signed with its tenant's keys, or an
-    /// opaque token it remembers): its tenant and claims.
-    pub fn verify_token(&self, token: &str) -> Option<(String, OpaqueClaims)> {
-        if let Some(found) = self.lookup_opaque(token) {
-            return Some(found);
-        }
-        let peek = crate::keys::peek_claims(token).ok()?;
-        let tid = peek.get("tid")?.as_str()?.to_string();
-        let claims = self.keys_for(&tid).verify(token).ok()?;
-        Some((tid, claims))
-    }
-
     /// The tenant if it exists.
     pub fn existing_tenant(&self, name: &str) -> Option<Arc<Tenant>> {
         lock(&self.tenants).get(name).cloned()
@@ -323,4 +312,61 @@ pub struct TenantState {
     pub keys: Option<Arc<KeySet>>,
     /// A rotation is due (set by an event under the lock, done after it).
     pub rotate_keys: bool,
+    /// A step-up (multi-factor authentication for a Conditional Access policy) the user owes.
+    /// While it is set, every silent request for the user is refused with
+    /// `interaction_required` and its claims challenge; an interactive sign-in clears it.
+    pub step_up: Option<StepUp>,
+}
+
+impl TenantState {
+    /// The user signed in interactively (and so did whatever multi-factor authentication was
+    /// asked): a pending step-up is satisfied, and the faults that imposed it are spent.
+    /// Returns the step-up that was pending.
+    pub fn satisfy_step_up(&mut self) -> Option<StepUp> {
+        if let Some(rt) = self.scenario.as_mut() {
+            rt.step_up_satisfied();
+        }
+        self.step_up.take()
+    }
+
+    /// The refusal a silent request gets while a step-up is pending.
+    pub fn step_up_required(&self) -> Result<(), OAuthError> {
+        match &self.step_up {
+            Some(s) => Err(s.error()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A pending step-up: what the `interaction_required` fault that imposed it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepUp {
+    /// The label of the fault that imposed it.
+    pub fault: String,
+    /// The AADSTS code (Entra's 50076 or 50079).
+    pub aadsts: u32,
+    /// The message, without its `AADSTSnnnn: ` prefix.
+    pub description: String,
+    /// Entra's `suberror` (`basic_action`, ...).
+    pub suberror: Option<String>,
+    /// The claims challenge the client must send back.
+    pub claims: Option<String>,
+}
+
+impl StepUp {
+    /// The default message for a step-up, as Entra words AADSTS50076.
+    pub const DEFAULT_DESCRIPTION: &'static str = "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access this resource.";
+
+    /// Entra's `interaction_required` error for a silent request.
+    pub fn error(&self) -> OAuthError {
+        let mut e = OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "interaction_required",
+            self.aadsts,
+            self.description.clone(),
+        );
+        e.suberror = self.suberror.clone();
+        e.claims = self.claims.clone();
+        e
+    }
 }

@@ -667,3 +667,257 @@ async fn review_fixes_for_faults_stay_fixed() {
         serde_json::json!(["Orders.Read"])
     );
 }
+
+/// The journal facts rules read about a request (everything but timing, status and fault).
+fn facts(e: &model::JournalEntry) -> serde_json::Value {
+    serde_json::json!({
+        "endpoint": e.endpoint,
+        "tenant": e.tenant,
+        "grant_type": e.grant_type,
+        "client_id": e.client_id,
+        "scopes": e.scopes,
+        "prompt": e.prompt,
+        "claims": e.claims,
+        "client_capabilities": e.client_capabilities,
+        "client_request_id": e.client_request_id,
+        "client_sku": e.client_sku,
+        "presented": e.presented,
+    })
+}
+
+#[tokio::test]
+async fn faulted_requests_carry_the_facts_answered_ones_do() {
+    let idp = start().await;
+    let http = client(&idp);
+    let pid = public_id(&idp);
+    let (cid, secret) = confidential(&idp);
+    let t = "facts";
+    // What the client holds before the scenario starts: a refresh token, an access token, a
+    // fresh code, a device code, an SSO cookie, an assertion for on-behalf-of.
+    let (_, loc, cookie) = authorize(&http, &idp, t, &[], None).await;
+    let cookie = cookie.unwrap();
+    let code = query_param(&loc.unwrap(), "code").unwrap();
+    let tok: Value = token(
+        &http,
+        &idp,
+        t,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &pid),
+            ("code", &code),
+            ("redirect_uri", "http://localhost:8765/callback"),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let rt = tok["refresh_token"].as_str().unwrap().to_string();
+    let at = tok["access_token"].as_str().unwrap().to_string();
+    let (_, loc, _) = authorize(&http, &idp, t, &[("prompt", "none")], Some(&cookie)).await;
+    let code = query_param(&loc.unwrap(), "code").unwrap();
+    let dc: Value = http
+        .post(format!("{}/oauth2/v2.0/devicecode", idp.authority(t)))
+        .form(&[
+            ("client_id", pid.as_str()),
+            ("scope", "User.Read offline_access"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let device_code = dc["device_code"].as_str().unwrap().to_string();
+    let assertion = idp.user_assertion(t).unwrap();
+
+    // Every other token request, the first Graph and UserInfo calls and the first authorize
+    // are faulted; each faulted request is then sent again and answered.
+    let token_faults: String = (0..5)
+        .map(|i| {
+            format!(
+                "  - {{ name: token-{}, endpoint: token, calls: \"{}\", respond: {{ error: slow_down, aadsts: 70016 }} }}\n",
+                i,
+                2 * i + 1
+            )
+        })
+        .collect();
+    idp.load_scenario(
+        t,
+        scenario(&format!(
+            "name: f\nsummary: s\nflow: auth_code\nfeatures: [call_api, whoami]\nrules: [client.liveness]\n\
+             steps: [{{call_api: {{path: /me}}}}, {{whoami: {{}}}}]\nfaults:\n{token_faults}\
+             \x20 - {{ name: graph, endpoint: graph, calls: \"1\", respond: {{ status: 503 }} }}\n\
+             \x20 - {{ name: userinfo, endpoint: userinfo, calls: \"1\", respond: {{ status: 429 }} }}\n\
+             \x20 - {{ name: authorize, endpoint: authorize, calls: \"1\", respond: {{ connection: close }} }}\n"
+        )),
+    );
+    let cp1 = r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#;
+    let twice = |form: Vec<(&'static str, String)>, basic: bool| {
+        let http = http.clone();
+        let url = format!("{}/oauth2/v2.0/token", idp.authority(t));
+        let (cid, secret) = (cid.clone(), secret.clone());
+        async move {
+            let mut statuses = vec![];
+            for _ in 0..2 {
+                let mut r = http.post(&url).form(&form);
+                if basic {
+                    r = r.basic_auth(&cid, Some(&secret));
+                }
+                statuses.push(r.send().await.unwrap().status().as_u16());
+            }
+            statuses
+        }
+    };
+    let s = |x: &str| x.to_string();
+    // The authorization code (the faulted request doesn't redeem it: the second one does).
+    let st = twice(
+        vec![
+            ("grant_type", s("authorization_code")),
+            ("client_id", pid.clone()),
+            ("code", code.clone()),
+            ("redirect_uri", s("http://localhost:8765/callback")),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(st, vec![400, 200]);
+    // The refresh token, with the library's own parameters and capabilities.
+    let st = twice(
+        vec![
+            ("grant_type", s("refresh_token")),
+            ("client_id", pid.clone()),
+            ("refresh_token", rt.clone()),
+            ("claims", s(cp1)),
+            (
+                "client-request-id",
+                s("5b1b7a43-0000-4000-8000-000000000001"),
+            ),
+            ("x-client-SKU", s("MSAL.Python")),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(st, vec![400, 200]);
+    // A device-code poll answered with a scripted slow_down, then the real pending.
+    let st = twice(
+        vec![
+            (
+                "grant_type",
+                s("urn:ietf:params:oauth:grant-type:device_code"),
+            ),
+            ("client_id", pid.clone()),
+            ("device_code", device_code.clone()),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(st, vec![400, 400]);
+    // On-behalf-of: the assertion, with its uti.
+    let st = twice(
+        vec![
+            (
+                "grant_type",
+                s("urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ),
+            ("client_id", cid.clone()),
+            ("client_secret", secret.clone()),
+            ("assertion", assertion.clone()),
+            ("requested_token_use", s("on_behalf_of")),
+            ("scope", s("https://graph.microsoft.com/User.Read")),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(st, vec![400, 200]);
+    // client_secret_basic: the client id is the header's.
+    let st = twice(
+        vec![
+            ("grant_type", s("client_credentials")),
+            ("scope", s("https://graph.microsoft.com/.default")),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(st, vec![400, 200]);
+    // Graph and UserInfo: the bearer token, and its tenant and client.
+    for url in [
+        format!("{}/me", idp.graph_url()),
+        format!("{}/oidc/userinfo", idp.base_url()),
+    ] {
+        let mut statuses = vec![];
+        for _ in 0..2 {
+            let r = http.get(&url).bearer_auth(&at).send().await.unwrap();
+            statuses.push(r.status().as_u16());
+        }
+        assert_eq!(statuses[1], 200, "{url}: {statuses:?}");
+        assert!(statuses[0] >= 429, "{url}: {statuses:?}");
+    }
+    // Authorize: prompt, claims, correlation id and library (the faulted one is cut off).
+    for i in 0..2 {
+        let r = http
+            .get(format!("{}/oauth2/v2.0/authorize", idp.authority(t)))
+            .query(&[
+                ("client_id", pid.as_str()),
+                ("response_type", "code"),
+                ("redirect_uri", "http://localhost:8765/callback"),
+                ("scope", "User.Read openid"),
+                ("prompt", "none"),
+                ("claims", cp1),
+                ("client-request-id", "5b1b7a43-0000-4000-8000-000000000002"),
+                ("x-client-SKU", "msal.js.node"),
+            ])
+            .header("cookie", &cookie)
+            .send()
+            .await;
+        assert_eq!(r.is_err(), i == 0, "{r:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let j = idp.journal_for(t);
+    let mut pairs = 0;
+    for (i, e) in j.iter().enumerate() {
+        if e.fault.is_none() {
+            continue;
+        }
+        let answered = j[i + 1..]
+            .iter()
+            .find(|x| x.endpoint == e.endpoint && x.fault.is_none())
+            .unwrap_or_else(|| panic!("no answered twin for {e:?}"));
+        assert_eq!(facts(e), facts(answered), "fault {:?}", e.fault);
+        pairs += 1;
+    }
+    assert_eq!(pairs, 8);
+    // And the facts are there, not merely equal.
+    let by_fault = |l: &str| j.iter().find(|e| e.fault.as_deref() == Some(l)).unwrap();
+    let fp = |x: &str| model::Fingerprint::of(x);
+    let p = |e: &model::JournalEntry| e.presented.clone().unwrap();
+    assert_eq!(p(by_fault("token-0")).fingerprint, fp(&code));
+    assert_eq!(p(by_fault("token-0")).kind, model::TokenKind::Code);
+    let refresh = by_fault("token-1");
+    assert_eq!(p(refresh).fingerprint, fp(&rt));
+    assert_eq!(p(refresh).kind, model::TokenKind::Refresh);
+    assert_eq!(refresh.client_capabilities, vec!["cp1".to_string()]);
+    assert_eq!(refresh.client_sku.as_deref(), Some("MSAL.Python"));
+    assert_eq!(
+        refresh.client_request_id.as_deref(),
+        Some("5b1b7a43-0000-4000-8000-000000000001")
+    );
+    assert_eq!(p(by_fault("token-2")).fingerprint, fp(&device_code));
+    let obo = p(by_fault("token-3"));
+    assert_eq!(obo.fingerprint, fp(&assertion));
+    assert_eq!(obo.uti.as_deref(), claims(&assertion)["uti"].as_str());
+    assert_eq!(by_fault("token-4").client_id.as_deref(), Some(cid.as_str()));
+    for l in ["graph", "userinfo"] {
+        let e = by_fault(l);
+        assert_eq!(p(e).fingerprint, fp(&at));
+        assert_eq!(p(e).uti.as_deref(), claims(&at)["uti"].as_str());
+        assert_eq!(e.client_id.as_deref(), Some(pid.as_str()));
+        assert_eq!(e.tenant.as_deref(), Some(t));
+    }
+    let a = by_fault("authorize");
+    assert_eq!(a.prompt.as_deref(), Some("none"));
+    assert_eq!(a.client_sku.as_deref(), Some("msal.js.node"));
+    assert_eq!(a.client_capabilities, vec!["cp1".to_string()]);
+    assert_eq!(a.completion, Completion::Aborted);
+}

@@ -177,6 +177,12 @@ pub struct JournalEntry {
     /// The scripted fault applied to this request, if any (a label from the scenario).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// A Graph JSON batch (`POST /graph/v1.0/$batch`): the path of each request inside it, in
+    /// the batch's order, as `path` would be for the request sent alone
+    /// (`/graph/v1.0/me/memberOf`, no query string). The inner requests have no entries of
+    /// their own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch_paths: Vec<String>,
 }
 
 impl JournalEntry {
@@ -243,11 +249,26 @@ mod tests {
             error_codes: vec![50196],
             issued: vec![],
             fault: Some("throttle".into()),
+            batch_paths: vec![],
         };
         let s = serde_json::to_string(&e).expect("serialize");
         let back: JournalEntry = serde_json::from_str(&s).expect("parse");
         assert_eq!(back, e);
         assert_eq!(back.response_header("Retry-After"), Some("3"));
         assert!((back.arrived_secs() - 1.5).abs() < 1e-9);
+        // Entries written before batch_paths existed still read, and an empty list is not
+        // written.
+        assert!(!s.contains("batch_paths"));
+        let mut batched = e.clone();
+        batched.batch_paths = vec!["/graph/v1.0/me/memberOf".into()];
+        let s = serde_json::to_string(&batched).expect("serialize");
+        assert!(
+            s.contains("\"batch_paths\":[\"/graph/v1.0/me/memberOf\"]"),
+            "{s}"
+        );
+        assert_eq!(
+            serde_json::from_str::<JournalEntry>(&s).expect("parse"),
+            batched
+        );
     }
 }

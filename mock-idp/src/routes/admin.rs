@@ -1,9 +1,9 @@
 //! The admin API under `/_tokenstorm`, guarded by the per-run bearer token of the ready file:
 //! read the journal, configure tenants, and fire events (revocations, key rotation).
 
-use super::bearer;
 use crate::config::TenantConfig;
 use crate::params::read_body;
+use crate::request::bearer;
 use crate::state::{lock, unix_now, Idp};
 use axum::body::Body;
 use axum::extract::{OriginalUri, RawQuery, Request, State};
@@ -247,6 +247,8 @@ impl Idp {
         let mut st = lock(&t.state);
         st.config = crate::scenario::config_for(&s, &self.default_config);
         st.scenario = Some(crate::scenario::Runtime::new(s));
+        // A step-up the previous scenario imposed is not this one's.
+        st.step_up = None;
     }
 
     /// Starts a tenant's scenario clock now (otherwise its first request starts it).

@@ -1,9 +1,10 @@
 //! The authorize endpoint (auto sign-in of the default user, SSO cookie, `prompt` semantics,
 //! PKCE, response modes) and the end-session endpoint.
 
-use super::{capabilities, cookie, parse_claims, Ctx};
+use super::{cookie, Ctx};
 use crate::error::OAuthError;
 use crate::params::{read_body, Params};
+use crate::request::{parse_claims, Facts};
 use crate::state::{lock, unix_now, AuthCode, Idp, Session};
 use crate::tokens::{client_info, random_text, ResourceScopes};
 use axum::body::Body;
@@ -123,12 +124,8 @@ pub async fn authorize(
     req: Request,
 ) -> Result<Response, OAuthError> {
     let (p, headers) = params_of(req).await?;
+    Facts::of_form(&idp, &ctx.tenant, model::Endpoint::Authorize, &p, &headers).record(&ctx.record);
     let client_id = p.require("client_id")?.to_string();
-    ctx.record.update(|e| {
-        e.client_id = Some(client_id.clone());
-        e.prompt = p.get("prompt").map(str::to_string);
-        e.scopes = crate::params::scopes(p.get("scope"));
-    });
     let app = idp
         .app(&client_id)
         .ok_or_else(|| OAuthError::unknown_client(&client_id, &ctx.tenant))?;
@@ -196,10 +193,6 @@ pub async fn authorize(
         Ok(v) => v,
         Err(e) => return Ok(reply.error(&e)),
     };
-    ctx.record.update(|e| {
-        e.client_capabilities = capabilities(claims.as_ref());
-        e.claims = claims.clone();
-    });
 
     let tenant = idp.tenant(&ctx.tenant);
     let prompt = p.get("prompt");
@@ -217,6 +210,15 @@ pub async fn authorize(
     ) {
         st.forced_prompts += 1;
     }
+    // A step-up the user owes (multi-factor authentication for a Conditional Access policy)
+    // can't be satisfied silently, as in Entra: prompt=none with a session answers
+    // interaction_required with the challenge, whatever claims the request carries.
+    if prompt == Some("none") && session.is_some() && !user_disabled {
+        if let Err(e) = st.step_up_required() {
+            drop(st);
+            return Ok(reply.error(&e));
+        }
+    }
     let (sid, auth_time, new_session) = match (prompt, session) {
         (_, _) if user_disabled => {
             drop(st);
@@ -225,17 +227,6 @@ pub async fn authorize(
                 "access_denied",
                 50057,
                 "The user account is disabled.",
-            )));
-        }
-        // A step-up challenge (a Conditional Access policy or authentication context: MFA)
-        // can't be satisfied silently, as in Entra: prompt=none answers interaction_required.
-        (Some("none"), Some(_)) if step_up(claims.as_ref()) => {
-            drop(st);
-            return Ok(reply.error(&OAuthError::new(
-                StatusCode::BAD_REQUEST,
-                "interaction_required",
-                50079,
-                "The claims requested need the user to act (multi-factor authentication); a silent request can't satisfy them.",
             )));
         }
         (Some("none"), Some((sid, s))) => (sid, s.auth_time, false),
@@ -255,6 +246,17 @@ pub async fn authorize(
         }
         (_, Some((sid, s))) => (sid, s.auth_time, false),
     };
+    if prompt != Some("none") {
+        // The user is in front of the sign-in page: whatever step-up was owed, they did it.
+        if let Some(done) = st.satisfy_step_up() {
+            tracing::info!(
+                tenant = %ctx.tenant,
+                fault = %done.fault,
+                claims_carried = carries(claims.as_ref(), done.claims.as_deref()),
+                "an interactive sign-in satisfied the pending step-up"
+            );
+        }
+    }
     let code = format!("1.A{}", random_text(64));
     let challenge = p.get("code_challenge").map(|c| {
         (
@@ -360,11 +362,22 @@ pub async fn logout(
     Ok(resp)
 }
 
-/// Whether a `claims` request asks for a step-up the user must act on: a Conditional Access
-/// policy (`capolids`) or an authentication context (`acrs`) for the access token.
-fn step_up(claims: Option<&serde_json::Value>) -> bool {
-    claims
-        .and_then(|c| c.get("access_token"))
-        .and_then(|a| a.as_object())
-        .is_some_and(|a| a.contains_key("capolids") || a.contains_key("acrs"))
+/// Whether a request's `claims` carry a challenge: every claim the challenge names, with the
+/// same request, for each token type it names.
+fn carries(claims: Option<&serde_json::Value>, challenge: Option<&str>) -> bool {
+    let Some(challenge) = challenge.and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+    else {
+        return true;
+    };
+    let Some(sent) = claims else {
+        return false;
+    };
+    challenge.as_object().is_some_and(|ch| {
+        ch.iter().all(|(token, wanted)| {
+            wanted.as_object().is_some_and(|w| {
+                w.iter()
+                    .all(|(name, req)| sent.get(token).and_then(|t| t.get(name)) == Some(req))
+            })
+        })
+    })
 }

@@ -5,6 +5,7 @@
 use super::Ctx;
 use crate::error::OAuthError;
 use crate::params::{read_form, scopes as split_scopes};
+use crate::request::{basic_auth, parse_claims, Facts};
 use crate::state::{lock, unix_now, DeviceGrant, DeviceStatus, Idp};
 use crate::tokens::{random_text, ResourceScopes};
 use axum::body::Body;
@@ -33,27 +34,27 @@ pub async fn devicecode(
     let (parts, body) = req.into_parts();
     let mut p = read_form(&parts.headers, Body::new(body)).await?;
     p.merge_query(parts.uri.query())?;
+    Facts::of_form(
+        &idp,
+        &ctx.tenant,
+        model::Endpoint::Devicecode,
+        &p,
+        &parts.headers,
+    )
+    .record(&ctx.record);
     let client_id = p.require("client_id")?.to_string();
     let scope_strings = split_scopes(p.get("scope"));
-    ctx.record.update(|e| {
-        e.client_id = Some(client_id.clone());
-        e.scopes = scope_strings.clone();
-    });
     let app = idp
         .app(&client_id)
         .ok_or_else(|| OAuthError::unknown_client(&client_id, &ctx.tenant))?;
     // Entra allows the device flow for public clients; a confidential app must authenticate.
-    let basic = super::token::basic_auth(&parts.headers)?;
+    let basic = basic_auth(&parts.headers)?;
     let secret = p
         .get("client_secret")
         .map(str::to_string)
         .or_else(|| basic.map(|(_, s)| s));
     super::token::authenticate(app, secret.as_deref(), &model::GrantType::DeviceCode)?;
-    let claims = super::parse_claims(p.get("claims"))?;
-    ctx.record.update(|e| {
-        e.client_capabilities = super::capabilities(claims.as_ref());
-        e.claims = claims;
-    });
+    parse_claims(p.get("claims"))?;
     if scope_strings.is_empty() {
         return Err(OAuthError::missing("scope"));
     }
@@ -141,6 +142,8 @@ pub async fn devicelogin(State(idp): State<Arc<Idp>>, ctx: Ctx, RawQuery(q): Raw
         .into_response(),
         Some(g) => {
             g.status = DeviceStatus::Approved(now);
+            // Signing in on the verification page is interactive: a step-up owed is done.
+            st.satisfy_step_up();
             Html("<html><body><p>You have signed in. You may now close this window.</p></body></html>")
                 .into_response()
         }

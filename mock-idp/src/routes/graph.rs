@@ -1,12 +1,17 @@
-//! The mock Microsoft Graph (`/graph/v1.0`: `me`, `memberOf`, `getMemberObjects`,
-//! `appRoleAssignments`, `users/{id}`) and the UserInfo endpoint. Both validate the bearer
-//! token (signature, audience, lifetime, CAE revocation) and answer 401 with Graph's
-//! `WWW-Authenticate`, including Entra's `insufficient_claims` challenge.
+//! The mock Microsoft Graph under `/graph/v1.0` and the UserInfo endpoint.
+//!
+//! Graph serves `me` and `users/{id}` (with `$expand=memberOf`), the group memberships a
+//! client reads on a groups overage (`memberOf`, `transitiveMemberOf`, each with its
+//! `microsoft.graph.group` cast, paged with `@odata.nextLink`; `getMemberObjects`,
+//! `getMemberGroups`), `appRoleAssignments`, and JSON batching (`$batch`). Every request
+//! validates the bearer token (signature, audience, lifetime, CAE revocation) and answers 401
+//! with Graph's `WWW-Authenticate`, including Entra's `insufficient_claims` challenge.
 
-use super::{bearer, Ctx};
+use super::Ctx;
 use crate::config::{TenantConfig, GRAPH_APP_ID, GRAPH_RESOURCE};
 use crate::error::GraphError;
 use crate::params::read_body;
+use crate::request::{bearer, verify_bearer, Facts};
 use crate::state::{lock, unix_now, Idp};
 use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
@@ -16,24 +21,34 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use model::{Fingerprint, PresentedToken, TokenKind};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 /// Graph's routes, nested under `/graph/v1.0`.
 pub fn router() -> Router<Arc<Idp>> {
     Router::new()
-        .route("/me", get(me))
+        .route("/me", get(user))
         .route("/me/memberOf", get(member_of))
+        .route("/me/memberOf/microsoft.graph.group", get(member_of))
         .route("/me/transitiveMemberOf", get(member_of))
-        .route("/me/getMemberObjects", post(get_member_objects_me))
-        .route("/me/appRoleAssignments", get(app_role_assignments))
-        .route("/users/{id}", get(user_by_id))
-        .route("/users/{id}/memberOf", get(member_of_user))
         .route(
-            "/users/{id}/getMemberObjects",
-            post(get_member_objects_user),
+            "/me/transitiveMemberOf/microsoft.graph.group",
+            get(member_of),
         )
+        .route("/me/getMemberObjects", post(get_member_objects))
+        .route("/me/getMemberGroups", post(get_member_groups))
+        .route("/me/appRoleAssignments", get(app_role_assignments))
+        .route("/users/{id}", get(user))
+        .route("/users/{id}/memberOf", get(member_of))
+        .route("/users/{id}/memberOf/microsoft.graph.group", get(member_of))
+        .route("/users/{id}/transitiveMemberOf", get(member_of))
+        .route(
+            "/users/{id}/transitiveMemberOf/microsoft.graph.group",
+            get(member_of),
+        )
+        .route("/users/{id}/getMemberObjects", post(get_member_objects))
+        .route("/users/{id}/getMemberGroups", post(get_member_groups))
+        .route("/$batch", post(super::batch::batch))
         .fallback(graph_not_found)
 }
 
@@ -80,44 +95,8 @@ impl Caller {
 /// Validates the bearer token for Graph or UserInfo and records who presented what.
 pub fn validate(idp: &Idp, ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, GraphError> {
     let token = bearer(headers).ok_or_else(|| unauthorized("Access token is empty."))?;
-    let verified = match idp.lookup_opaque(&token) {
-        Some((_, claims)) => Ok(claims),
-        None => {
-            // The tenant's keys (a tenant that rotated signs with its own).
-            let tid = crate::keys::peek_claims(&token)
-                .ok()
-                .and_then(|c| c.get("tid").and_then(Value::as_str).map(str::to_string));
-            match tid {
-                Some(t) => idp.keys_for(&t).verify(&token),
-                None => idp.keys.verify(&token),
-            }
-        }
-    };
-    // Only a token the mock issued attributes the call to a tenant and a client: a forged one
-    // must not land in another tenant's journal.
-    let (tenant_hint, client) = match &verified {
-        Ok(c) => (
-            c.get("tid").and_then(Value::as_str).map(str::to_string),
-            c.get("azp").and_then(Value::as_str).map(str::to_string),
-        ),
-        Err(_) => (None, None),
-    };
-    ctx.record.update(|e| {
-        if e.tenant.is_none() {
-            e.tenant = tenant_hint.clone();
-        }
-        e.client_id = client.clone();
-        e.presented = Some(PresentedToken {
-            kind: TokenKind::Access,
-            fingerprint: Fingerprint::of(&token),
-            uti: verified
-                .as_ref()
-                .ok()
-                .and_then(|c| c.get("uti"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        });
-    });
+    let verified = verify_bearer(idp, &token);
+    Facts::of_bearer(&token, verified.as_ref().ok()).record(&ctx.record);
     let claims = verified.map_err(|e| match e {
         crate::keys::JwtError::Malformed => unauthorized(
             "IDX14100: JWT is not well formed, there are no dots (.). The token needs to be in JWS or JWE Compact Serialization Format.",
@@ -208,17 +187,118 @@ fn delegated_only(caller: &Caller) -> Result<(), GraphError> {
     }
 }
 
-async fn me(
+/// The OData cast segment that keeps only groups.
+const GROUP_CAST: &str = "/microsoft.graph.group";
+
+/// The most related objects `$expand` returns for a directory object (Graph sends no
+/// `@odata.nextLink` for them).
+const EXPAND_MAX: usize = 20;
+
+/// The path under `/graph/v1.0` (as sent, still percent-encoded).
+fn graph_path(ctx: &Ctx) -> String {
+    ctx.record
+        .snapshot()
+        .path
+        .trim_start_matches("/graph/v1.0")
+        .to_string()
+}
+
+/// Checks that the caller may read the path's user: `/me/...` needs a user's (delegated)
+/// token, `/users/{id}/...` a known user.
+fn check_subject(caller: &Caller, ctx: &Ctx) -> Result<(), GraphError> {
+    if graph_path(ctx).starts_with("/users/") {
+        check_user_id(caller, &path_user_id(ctx))
+    } else {
+        delegated_only(caller)
+    }
+}
+
+/// A group as a member of a `directoryObjects` collection names its type; in a collection
+/// cast to groups it needs not.
+fn group_item(g: &crate::config::Group, typed: bool) -> Value {
+    let mut v = json!({
+        "id": g.id,
+        "displayName": g.display_name,
+        "securityEnabled": true,
+        "mailEnabled": false,
+    });
+    if typed {
+        v["@odata.type"] = json!("#microsoft.graph.group");
+    }
+    v
+}
+
+/// `GET /me`, `GET /users/{id}`, with `$expand=memberOf` (or `transitiveMemberOf`).
+async fn user(
     State(idp): State<Arc<Idp>>,
     ctx: Ctx,
     headers: HeaderMap,
+    RawQuery(q): RawQuery,
 ) -> Result<Response, GraphError> {
     let caller = validate(&idp, &ctx, &headers)?;
-    delegated_only(&caller)?;
-    Ok(Json(user_object(&ctx.base, &caller.config)).into_response())
+    check_subject(&caller, &ctx)?;
+    let mut body = user_object(&ctx.base, &caller.config);
+    let expand = form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "$expand" || k == "expand")
+        .map(|(_, v)| v.into_owned());
+    if let Some(expand) = expand {
+        let mut names = Vec::new();
+        for item in split_top_level(&expand) {
+            let name = item.split('(').next().unwrap_or_default().trim();
+            let canonical = ["memberOf", "transitiveMemberOf"]
+                .into_iter()
+                .find(|n| n.eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    GraphError::new(
+                        StatusCode::BAD_REQUEST,
+                        "BadRequest",
+                        format!("Could not find a property named '{name}' on type 'microsoft.graph.user'."),
+                    )
+                })?;
+            let items: Vec<Value> = caller
+                .config
+                .user
+                .groups
+                .iter()
+                .take(EXPAND_MAX)
+                .map(|g| group_item(g, true))
+                .collect();
+            body[canonical] = json!(items);
+            names.push(format!("{canonical}()"));
+        }
+        body["@odata.context"] = json!(format!(
+            "{}/graph/v1.0/$metadata#users({})/$entity",
+            ctx.base,
+            names.join(",")
+        ));
+    }
+    Ok(Json(body).into_response())
 }
 
+/// Splits an OData list on the commas outside parentheses
+/// (`memberOf($select=id,displayName),manager` is two items).
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out.into_iter().filter(|x| !x.trim().is_empty()).collect()
+}
+
+/// One page of the user's groups. A `directoryObjects` collection types each member; the
+/// `microsoft.graph.group` cast is a `groups` collection.
 fn page(base: &str, caller: &Caller, path: &str, query: Option<&str>) -> Value {
+    let cast = path.ends_with(GROUP_CAST);
     let mut top = caller.config.graph_page_size.max(1);
     let mut skip = 0usize;
     for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -234,18 +314,11 @@ fn page(base: &str, caller: &Caller, path: &str, query: Option<&str>) -> Value {
         .iter()
         .skip(skip)
         .take(top)
-        .map(|g| {
-            json!({
-                "@odata.type": "#microsoft.graph.group",
-                "id": g.id,
-                "displayName": g.display_name,
-                "securityEnabled": true,
-                "mailEnabled": false,
-            })
-        })
+        .map(|g| group_item(g, !cast))
         .collect();
+    let set = if cast { "groups" } else { "directoryObjects" };
     let mut body = json!({
-        "@odata.context": format!("{base}/graph/v1.0/$metadata#directoryObjects"),
+        "@odata.context": format!("{base}/graph/v1.0/$metadata#{set}"),
         "value": items,
     });
     let next = skip.saturating_add(top);
@@ -257,6 +330,8 @@ fn page(base: &str, caller: &Caller, path: &str, query: Option<&str>) -> Value {
     body
 }
 
+/// `memberOf` and `transitiveMemberOf` of `/me` or `/users/{id}`, and their group casts.
+/// The mock's user is directly in each of its groups, so both are the same list.
 async fn member_of(
     State(idp): State<Arc<Idp>>,
     ctx: Ctx,
@@ -264,13 +339,8 @@ async fn member_of(
     RawQuery(q): RawQuery,
 ) -> Result<Response, GraphError> {
     let caller = validate(&idp, &ctx, &headers)?;
-    delegated_only(&caller)?;
-    let path = ctx
-        .record
-        .snapshot()
-        .path
-        .trim_start_matches("/graph/v1.0")
-        .to_string();
+    check_subject(&caller, &ctx)?;
+    let path = graph_path(&ctx);
     Ok(Json(page(&ctx.base, &caller, &path, q.as_deref())).into_response())
 }
 
@@ -287,49 +357,52 @@ fn check_user_id(caller: &Caller, id: &str) -> Result<(), GraphError> {
     }
 }
 
-async fn member_of_user(
-    State(idp): State<Arc<Idp>>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Result<Response, GraphError> {
-    let id = path_user_id(&ctx);
-    let caller = validate(&idp, &ctx, &headers)?;
-    check_user_id(&caller, &id)?;
-    let path = format!("/users/{id}/memberOf");
-    Ok(Json(page(&ctx.base, &caller, &path, q.as_deref())).into_response())
+/// The body of `getMemberObjects` / `getMemberGroups`: `{"securityEnabledOnly": bool}`
+/// (required for `getMemberGroups`).
+fn member_ids_request(bytes: &[u8], required: bool) -> Result<(), GraphError> {
+    let bad = |m: &str| GraphError::new(StatusCode::BAD_REQUEST, "BadRequest", m);
+    if bytes.is_empty() {
+        return if required {
+            Err(bad(
+                "The request body must contain the parameter 'securityEnabledOnly'.",
+            ))
+        } else {
+            Ok(())
+        };
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => match m.get("securityEnabledOnly") {
+            Some(v) if !v.is_boolean() => Err(bad("securityEnabledOnly must be a boolean.")),
+            None if required => Err(bad(
+                "The request body must contain the parameter 'securityEnabledOnly'.",
+            )),
+            _ => Ok(()),
+        },
+        _ => Err(bad(
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+        )),
+    }
 }
 
-async fn member_objects(caller: &Caller, body: Body) -> Result<Response, GraphError> {
-    let bytes = read_body(body).await.map_err(|_| {
+/// `POST .../getMemberObjects` and `.../getMemberGroups`: the ids of the user's groups
+/// (every mock group is a security group, so `securityEnabledOnly` changes nothing).
+async fn member_ids(
+    idp: &Idp,
+    ctx: &Ctx,
+    req: Request,
+    required: bool,
+) -> Result<Response, GraphError> {
+    let (parts, body) = req.into_parts();
+    let caller = validate(idp, ctx, &parts.headers)?;
+    check_subject(&caller, ctx)?;
+    let bytes = read_body(Body::new(body)).await.map_err(|_| {
         GraphError::new(
             StatusCode::BAD_REQUEST,
             "BadRequest",
             "The request body is too large.",
         )
     })?;
-    if !bytes.is_empty() {
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(m)) => {
-                if let Some(v) = m.get("securityEnabledOnly") {
-                    if !v.is_boolean() {
-                        return Err(GraphError::new(
-                            StatusCode::BAD_REQUEST,
-                            "BadRequest",
-                            "securityEnabledOnly must be a boolean.",
-                        ));
-                    }
-                }
-            }
-            _ => {
-                return Err(GraphError::new(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
-                    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
-                ))
-            }
-        }
-    }
+    member_ids_request(&bytes, required)?;
     let ids: Vec<&str> = caller
         .config
         .user
@@ -344,27 +417,20 @@ async fn member_objects(caller: &Caller, body: Body) -> Result<Response, GraphEr
     .into_response())
 }
 
-async fn get_member_objects_me(
+async fn get_member_objects(
     State(idp): State<Arc<Idp>>,
     ctx: Ctx,
     req: Request,
 ) -> Result<Response, GraphError> {
-    let (parts, body) = req.into_parts();
-    let caller = validate(&idp, &ctx, &parts.headers)?;
-    delegated_only(&caller)?;
-    member_objects(&caller, Body::new(body)).await
+    member_ids(&idp, &ctx, req, false).await
 }
 
-async fn get_member_objects_user(
+async fn get_member_groups(
     State(idp): State<Arc<Idp>>,
     ctx: Ctx,
     req: Request,
 ) -> Result<Response, GraphError> {
-    let id = path_user_id(&ctx);
-    let (parts, body) = req.into_parts();
-    let caller = validate(&idp, &ctx, &parts.headers)?;
-    check_user_id(&caller, &id)?;
-    member_objects(&caller, Body::new(body)).await
+    member_ids(&idp, &ctx, req, true).await
 }
 
 /// The `{id}` of `/graph/v1.0/users/{id}/...`, percent-decoded.
@@ -426,17 +492,6 @@ async fn app_role_assignments(
         "value": items,
     }))
     .into_response())
-}
-
-async fn user_by_id(
-    State(idp): State<Arc<Idp>>,
-    ctx: Ctx,
-    headers: HeaderMap,
-) -> Result<Response, GraphError> {
-    let id = path_user_id(&ctx);
-    let caller = validate(&idp, &ctx, &headers)?;
-    check_user_id(&caller, &id)?;
-    Ok(Json(user_object(&ctx.base, &caller.config)).into_response())
 }
 
 async fn graph_not_found(ctx: Ctx) -> Response {

@@ -2,6 +2,7 @@
 
 mod admin;
 mod authorize;
+mod batch;
 mod device;
 mod discovery;
 mod graph;
@@ -9,6 +10,7 @@ mod token;
 
 use crate::error::OAuthError;
 use crate::journal::{self, Record};
+use crate::request::valid_tenant;
 use crate::state::Idp;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -138,16 +140,6 @@ impl FromRequestParts<Arc<Idp>> for Ctx {
     }
 }
 
-/// Tenant segments: 1–100 characters of letters, digits, `.`, `-` and `_`, not `.` or `..`.
-pub fn valid_tenant(t: &str) -> bool {
-    !t.is_empty()
-        && t != "."
-        && t != ".."
-        && t.len() <= 100
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-}
-
 /// An error in the shape of the surface the path belongs to: Graph's for Graph and UserInfo,
 /// the admin API's for `/_tokenstorm`, Entra's OAuth shape for everything else.
 fn surface_error(path: &str, status: StatusCode, message: String) -> Response {
@@ -200,46 +192,4 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
-}
-
-/// The bearer token of an `Authorization` header.
-pub fn bearer(headers: &HeaderMap) -> Option<String> {
-    let v = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_string())
-        .filter(|t| !t.is_empty())
-}
-
-/// The capabilities a `claims` request declares (`access_token.xms_cc.values`).
-pub fn capabilities(claims: Option<&serde_json::Value>) -> Vec<String> {
-    claims
-        .and_then(|c| c.get("access_token"))
-        .and_then(|a| a.get("xms_cc"))
-        .and_then(|x| x.get("values"))
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Parses a `claims` request parameter (AADSTS90014-style error when it is not a JSON object).
-pub fn parse_claims(raw: Option<&str>) -> Result<Option<serde_json::Value>, OAuthError> {
-    match raw {
-        None => Ok(None),
-        Some(s) => match serde_json::from_str::<serde_json::Value>(s) {
-            Ok(v @ serde_json::Value::Object(_)) => Ok(Some(v)),
-            _ => Err(OAuthError::invalid_request(
-                90014,
-                "The claims request parameter is not a valid JSON object.",
-            )),
-        },
-    }
 }

@@ -1,49 +1,21 @@
 //! The token endpoint: client credentials, authorization code (PKCE), refresh token (rotated),
 //! device code (both grant spellings) and on-behalf-of, with Entra's errors.
 
-use super::{capabilities, parse_claims, Ctx};
+use super::Ctx;
 use crate::config::AppRegistration;
 use crate::error::OAuthError;
 use crate::params::{read_form, scopes as split_scopes, Params};
+use crate::request::{basic_auth, capabilities, parse_claims, Facts};
 use crate::state::{lock, unix_now, DeviceStatus, Idp, TenantState};
 use crate::tokens::{mint, Request as MintRequest, ResourceScopes, Subject};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Json, Response};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use model::{Fingerprint, GrantType, PresentedToken, TokenKind};
+use model::{Endpoint, Fingerprint, GrantType};
 use std::sync::Arc;
-
-pub(super) fn basic_auth(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(v) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let bad = || {
-        OAuthError::invalid_client(
-            7000215,
-            "Invalid client secret provided. The Authorization header is malformed.",
-        )
-    };
-    let v = v.to_str().map_err(|_| bad())?;
-    let Some((scheme, b64)) = v.split_once(' ') else {
-        return Err(bad());
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(bad());
-    }
-    let raw = STANDARD.decode(b64.trim()).map_err(|_| bad())?;
-    let raw = String::from_utf8(raw).map_err(|_| bad())?;
-    let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
-    let dec = |s: &str| {
-        form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    Ok(Some((dec(id), dec(secret))))
-}
 
 /// Checks the client's credentials for a grant.
 pub(super) fn authenticate(
@@ -94,17 +66,8 @@ pub async fn token(
     let (parts, body) = req.into_parts();
     let mut p = read_form(&parts.headers, Body::new(body)).await?;
     p.merge_query(parts.uri.query())?;
+    Facts::of_form(&idp, &ctx.tenant, Endpoint::Token, &p, &parts.headers).record(&ctx.record);
     let basic = basic_auth(&parts.headers)?;
-    ctx.record.update(|e| {
-        e.grant_type = p.get("grant_type").map(GrantType::parse);
-        e.scopes = split_scopes(p.get("scope"));
-        if e.client_request_id.is_none() {
-            e.client_request_id = p.get("client-request-id").map(str::to_string);
-        }
-        if let Some(sku) = p.get("x-client-SKU") {
-            e.client_sku = Some(sku.to_string());
-        }
-    });
     let client_id = match (p.get("client_id"), &basic) {
         (Some(a), Some((b, _))) if a != b => {
             return Err(OAuthError::invalid_request(
@@ -116,15 +79,10 @@ pub async fn token(
         (None, Some((b, _))) => b.clone(),
         (None, None) => return Err(OAuthError::missing("client_id")),
     };
-    ctx.record.update(|e| e.client_id = Some(client_id.clone()));
     let grant_raw = p.require("grant_type")?.to_string();
     let grant = GrantType::parse(&grant_raw);
     let claims = parse_claims(p.get("claims"))?;
     let caps = capabilities(claims.as_ref());
-    ctx.record.update(|e| {
-        e.claims = claims.clone();
-        e.client_capabilities = caps.clone();
-    });
     let app = idp
         .app(&client_id)
         .ok_or_else(|| OAuthError::unknown_client(&client_id, &ctx.tenant))?
@@ -153,10 +111,10 @@ pub async fn token(
     let mut st = lock(&tenant.state);
     let plan = match grant {
         GrantType::ClientCredentials => client_credentials(&app, &p, cae)?,
-        GrantType::AuthorizationCode => authorization_code(&mut st, &ctx, &app, &p, cae)?,
-        GrantType::RefreshToken => refresh_token(&mut st, &ctx, &app, &p, cae)?,
-        GrantType::DeviceCode => device_code(&idp, &mut st, &ctx, &app, &p, cae)?,
-        GrantType::JwtBearer => on_behalf_of(&idp, &mut st, &ctx, &app, &p, cae)?,
+        GrantType::AuthorizationCode => authorization_code(&mut st, &app, &p, cae)?,
+        GrantType::RefreshToken => refresh_token(&mut st, &app, &p, cae)?,
+        GrantType::DeviceCode => device_code(&idp, &mut st, &app, &p, cae)?,
+        GrantType::JwtBearer => on_behalf_of(&idp, &mut st, &app, &p, cae)?,
         GrantType::Other(_) => unreachable_grant()?,
     };
     let mut plan = plan;
@@ -254,19 +212,11 @@ fn user_disabled(st: &TenantState) -> Result<(), OAuthError> {
 
 fn authorization_code(
     st: &mut TenantState,
-    ctx: &Ctx,
     app: &AppRegistration,
     p: &Params,
     cae: bool,
 ) -> Result<Plan, OAuthError> {
     let code = p.require("code")?;
-    ctx.record.update(|e| {
-        e.presented = Some(PresentedToken {
-            kind: TokenKind::Code,
-            fingerprint: Fingerprint::of(code),
-            uti: None,
-        })
-    });
     let now = unix_now();
     let lifetime = st.config.code_lifetime_s;
     let c = st.codes.get(code).cloned().ok_or_else(|| {
@@ -344,20 +294,12 @@ fn authorization_code(
 
 fn refresh_token(
     st: &mut TenantState,
-    ctx: &Ctx,
     app: &AppRegistration,
     p: &Params,
     cae: bool,
 ) -> Result<Plan, OAuthError> {
     let rt = p.require("refresh_token")?;
     let fp = Fingerprint::of(rt);
-    ctx.record.update(|e| {
-        e.presented = Some(PresentedToken {
-            kind: TokenKind::Refresh,
-            fingerprint: fp.clone(),
-            uti: None,
-        })
-    });
     let grant = st.refresh_tokens.get(&fp).cloned().ok_or_else(|| {
         OAuthError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
     })?;
@@ -380,6 +322,8 @@ fn refresh_token(
         ));
     }
     user_disabled(st)?;
+    // A step-up the user owes is not satisfied by a refresh, whatever claims it carries.
+    st.step_up_required()?;
     let mut scope_strings = match p.get("scope") {
         Some(s) => split_scopes(Some(s)),
         None => grant.scopes.clone(),
@@ -409,7 +353,6 @@ fn refresh_token(
 fn device_code(
     idp: &Idp,
     st: &mut TenantState,
-    ctx: &Ctx,
     app: &AppRegistration,
     p: &Params,
     cae: bool,
@@ -419,13 +362,6 @@ fn device_code(
         .or_else(|| p.get("code"))
         .ok_or_else(|| OAuthError::missing("device_code"))?
         .to_string();
-    ctx.record.update(|e| {
-        e.presented = Some(PresentedToken {
-            kind: TokenKind::Code,
-            fingerprint: Fingerprint::of(&dc),
-            uti: None,
-        })
-    });
     let now = unix_now();
     let now_us = idp.now_us();
     let enforce = st.config.device_enforce_interval;
@@ -514,7 +450,6 @@ fn device_code(
 fn on_behalf_of(
     idp: &Idp,
     st: &mut TenantState,
-    ctx: &Ctx,
     app: &AppRegistration,
     p: &Params,
     cae: bool,
@@ -540,16 +475,6 @@ fn on_behalf_of(
             }
         },
     };
-    ctx.record.update(|e| {
-        e.presented = Some(PresentedToken {
-            kind: TokenKind::Access,
-            fingerprint: Fingerprint::of(assertion),
-            uti: asserted
-                .get("uti")
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
-        })
-    });
     let exp = asserted.get("exp").and_then(|v| v.as_u64()).unwrap_or(0);
     if exp <= unix_now() {
         return Err(OAuthError::invalid_grant(
@@ -574,6 +499,8 @@ fn on_behalf_of(
         ));
     }
     user_disabled(st)?;
+    // Nor by an exchange on the user's behalf.
+    st.step_up_required()?;
     let scope_strings = split_scopes(Some(p.require("scope")?));
     let rs = ResourceScopes::parse(&scope_strings)?;
     let user = st.config.user.clone();
