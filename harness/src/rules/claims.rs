@@ -80,6 +80,13 @@ pub fn no_userinfo(input: &Input<'_>) -> Finding {
     }
 }
 
+/// A Graph request that reads directory membership or role assignments, directly or inside a
+/// JSON batch (`$batch`).
+pub fn reads_directory(e: &model::JournalEntry) -> bool {
+    e.endpoint == Endpoint::Graph
+        && (is_directory_call(&e.path) || e.batch_paths.iter().any(|p| is_directory_call(p)))
+}
+
 /// Graph paths that read directory membership or role assignments.
 pub fn is_directory_call(path: &str) -> bool {
     [
@@ -105,7 +112,7 @@ pub fn roles_in_token(input: &Input<'_>) -> Finding {
     }
     let calls: Vec<_> = input
         .client_requests()
-        .filter(|e| e.endpoint == Endpoint::Graph && is_directory_call(&e.path))
+        .filter(|e| reads_directory(e))
         .map(|e| about(e, format!("{} {}", describe(e), e.path)))
         .collect();
     if calls.is_empty() {

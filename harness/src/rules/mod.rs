@@ -520,6 +520,7 @@ pub(crate) mod testkit {
                 vec![]
             },
             fault: None,
+            batch_paths: vec![],
         }
     }
 

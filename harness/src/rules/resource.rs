@@ -2,8 +2,8 @@
 //! overage, CAE claims challenges, opaque tokens, single-flight acquisition, device-code
 //! polling.
 
-use super::claims::is_directory_call;
-use super::{about, describe, Finding, Input};
+use super::claims::reads_directory;
+use super::{about, describe, Breaches, Finding, Input};
 use model::scenario::Expect;
 use model::transcript::TranscriptEvent;
 use model::verdict::{secs, Evidence};
@@ -189,8 +189,9 @@ pub fn groups_overage(input: &Input<'_>) -> Finding {
     // directory call right after another of the same path with no whoami between is a page.
     let mut boundaries: Vec<u64> = input
         .client_requests()
+        // A silent round trip (prompt=none) is no new sign-in: it earns no extra query.
         .filter(|e| {
-            e.endpoint == Endpoint::Authorize
+            (e.endpoint == Endpoint::Authorize && e.prompt.as_deref() != Some("none"))
                 || e.grant_type == Some(GrantType::DeviceCode) && e.status == 200
         })
         .map(|e| e.arrived_us)
@@ -199,7 +200,7 @@ pub fn groups_overage(input: &Input<'_>) -> Finding {
     let whoami_starts: Vec<u64> = input.commands("whoami").map(|c| c.at_us).collect();
     let calls: Vec<&JournalEntry> = input
         .client_requests()
-        .filter(|e| e.endpoint == Endpoint::Graph && is_directory_call(&e.path))
+        .filter(|e| reads_directory(e))
         .collect();
     let segment = |at: u64| boundaries.iter().filter(|b| **b <= at).count();
     let mut queries: Vec<(usize, &JournalEntry)> = Vec::new();
@@ -240,23 +241,98 @@ pub fn groups_overage(input: &Input<'_>) -> Finding {
     }
 }
 
+/// The claims a challenge asks for: `claims="<base64 JSON>"` in `WWW-Authenticate`.
+fn challenge_claims(e: &JournalEntry) -> Option<Value> {
+    use base64::Engine as _;
+    let h = e.response_header("www-authenticate")?;
+    let i = h.find("claims=\"")? + 8;
+    let b64 = h[i..].split('"').next()?;
+    let t = b64.trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(t)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Whether a request carries `wanted`: every member of each of its objects (`access_token`,
+/// `id_token`), with the same value; other members (`xms_cc`) may be merged in.
+fn carries(e: &JournalEntry, wanted: &Value) -> bool {
+    let Some(sent) = e.claims.as_ref() else {
+        return false;
+    };
+    let sent = match sent {
+        // Claims journaled as text (not JSON): read them.
+        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+        v => v.clone(),
+    };
+    let Some(w) = wanted.as_object() else {
+        return false;
+    };
+    w.iter().all(|(part, members)| match members.as_object() {
+        Some(m) => m
+            .iter()
+            .all(|(k, v)| sent.get(part).and_then(|p| p.get(k)) == Some(v)),
+        None => sent.get(part) == Some(members),
+    })
+}
+
+/// What the client must carry after `c`: the challenge's own claims, or (when they can't be
+/// read) anything beyond the capabilities.
+fn carries_challenge(e: &JournalEntry, wanted: Option<&Value>) -> bool {
+    match wanted {
+        Some(w) => carries(e, w),
+        None => e
+            .claims
+            .as_ref()
+            .and_then(|x| x.get("access_token"))
+            .and_then(Value::as_object)
+            .is_some_and(|a| a.keys().any(|k| k != "xms_cc")),
+    }
+}
+
+/// The claims an `interaction_required` refusal asked the client to carry into its sign-in:
+/// those of the scenario fault that scripted it (or imposed the step-up the refusal enforces).
+fn refusal_claims(input: &Input<'_>, refusal: &JournalEntry) -> Option<Value> {
+    let faults = &input.scenario.faults;
+    let by_label = refusal.fault.as_deref().and_then(|label| {
+        faults.iter().enumerate().find_map(|(i, f)| {
+            let l = f
+                .value
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("fault-{}", i + 1));
+            (l == label).then_some(&f.value)
+        })
+    });
+    let f = by_label.or_else(|| {
+        faults
+            .iter()
+            .map(|f| &f.value)
+            .find(|f| f.respond.error.as_deref() == Some("interaction_required"))
+    })?;
+    serde_json::from_str(f.respond.claims.as_deref()?).ok()
+}
+
 fn is_challenge(e: &JournalEntry) -> bool {
     e.status == 401
         && e.response_header("www-authenticate")
             .is_some_and(|w| w.contains("insufficient_claims"))
 }
 
-/// `cae.claims-challenge`: after an `insufficient_claims` challenge, a token request carrying
-/// the claims before the next call, the rejected token never presented again, at most one
-/// retry per challenge, and interaction when the IdP says `interaction_required`.
+/// `cae.claims-challenge`: after an `insufficient_claims` challenge, a token request (or an
+/// interactive sign-in) carrying the challenge's claims before the next call, the rejected token
+/// never presented again, at most one retry per challenge, and, when the identity provider
+/// answers `interaction_required`, an interactive sign-in carrying the claims it asked for.
 pub fn claims_challenge(input: &Input<'_>) -> Finding {
     let reqs: Vec<&JournalEntry> = input.client_requests().collect();
     let challenges: Vec<&&JournalEntry> = reqs.iter().filter(|e| is_challenge(e)).collect();
     if challenges.is_empty() {
         return Finding::na("the resource never challenged");
     }
-    let mut ev = Vec::new();
+    let mut b = Breaches::default();
     for c in &challenges {
+        let wanted = challenge_claims(c);
         let rejected = c.presented.as_ref().map(|p| p.fingerprint.clone());
         let after: Vec<&&JournalEntry> = reqs
             .iter()
@@ -267,30 +343,50 @@ pub fn claims_challenge(input: &Input<'_>) -> Finding {
                 e.endpoint == Endpoint::Graph
                     && e.presented.as_ref().is_some_and(|p| &p.fingerprint == fp)
             }) {
-                ev.push(about(c, format!("challenge at {}", secs(c.arrived_us))));
-                ev.push(about(
-                    again,
-                    format!(
-                        "the rejected token presented again at {}",
-                        secs(again.arrived_us)
-                    ),
-                ));
+                b.add(
+                    "rejected-token-reused",
+                    [
+                        about(c, format!("challenge at {}", secs(c.arrived_us))),
+                        about(
+                            again,
+                            format!(
+                                "the rejected token presented again at {}",
+                                secs(again.arrived_us)
+                            ),
+                        ),
+                    ],
+                );
             }
         }
         let next_call = after.iter().find(|e| e.endpoint == Endpoint::Graph);
         let claims_request = after.iter().find(|e| {
-            e.endpoint == Endpoint::Token
-                && e.claims
-                    .as_ref()
-                    .and_then(|x| x.get("access_token"))
-                    .and_then(Value::as_object)
-                    .is_some_and(|a| a.contains_key("nbf"))
+            matches!(e.endpoint, Endpoint::Token | Endpoint::Authorize)
+                && carries_challenge(e, wanted.as_ref())
         });
+        let asked = wanted
+            .as_ref()
+            .map_or_else(|| "its claims".to_string(), Value::to_string);
         match (next_call, claims_request) {
-            (Some(n), Some(t)) if t.arrived_us > n.arrived_us => {
-                ev.push(about(n, format!("the call was retried at {} before a token with the challenge's claims", secs(n.arrived_us))));
-            }
-            (Some(n), None) => ev.push(about(n, format!("the call was retried at {} without asking for a token with the challenge's claims", secs(n.arrived_us)))),
+            (Some(n), Some(t)) if t.arrived_us > n.arrived_us => b.add(
+                "retried-before-claims",
+                [about(
+                    n,
+                    format!(
+                        "the call was retried at {} before a token with the challenge's claims ({asked})",
+                        secs(n.arrived_us)
+                    ),
+                )],
+            ),
+            (Some(n), None) => b.add(
+                "retried-without-claims",
+                [about(
+                    n,
+                    format!(
+                        "the call was retried at {} without asking for a token with the challenge's claims ({asked})",
+                        secs(n.arrived_us)
+                    ),
+                )],
+            ),
             _ => {}
         }
         // At most one retry per challenge: Graph calls after it, up to the next call_api command.
@@ -299,52 +395,87 @@ pub fn claims_challenge(input: &Input<'_>) -> Finding {
             .map(|e| e.at_us)
             .find(|t| *t > c.arrived_us)
             .unwrap_or(u64::MAX);
-        let retries: Vec<&&&JournalEntry> = after
+        let retries = after
             .iter()
             .filter(|e| e.endpoint == Endpoint::Graph && e.arrived_us < next_command)
-            .collect();
-        if retries.len() > 1 {
-            ev.push(about(
-                c,
-                format!(
-                    "challenge at {}, then {} calls before the app asked again",
-                    secs(c.arrived_us),
-                    retries.len()
-                ),
-            ));
+            .count();
+        if retries > 1 {
+            b.add(
+                "several-retries",
+                [about(
+                    c,
+                    format!(
+                        "challenge at {}, then {retries} calls before the app asked again",
+                        secs(c.arrived_us)
+                    ),
+                )],
+            );
         }
-        // interaction_required: an interactive sign-in must follow.
-        if let Some(t) = claims_request {
-            if t.error.as_deref() == Some("interaction_required") {
-                let interactive = after.iter().any(|e| {
+        // interaction_required: an interactive sign-in must follow, carrying the claims the
+        // refusal asked for.
+        let refusal = after.iter().find(|e| {
+            matches!(e.endpoint, Endpoint::Token | Endpoint::Authorize)
+                && e.error.as_deref() == Some("interaction_required")
+        });
+        if let Some(t) = refusal {
+            let interactive: Vec<&&&JournalEntry> = after
+                .iter()
+                .filter(|e| {
                     e.endpoint == Endpoint::Authorize
                         && e.arrived_us > t.arrived_us
                         && e.prompt.as_deref() != Some("none")
-                });
-                if !interactive {
-                    ev.push(about(
+                })
+                .collect();
+            let owed = refusal_claims(input, t);
+            match interactive.first() {
+                None => b.add(
+                    "no-interaction",
+                    [about(
                         t,
                         format!(
                             "{} answered interaction_required; no interactive sign-in followed",
                             describe(t)
                         ),
-                    ));
+                    )],
+                ),
+                Some(a) => {
+                    if let Some(w) = &owed {
+                        if !carries(a, w) {
+                            b.add(
+                                "dropped-claims-on-fallback",
+                                [
+                                    about(
+                                        t,
+                                        format!(
+                                            "{} answered interaction_required, asking for the claims {w}",
+                                            describe(t)
+                                        ),
+                                    ),
+                                    about(
+                                        a,
+                                        format!(
+                                            "the interactive sign-in at {} carried {} instead",
+                                            secs(a.arrived_us),
+                                            a.claims
+                                                .as_ref()
+                                                .map_or_else(|| "no claims".to_string(), Value::to_string)
+                                        ),
+                                    ),
+                                ],
+                            );
+                        }
+                    }
                 }
             }
         }
     }
-    if ev.is_empty() {
-        Finding::pass(format!(
+    b.finding(
+        format!(
             "every challenge ({}) was answered with its claims and one retry",
             challenges.len()
-        ))
-    } else {
-        Finding::fail(
-            "challenge-mishandled",
-            "the client mishandled a CAE claims challenge",
-            ev,
-        )
-    }
+        ),
+        "the client mishandled a CAE claims challenge",
+    )
 }
 
 /// `tokens.opaque`: everything works when the API's access token is opaque.
@@ -726,6 +857,68 @@ mod tests {
         assert_eq!(
             status(&s, "cae.claims-challenge", &[retry], &t),
             Status::NotApplicable
+        );
+    }
+
+    #[test]
+    fn cae_challenges_are_judged_by_their_own_claims_and_the_fallback_must_carry_them() {
+        use base64::Engine as _;
+        let acrs = json!({"access_token": {"acrs": {"essential": true, "value": "c1"}}});
+        let b64 = base64::engine::general_purpose::STANDARD.encode(acrs.to_string());
+        let ch = with_header(
+            entry(1, 1.0, Endpoint::Graph, 401),
+            "www-authenticate",
+            &format!("Bearer error=\"insufficient_claims\", claims=\"{b64}\""),
+        );
+        let retry = entry(3, 1.2, Endpoint::Graph, 200);
+        let t = [cmd(0.9, 1, "call_api")];
+        let s = user("cae.claims-challenge", "");
+        // A token request with other claims (a generic nbf) does not answer an acrs challenge.
+        let mut nbf = entry(2, 1.1, Endpoint::Token, 200);
+        nbf.claims = Some(json!({"access_token": {"nbf": {"essential": true, "value": "1"}}}));
+        let (st, ev) = judged(
+            "cae.claims-challenge",
+            &s,
+            &[ch.clone(), nbf, retry.clone()],
+            &t,
+            &[],
+            &[],
+        );
+        assert_eq!(st, Status::Fail);
+        assert!(ev.iter().any(|e| e.contains("acrs")), "{ev:?}");
+        let mut good = entry(2, 1.1, Endpoint::Token, 200);
+        good.claims = Some(json!({"access_token": {"acrs": {"essential": true, "value": "c1"}, "xms_cc": {"values": ["cp1"]}}}));
+        assert_eq!(
+            status(&s, "cae.claims-challenge", &[ch.clone(), good.clone(), retry.clone()], &t),
+            Status::Pass
+        );
+        // interaction_required asks for MFA claims: the interactive sign-in must carry them.
+        let s = user(
+            "cae.claims-challenge",
+            "faults:\n  - { name: mfa, endpoint: token, grant: refresh_token, respond: { error: interaction_required, claims: '{\"access_token\":{\"capolids\":{\"essential\":true,\"values\":[\"p1\"]}}}' } }\n",
+        );
+        let mut refused = good.clone();
+        refused.status = 400;
+        refused.issued.clear();
+        refused.error = Some("interaction_required".into());
+        refused.fault = Some("mfa".into());
+        let mut dropped = entry(4, 1.3, Endpoint::Authorize, 302);
+        dropped.prompt = Some("select_account".into());
+        let (st, ev) = judged(
+            "cae.claims-challenge",
+            &s,
+            &[ch.clone(), refused.clone(), dropped.clone()],
+            &t,
+            &[],
+            &[],
+        );
+        assert_eq!(st, Status::Fail);
+        assert!(ev.iter().any(|e| e.contains("capolids")), "{ev:?}");
+        let mut carried = dropped;
+        carried.claims = Some(json!({"access_token": {"capolids": {"essential": true, "values": ["p1"]}, "acrs": {"essential": true, "value": "c1"}}}));
+        assert_eq!(
+            status(&s, "cae.claims-challenge", &[ch, refused, carried], &t),
+            Status::Pass
         );
     }
 
