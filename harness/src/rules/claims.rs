@@ -1,42 +1,97 @@
 //! Rules about what the client asks for beyond tokens: forced prompts, UserInfo, directory
 //! calls, and the CAE capability.
 
-use super::{about, describe, Finding, Input};
+use super::{about, describe, Breaches, Finding, Input};
+use model::verdict::Evidence;
 use model::Endpoint;
 
-/// `silent.no-forced-prompt`: no `prompt=login` or `prompt=consent` (or `select_account`).
-pub fn no_forced_prompt(input: &Input<'_>) -> Finding {
-    let authz: Vec<_> = input
+/// A sign-in the client asked for: from the journal (it reached the mock) or from a `browse`
+/// the client asked the harness for (it may never reach the mock when the user cancels).
+struct SignIn {
+    at_us: u64,
+    seq: Option<u64>,
+    prompt: Option<String>,
+    max_age: Option<String>,
+    what: String,
+}
+
+fn sign_ins(input: &Input<'_>) -> Vec<SignIn> {
+    let mut out: Vec<SignIn> = input
         .client_requests()
         .filter(|e| e.endpoint == Endpoint::Authorize)
+        .map(|e| SignIn {
+            at_us: e.arrived_us,
+            seq: Some(e.seq),
+            prompt: e.prompt.clone(),
+            max_age: None,
+            what: describe(e),
+        })
         .collect();
-    if authz.is_empty() {
+    for t in input.transcript {
+        let model::transcript::TranscriptEvent::Browse { id, url, outcome } = &t.event else {
+            continue;
+        };
+        let query = url.split_once('?').map_or("", |(_, q)| q);
+        let query = query.split('#').next().unwrap_or_default();
+        let q = |k: &str| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.into_owned())
+        };
+        let (prompt, max_age) = (q("prompt"), q("max_age"));
+        // The same sign-in reached the mock: judge the browse for what only it shows.
+        if let Some(j) = out
+            .iter_mut()
+            .filter(|s| s.seq.is_some() && s.prompt == prompt && s.max_age.is_none())
+            .find(|s| s.at_us >= t.at_us.saturating_sub(1_000_000) && s.at_us <= t.at_us + 10_000_000)
+        {
+            j.max_age = max_age;
+            continue;
+        }
+        out.push(SignIn {
+            at_us: t.at_us,
+            seq: None,
+            prompt,
+            max_age,
+            what: format!("browse for command {id} (the browser ended: {outcome})"),
+        });
+    }
+    out.sort_by_key(|s| s.at_us);
+    out
+}
+
+/// `silent.no-forced-prompt`: no `prompt=login`, `prompt=consent` or `max_age=0`;
+/// `select_account` only on a sign-in that was needed anyway (no usable refresh token held:
+/// MSAL.NET's default prompt).
+pub fn no_forced_prompt(input: &Input<'_>) -> Finding {
+    let all = sign_ins(input);
+    if all.is_empty() {
         return Finding::na("the client never signed a user in");
     }
-    let forced: Vec<_> = authz
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.prompt.as_deref(),
-                Some("login" | "consent" | "select_account")
-            )
-        })
-        .map(|e| {
-            about(
-                e,
-                format!(
-                    "{} with prompt={}",
-                    describe(e),
-                    e.prompt.as_deref().unwrap_or_default()
+    let mut b = Breaches::default();
+    for s in &all {
+        let ev = |why: String| Evidence {
+            at_us: s.at_us,
+            what: format!("{}: {why}", s.what),
+            seq: s.seq,
+        };
+        match s.prompt.as_deref() {
+            Some(p @ ("login" | "consent")) => b.add("forced-prompt", [ev(format!("prompt={p}"))]),
+            Some("select_account") if super::silent::honourable_rt(input, s.at_us).is_some() => b
+                .add(
+                    "unneeded-select-account",
+                    [ev(
+                        "prompt=select_account while the client held a usable refresh token"
+                            .to_string(),
+                    )],
                 ),
-            )
-        })
-        .collect();
-    if forced.is_empty() {
-        Finding::pass("no sign-in forced a prompt")
-    } else {
-        Finding::fail("forced-prompt", "the client forced a prompt", forced)
+            _ => {}
+        }
+        if s.max_age.as_deref() == Some("0") {
+            b.add("forced-reauthentication", [ev("max_age=0".to_string())]);
+        }
     }
+    b.finding("no sign-in forced a prompt", "the client forced a prompt")
 }
 
 fn whoami_asked(input: &Input<'_>) -> bool {
@@ -254,5 +309,45 @@ mod tests {
         t.client_capabilities = vec!["cp1".into()];
         assert_eq!(status(&s, "cae.capable", &[t], &[]), Status::Pass);
         assert_eq!(status(&s, "cae.capable", &[], &[]), Status::NotApplicable);
+    }
+
+    fn browse(at: f64, url: &str, outcome: &str) -> TranscriptEntry {
+        TranscriptEntry {
+            at_us: (at * 1e6) as u64,
+            event: TranscriptEvent::Browse {
+                id: 1,
+                url: url.into(),
+                outcome: outcome.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn forced_prompts_are_judged_from_what_the_client_asked_the_browser() {
+        let s = user_scenario("silent.no-forced-prompt", "");
+        let base = "https://127.0.0.1:1/t/oauth2/v2.0/authorize?client_id=c&scope=openid";
+        // The user cancelled: nothing reached the mock, the asked-for prompt still counts.
+        let t = [browse(1.0, &format!("{base}&prompt=login"), "cancelled")];
+        let (st, ev) = judged("silent.no-forced-prompt", &s, &[], &t, &[], &[]);
+        assert_eq!(st, Status::Fail);
+        assert!(ev[0].contains("prompt=login"), "{ev:?}");
+        let t = [browse(1.0, &format!("{base}&max_age=0"), "cancelled")];
+        assert_eq!(
+            judged("silent.no-forced-prompt", &s, &[], &t, &[], &[]).0,
+            Status::Fail
+        );
+        // select_account on a first sign-in (nothing held): MSAL.NET's default, not forced.
+        let t = [browse(1.0, &format!("{base}&prompt=select_account"), "cancelled")];
+        assert_eq!(
+            judged("silent.no-forced-prompt", &s, &[], &t, &[], &[]).0,
+            Status::Pass
+        );
+        // The same sign-in in the journal and the transcript is judged once.
+        let mut a = entry(1, 1.2, Endpoint::Authorize, 302);
+        a.prompt = Some("consent".into());
+        let t = [browse(1.0, &format!("{base}&prompt=consent"), "ok")];
+        let (st, ev) = judged("silent.no-forced-prompt", &s, &[a], &t, &[], &[]);
+        assert_eq!(st, Status::Fail);
+        assert_eq!(ev.len(), 1, "{ev:?}");
     }
 }

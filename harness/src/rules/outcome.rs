@@ -245,6 +245,35 @@ fn check_token(input: &Input<'_>, c: &Answered<'_>, at: u64, body: &Value, b: &m
     }
 }
 
+/// Whether, by `until`, the client had waited as long as its last failure could justify, so
+/// that failing every command of a recovery step means it did not recover (a breaker that never
+/// closes) rather than that it was still backing off. A failure with Retry-After justifies that
+/// wait and 10 s more; a 429 or 5xx without it, 65 s (the 60 s back-off cap, which MSAL applies
+/// at once, and a margin); a malformed answer, a reset or a stall, twice the exponential
+/// back-off its streak asks (5 s, 10 s, ... up to 60 s).
+fn had_its_chance(input: &Input<'_>, until: u64) -> bool {
+    let failed = |e: &JournalEntry| {
+        e.status == 0 || e.status == 429 || e.status >= 500 || e.fault.is_some()
+    };
+    let reqs: Vec<&JournalEntry> = input
+        .client_requests()
+        .filter(|e| e.arrived_us < until)
+        .collect();
+    let Some(last) = reqs.last() else {
+        return true; // it never tried: nothing justifies its silence
+    };
+    if !failed(last) {
+        return true; // its last request succeeded, and still the app got nothing
+    }
+    let streak = reqs.iter().rev().take_while(|e| failed(e)).count() as u32;
+    let justified_us = match super::timing::retry_after_us(last) {
+        Some(ra) => ra + 10_000_000,
+        None if last.status == 429 || last.status >= 500 => 65_000_000,
+        None => (5u64 << streak.saturating_sub(1).min(4)).min(60) * 2_000_000,
+    };
+    until >= last.finished_us.unwrap_or(last.arrived_us) + justified_us
+}
+
 /// `client.outcome`.
 pub fn judge(input: &Input<'_>) -> Finding {
     if input.observed {
@@ -256,7 +285,7 @@ pub fn judge(input: &Input<'_>) -> Finding {
     }
     let mut b = Breaches::default();
     // Steps expecting recovery: at least one success over their commands.
-    let mut recovering: std::collections::BTreeMap<usize, (u64, usize, usize)> =
+    let mut recovering: std::collections::BTreeMap<usize, (u64, usize, usize, u64)> =
         Default::default();
     for c in &cmds {
         let expect = input
@@ -302,15 +331,16 @@ pub fn judge(input: &Input<'_>) -> Finding {
                 }],
             ),
             Expect::Recovers => {
-                let r = recovering.entry(c.step).or_insert((c.sent_us, 0, 0));
+                let r = recovering.entry(c.step).or_insert((c.sent_us, 0, 0, 0));
                 r.1 += 1;
                 r.2 += usize::from(ok);
+                r.3 = r.3.max(at);
             }
             _ => {}
         }
     }
-    for (step, (first, asked, succeeded)) in recovering {
-        if succeeded == 0 {
+    for (step, (first, asked, succeeded, last_answer)) in recovering {
+        if succeeded == 0 && had_its_chance(input, last_answer) {
             b.add(
                 "no-recovery",
                 [Evidence {
@@ -436,6 +466,24 @@ mod tests {
             res(2.1, 2, true, json!({"access_token": tok(5)})),
         ];
         assert_eq!(outcome(&s, &j, &pass).0, Status::Pass);
+    }
+
+    #[test]
+    fn a_client_still_backing_off_is_not_failed_for_not_recovering() {
+        let s = scn(&["recovers"]);
+        let fail = [
+            cmd(1.0, 1, 0, graph()),
+            res(1.1, 1, false, json!({})),
+            cmd(20.0, 2, 0, graph()),
+            res(20.1, 2, false, json!({})),
+        ];
+        // A 503 without Retry-After at 0.5 s: up to 65 s of silence is justified.
+        let j = [entry(1, 0.5, Endpoint::Token, 503)];
+        assert_eq!(outcome(&s, &j, &fail).0, Status::Pass);
+        // A 429 with Retry-After 3 s: 13 s are justified, 20 s are not.
+        let j = [with_header(entry(1, 0.5, Endpoint::Token, 429), "retry-after", "3")];
+        let (st, ev) = outcome(&s, &j, &fail);
+        assert_eq!(st, Status::Fail, "{ev:?}");
     }
 
     #[test]

@@ -645,15 +645,56 @@ pub fn device_polling(input: &Input<'_>) -> Finding {
         .collect();
     codes.sort();
     codes.dedup();
-    let mut ev = Vec::new();
+    let mut b = Breaches::default();
     for code in codes {
         let mine: Vec<&&JournalEntry> = polls
             .iter()
             .filter(|p| p.presented.as_ref().is_some_and(|x| &x.fingerprint == code))
             .collect();
+        // Giving up while the grant is still pending: the app gets no token although the user
+        // may still be signing in (RFC 8628: on slow_down, keep polling, 5 s slower).
+        if let Some(last) = mine.last() {
+            if matches!(
+                last.error.as_deref(),
+                Some("slow_down" | "authorization_pending")
+            ) {
+                let gave_up = input.transcript.iter().find_map(|e| match &e.event {
+                    TranscriptEvent::Result { id, ok: false, .. }
+                        if e.at_us > last.arrived_us
+                            && super::op_of(input, *id) == Some("acquire_token") =>
+                    {
+                        Some((e.at_us, *id))
+                    }
+                    _ => None,
+                });
+                if let Some((at, id)) = gave_up {
+                    b.add(
+                        "stopped-while-pending",
+                        [
+                            about(
+                                last,
+                                format!(
+                                    "{} answered {}: the grant is still pending",
+                                    describe(last),
+                                    last.error.as_deref().unwrap_or_default()
+                                ),
+                            ),
+                            Evidence {
+                                at_us: at,
+                                what: format!(
+                                    "acquire_token (command {id}) failed at {} with no further poll",
+                                    secs(at)
+                                ),
+                                seq: None,
+                            },
+                        ],
+                    );
+                }
+            }
+        }
         let mut interval = base;
         for w in mine.windows(2) {
-            let (a, b) = (w[0], w[1]);
+            let (a, next) = (w[0], w[1]);
             if a.error.as_deref() == Some("slow_down") {
                 interval += 5;
             }
@@ -663,36 +704,43 @@ pub fn device_polling(input: &Input<'_>) -> Finding {
                     Some("expired_token" | "access_denied" | "authorization_declined")
                 )
             {
-                ev.push(about(
-                    b,
-                    format!(
-                        "polled again at {} after {} ({})",
-                        secs(b.arrived_us),
-                        describe(a),
-                        a.error.as_deref().unwrap_or("tokens issued")
-                    ),
-                ));
+                b.add(
+                    "poll-after-end",
+                    [about(
+                        next,
+                        format!(
+                            "polled again at {} after {} ({})",
+                            secs(next.arrived_us),
+                            describe(a),
+                            a.error.as_deref().unwrap_or("tokens issued")
+                        ),
+                    )],
+                );
                 break;
             }
-            let gap = b.arrived_us.saturating_sub(a.arrived_us);
+            let gap = next.arrived_us.saturating_sub(a.arrived_us);
             let need = (interval * 1_000_000) as f64 * 0.9;
             if (gap + tol) as f64 + 0.0 < need {
-                ev.push(about(a, describe(a)));
-                ev.push(about(
-                    b,
-                    format!(
-                        "next poll {:.1} s later; the interval is {interval} s",
-                        gap as f64 / 1e6
-                    ),
-                ));
+                b.add(
+                    "poll-too-fast",
+                    [
+                        about(a, describe(a)),
+                        about(
+                            next,
+                            format!(
+                                "next poll {:.1} s later; the interval is {interval} s",
+                                gap as f64 / 1e6
+                            ),
+                        ),
+                    ],
+                );
             }
         }
     }
-    if ev.is_empty() {
-        Finding::pass("device-code polling kept its interval and stopped when told")
-    } else {
-        Finding::fail("polling-breach", "device-code polling broke RFC 8628", ev)
-    }
+    b.finding(
+        "device-code polling kept its interval and stopped when told",
+        "device-code polling broke RFC 8628",
+    )
 }
 
 #[cfg(test)]
@@ -918,6 +966,36 @@ mod tests {
         carried.claims = Some(json!({"access_token": {"capolids": {"essential": true, "values": ["p1"]}, "acrs": {"essential": true, "value": "c1"}}}));
         assert_eq!(
             status(&s, "cae.claims-challenge", &[ch, refused, carried], &t),
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn giving_up_on_slow_down_breaks_polling() {
+        let s = user("device.polling", "tokens: { device_interval: 2s }\n");
+        let poll = |seq: u64, at: f64, error: &str| {
+            let mut p = entry(seq, at, Endpoint::Token, 400);
+            p.grant_type = Some(GrantType::DeviceCode);
+            p.error = Some(error.into());
+            p.presented = Some(PresentedToken {
+                kind: TokenKind::Code,
+                fingerprint: model::Fingerprint::of("device-code"),
+                uti: None,
+            });
+            p
+        };
+        let j = [poll(1, 1.0, "authorization_pending"), poll(2, 3.0, "slow_down")];
+        let t = [cmd(0.5, 1, "acquire_token"), res(3.1, 1, false, json!({"error": "slow_down"}))];
+        let (st, ev) = judged("device.polling", &s, &j, &t, &[], &[]);
+        assert_eq!(st, Status::Fail);
+        assert!(ev[0].contains("slow_down"), "{ev:?}");
+        // Polling on, 5 s slower, until the user approves: pass.
+        let mut done = entry(3, 10.1, Endpoint::Token, 200);
+        done.grant_type = Some(GrantType::DeviceCode);
+        done.presented = j[0].presented.clone();
+        let t = [cmd(0.5, 1, "acquire_token"), res(10.2, 1, true, json!({}))];
+        assert_eq!(
+            status(&s, "device.polling", &[j[0].clone(), j[1].clone(), done], &t),
             Status::Pass
         );
     }

@@ -25,7 +25,7 @@ fn revocations(input: &Input<'_>) -> Vec<u64> {
 
 /// A refresh token the client holds at `at` that the IdP would honour: issued in the same
 /// incarnation, not revoked since, and not refused since.
-fn honourable_rt<'a>(input: &'a Input<'_>, at: u64) -> Option<&'a JournalEntry> {
+pub(crate) fn honourable_rt<'a>(input: &'a Input<'_>, at: u64) -> Option<&'a JournalEntry> {
     let s = incarnations(input);
     let revoked = revocations(input);
     input
