@@ -13,3 +13,4 @@ pub mod report;
 pub mod rules;
 pub mod run;
 pub mod runner;
+pub mod state_dir;

@@ -45,18 +45,7 @@ impl Default for RunOptions {
     }
 }
 
-/// A file the client left in its state directory.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct StateFile {
-    /// Path relative to the state directory.
-    pub path: String,
-    /// Unix mode bits.
-    pub mode: u32,
-    /// Its size.
-    pub len: u64,
-    /// Which issued tokens (by fingerprint) appear in it in plain text or base64.
-    pub plaintext_tokens: Vec<model::Fingerprint>,
-}
+pub use crate::state_dir::StateFile;
 
 pub use reports::Outcome;
 
@@ -307,82 +296,7 @@ impl Session<'_> {
     }
 }
 
-/// Candidate tokens in a text: runs of the token alphabet (base64url and `.`), and the same
-/// inside base64-decoded runs (a cache stored as base64 still holds its tokens in the clear).
-fn candidate_tokens(text: &str, depth: u8, out: &mut Vec<String>) {
-    use base64::Engine as _;
-    let is_tok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
-    for run in text.split(|c: char| !is_tok(c)).filter(|r| r.len() >= 20) {
-        out.push(run.to_string());
-    }
-    if depth == 0 {
-        return;
-    }
-    let is_b64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '_');
-    for run in text.split(|c: char| !is_b64(c)).filter(|r| r.len() >= 40) {
-        let trimmed = run.trim_end_matches('=');
-        let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(trimmed)
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(trimmed));
-        if let Ok(bytes) = decoded {
-            candidate_tokens(&String::from_utf8_lossy(&bytes), depth - 1, out);
-        }
-    }
-}
-
-/// Snapshot of the state directory: modes, sizes, and which tokens the mock issued (matched
-/// by fingerprint against the journal, so no token is ever held here) appear in a file in
-/// plain text or base64.
-pub fn snapshot_state(dir: &Path, journal: &[JournalEntry]) -> Vec<StateFile> {
-    let issued: std::collections::HashSet<model::Fingerprint> = journal
-        .iter()
-        .flat_map(|e| e.issued.iter())
-        .filter(|t| t.kind != model::TokenKind::Code)
-        .map(|t| t.fingerprint.clone())
-        .collect();
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let Ok(meta) = std::fs::symlink_metadata(&p) else {
-                continue;
-            };
-            if meta.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            #[cfg(unix)]
-            let mode = {
-                use std::os::unix::fs::PermissionsExt;
-                meta.permissions().mode() & 0o7777
-            };
-            #[cfg(not(unix))]
-            let mode = 0o600;
-            let bytes = std::fs::read(&p).unwrap_or_default();
-            let mut candidates = Vec::new();
-            candidate_tokens(&String::from_utf8_lossy(&bytes), 2, &mut candidates);
-            let mut plaintext_tokens: Vec<model::Fingerprint> = candidates
-                .iter()
-                .map(|c| model::Fingerprint::of(c))
-                .filter(|f| issued.contains(f))
-                .collect();
-            plaintext_tokens.sort();
-            plaintext_tokens.dedup();
-            out.push(StateFile {
-                path: p.strip_prefix(dir).unwrap_or(&p).display().to_string(),
-                mode,
-                len: meta.len(),
-                plaintext_tokens,
-            });
-        }
-    }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    out
-}
+pub use crate::state_dir::snapshot_state;
 
 /// Runs a scenario against a client on a running mock.
 pub async fn run_scenario(

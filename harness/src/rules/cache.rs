@@ -1,7 +1,9 @@
 //! Rules about the token cache: reuse while valid, persistence across restarts, protection
 //! of what is persisted.
 
+use super::flight::Window;
 use super::{about, describe, incarnation_of, incarnations, scope_key, Finding, Input};
+use model::scope::Ask;
 use model::verdict::{secs, Evidence};
 use model::{Endpoint, GrantType, JournalEntry, TokenKind};
 
@@ -12,7 +14,7 @@ const CLOCK_GRANULARITY_US: u64 = 1_000_000;
 struct Issued<'a> {
     entry: &'a JournalEntry,
     client: Option<&'a str>,
-    key: Vec<String>,
+    ask: Ask,
     issued_at: u64,
     renewable_from: u64,
     expires_at: u64,
@@ -37,7 +39,7 @@ fn issued_tokens<'a>(input: &'a Input<'_>, rule: &str) -> Vec<Issued<'a>> {
             Some(Issued {
                 entry: e,
                 client: e.client_id.as_deref(),
-                key: scope_key(if at.scopes.is_empty() {
+                ask: Ask::of(if at.scopes.is_empty() {
                     &e.scopes
                 } else {
                     &at.scopes
@@ -83,10 +85,12 @@ fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Ve
     let tol = input.tolerance_us(rule);
     let mut chances = 0;
     let mut evidence = Vec::new();
-    let requests = input
+    let all: Vec<&JournalEntry> = input
         .client_requests()
-        .filter(|e| matches!(e.endpoint, Endpoint::Token | Endpoint::Authorize));
-    for r in requests {
+        .filter(|e| matches!(e.endpoint, Endpoint::Token | Endpoint::Authorize))
+        .collect();
+    let mut windows: std::collections::HashMap<u64, Window> = Default::default();
+    for r in all.iter().copied() {
         if r.endpoint == Endpoint::Token && answers_a_challenge(r) {
             continue;
         }
@@ -95,13 +99,32 @@ fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Ve
         }
         let inc = incarnation_of(&starts, r.arrived_us);
         let key = scope_key(&r.scopes);
+        let asked = Ask::of(&r.scopes);
         let cached = tokens.iter().find(|t| {
             t.issued_at <= r.arrived_us
                 && (incarnation_of(&starts, t.issued_at) == inc) == same_incarnation
                 && (r.endpoint == Endpoint::Authorize || t.client == r.client_id.as_deref())
-                && (key.is_empty() || t.key == key)
+                // The same account: on-behalf-of tokens are per user assertion.
+                && (r.grant_type != Some(GrantType::JwtBearer)
+                    || t.entry.presented.as_ref().map(|p| &p.fingerprint)
+                        == r.presented.as_ref().map(|p| &p.fingerprint))
+                // A token for these scopes or more answers the request.
+                && (key.is_empty() || t.ask.covers(&asked))
                 && r.arrived_us + tol < t.renewable_from
                 && !rejected_before(input, t, r.arrived_us)
+        });
+        // A request already on its way when the token was sent (concurrent commands that each
+        // missed the cache before the answer came) is single-flight's business.
+        let cached = cached.filter(|t| {
+            let window = windows.entry(t.entry.seq).or_insert_with(|| {
+                let same: Vec<&JournalEntry> = all
+                    .iter()
+                    .copied()
+                    .filter(|x| x.seq != t.entry.seq && x.client_id == t.entry.client_id)
+                    .collect();
+                Window::of(input, t.entry, &same)
+            });
+            !window.in_flight(input, r)
         });
         if let Some(t) = cached {
             evidence.push(about(
@@ -192,7 +215,7 @@ pub fn protected(input: &Input<'_>) -> Finding {
     let end = input.transcript.last().map_or(0, |e| e.at_us);
     let mut ev = Vec::new();
     for f in input.state_files {
-        if f.mode & 0o077 != 0 {
+        if f.may_hold_secret && f.mode & 0o077 != 0 {
             ev.push(Evidence {
                 at_us: end,
                 what: format!(
@@ -350,6 +373,51 @@ mod tests {
     }
 
     #[test]
+    fn reuse_covers_subsets_keys_by_user_and_excuses_requests_in_flight() {
+        let t = vec![started(0.0, 1), cmd(1.0, 1), cmd(2.0, 2)];
+        // A token for User.Read and Mail.Read answers a request for User.Read.
+        let mut both = entry(1, 1.0, Endpoint::Token, 200);
+        both.issued[0].scopes = vec![
+            "https://graph.microsoft.com/User.Read".into(),
+            "https://graph.microsoft.com/Mail.Read".into(),
+        ];
+        let mut sub = entry(2, 2.0, Endpoint::Token, 200);
+        sub.scopes = vec!["https://graph.microsoft.com/User.Read".into()];
+        assert_eq!(verdict("cache.reuse", &[both, sub], &t, &[]).0, Status::Fail);
+        // On-behalf-of: another user's assertion is another account.
+        let obo = |seq: u64, at: f64, user: &str| {
+            let mut e = entry(seq, at, Endpoint::Token, 200);
+            e.grant_type = Some(model::GrantType::JwtBearer);
+            e.presented = Some(model::PresentedToken {
+                kind: model::TokenKind::Access,
+                fingerprint: model::Fingerprint::of(user),
+                uti: None,
+            });
+            e
+        };
+        assert_eq!(
+            verdict("cache.reuse", &[obo(1, 1.0, "alice"), obo(2, 2.0, "bob")], &t, &[]).0,
+            Status::Pass
+        );
+        assert_eq!(
+            verdict("cache.reuse", &[obo(1, 1.0, "alice"), obo(2, 2.0, "alice")], &t, &[]).0,
+            Status::Fail
+        );
+        // Three commands at once, each missing the cache before the first answer: the
+        // requests arriving just after it are in flight, not needless.
+        let burst = vec![started(0.0, 1), cmd(0.9, 1), cmd(0.9, 2), cmd(0.9, 3)];
+        let j = [
+            entry(1, 1.0, Endpoint::Token, 200),
+            entry(2, 1.01, Endpoint::Token, 200),
+            entry(3, 1.02, Endpoint::Token, 200),
+        ];
+        assert_eq!(verdict("cache.reuse", &j, &burst, &[]).0, Status::Pass);
+        // With one command at a time, the same requests are needless.
+        let one = vec![started(0.0, 1), cmd(0.9, 1), cmd(1.005, 2), cmd(1.015, 3)];
+        assert_eq!(verdict("cache.reuse", &j, &one, &[]).0, Status::Fail);
+    }
+
+    #[test]
     fn persist_pass_fail_na() {
         let t = vec![started(0.0, 1), cmd(1.0, 1), started(3.0, 2), cmd(4.0, 2)];
         assert_eq!(
@@ -394,6 +462,7 @@ mod tests {
             mode: 0o600,
             len: 10,
             plaintext_tokens: vec![],
+            may_hold_secret: true,
         };
         assert_eq!(
             verdict("cache.protected", &[], &t, std::slice::from_ref(&good)).0,
@@ -403,7 +472,16 @@ mod tests {
             mode: 0o644,
             ..good.clone()
         };
-        assert_eq!(verdict("cache.protected", &[], &t, &[open]).0, Status::Fail);
+        assert_eq!(
+            verdict("cache.protected", &[], &t, std::slice::from_ref(&open)).0,
+            Status::Fail
+        );
+        // A world-readable lock file holds no secret: not judged.
+        let lock = StateFile {
+            may_hold_secret: false,
+            ..open
+        };
+        assert_eq!(verdict("cache.protected", &[], &t, &[lock]).0, Status::Pass);
         let clear = StateFile {
             plaintext_tokens: vec![model::Fingerprint::of("x")],
             ..good

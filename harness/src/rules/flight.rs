@@ -5,18 +5,16 @@
 //!
 //! From the mock's side, a request is in flight with respect to an answer when
 //! - it arrived before the answer was sent, or
-//! - it arrived shortly after ([`GRACE_US`]), and the app had more commands outstanding when the
-//!   answer was sent than there were requests of that source already open: each outstanding
-//!   command may have had one request on its way. A sequential client (one command at a time)
-//!   gets no such allowance, so a retry inside one command is always judged.
+//! - it arrived later, while commands sent before the answer were still unanswered, and the
+//!   app had more commands outstanding when the answer was sent than there were requests of
+//!   that source already open: each outstanding command may have had one request on its way
+//!   (decided before the answer, delayed by a busy event loop or a new connection). A
+//!   sequential client (one command at a time) gets no such allowance, so a retry inside one
+//!   command is always judged, and so is every request beyond one per outstanding command.
 
 use super::Input;
 use model::transcript::TranscriptEvent;
 use model::JournalEntry;
-
-/// How long after an answer was sent a request decided before it may still arrive (a new
-/// connection's handshake, a busy event loop).
-pub(crate) const GRACE_US: u64 = 1_000_000;
 
 /// Driver commands outstanding at `at`: sent before it and answered after it (or never).
 pub(crate) fn outstanding(input: &Input<'_>, at: u64) -> usize {
@@ -36,11 +34,30 @@ pub(crate) fn outstanding(input: &Input<'_>, at: u64) -> usize {
         .count()
 }
 
+/// Driver commands sent before `before` and still unanswered at `at`.
+fn still_outstanding(input: &Input<'_>, before: u64, at: u64) -> usize {
+    input
+        .transcript
+        .iter()
+        .filter(|e| e.at_us < before)
+        .filter_map(|e| match &e.event {
+            TranscriptEvent::Command { id, op, .. } if op != "shutdown" => Some(*id),
+            _ => None,
+        })
+        .filter(|id| {
+            !input.transcript.iter().any(|r| {
+                r.at_us <= at && matches!(&r.event, TranscriptEvent::Result { id: rid, .. } if rid == id)
+            })
+        })
+        .count()
+}
+
 /// The requests an answer can't have caused, judged in arrival order.
 #[derive(Debug)]
 pub(crate) struct Window {
     sent: u64,
     allowance: usize,
+    observed: bool,
 }
 
 impl Window {
@@ -62,7 +79,11 @@ impl Window {
         } else {
             outstanding(input, sent).saturating_sub(1 + open)
         };
-        Window { sent, allowance }
+        Window {
+            sent,
+            allowance,
+            observed: input.observed,
+        }
     }
 
     /// When the answer was sent.
@@ -72,11 +93,14 @@ impl Window {
 
     /// Whether `r` (a later request of the same source; call in arrival order) was on its
     /// way before the client could have known the answer.
-    pub(crate) fn in_flight(&mut self, r: &JournalEntry) -> bool {
+    pub(crate) fn in_flight(&mut self, input: &Input<'_>, r: &JournalEntry) -> bool {
         if r.arrived_us < self.sent {
             return true;
         }
-        if r.arrived_us <= self.sent + GRACE_US && self.allowance > 0 {
+        if self.observed || self.allowance == 0 {
+            return false;
+        }
+        if still_outstanding(input, self.sent, r.arrived_us) > 0 {
             self.allowance -= 1;
             return true;
         }
@@ -100,6 +124,17 @@ mod tests {
                 args: serde_json::Value::Null,
                 step: 0,
                 deadline_ms: 1000,
+            },
+        }
+    }
+
+    fn res(at: f64, id: u64) -> TranscriptEntry {
+        TranscriptEntry {
+            at_us: (at * 1e6) as u64,
+            event: TranscriptEvent::Result {
+                id,
+                ok: false,
+                body: serde_json::Value::Null,
             },
         }
     }
@@ -133,13 +168,26 @@ mod tests {
         let t = [cmd(0.9, 1), cmd(0.9, 2), cmd(0.9, 3)];
         let i = input(&s, &j, &t);
         let mut w = Window::of(&i, &a, &same);
-        assert!(w.in_flight(&b));
-        assert!(w.in_flight(&c));
-        assert!(!w.in_flight(&d), "only three commands were outstanding");
+        assert!(w.in_flight(&i, &b));
+        assert!(w.in_flight(&i, &c));
+        assert!(!w.in_flight(&i, &d), "only three commands were outstanding");
         // One command: nothing after the answer is in flight.
         let t = [cmd(0.9, 1)];
         let i = input(&s, &j, &t);
         let mut w = Window::of(&i, &a, &same);
-        assert!(!w.in_flight(&c));
+        assert!(!w.in_flight(&i, &c));
+        // Once the burst's commands are answered, nothing more is in flight.
+        let t = [
+            cmd(0.9, 1),
+            cmd(0.9, 2),
+            cmd(0.9, 3),
+            res(1.05, 1),
+            res(1.05, 2),
+            res(1.05, 3),
+        ];
+        let i = input(&s, &j, &t);
+        let mut w = Window::of(&i, &a, &same);
+        assert!(w.in_flight(&i, &b), "arrived before the answer");
+        assert!(!w.in_flight(&i, &c), "every command had been answered");
     }
 }

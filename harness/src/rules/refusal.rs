@@ -77,7 +77,7 @@ pub fn permanent(input: &Input<'_>) -> Finding {
             .collect();
         let mut window = Window::of(input, r, &same);
         let repeat = same.iter().find(|e| {
-            !window.in_flight(e) && !changed_between(input, window.sent(), e.arrived_us)
+            !window.in_flight(input, e) && !changed_between(input, window.sent(), e.arrived_us)
         });
         if let Some(again) = repeat {
             let repeats = same

@@ -623,6 +623,14 @@ pub fn single_flight(input: &Input<'_>) -> Finding {
     }
 }
 
+/// The polling interval in force after these polls (the base, plus 5 s per `slow_down`).
+fn interval_after(polls: &[&&JournalEntry], base: u64) -> u64 {
+    base + 5 * polls
+        .iter()
+        .filter(|p| p.error.as_deref() == Some("slow_down"))
+        .count() as u64
+}
+
 /// `device.polling`: polls keep the interval, add 5 s after `slow_down`, and stop after
 /// `expired_token`, `access_denied` or success.
 pub fn device_polling(input: &Input<'_>) -> Finding {
@@ -667,7 +675,23 @@ pub fn device_polling(input: &Input<'_>) -> Finding {
                     }
                     _ => None,
                 });
-                if let Some((at, id)) = gave_up {
+                // A client may stop once the code has expired (or would have by its next
+                // poll): the devicecode answer's expires_in, from when it was asked.
+                let lifetime_us = input
+                    .scenario
+                    .tokens
+                    .device_code_lifetime
+                    .map_or(900_000_000, |d| d.0.as_micros() as u64);
+                let started = input
+                    .client_requests()
+                    .filter(|e| e.endpoint == Endpoint::Devicecode && e.arrived_us <= last.arrived_us)
+                    .map(|e| e.arrived_us)
+                    .last()
+                    .unwrap_or(0);
+                let expired_by_next_poll = |at: u64| {
+                    at + (interval_after(&mine, base) * 1_000_000) >= started + lifetime_us
+                };
+                if let Some((at, id)) = gave_up.filter(|(at, _)| !expired_by_next_poll(*at)) {
                     b.add(
                         "stopped-while-pending",
                         [

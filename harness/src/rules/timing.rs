@@ -106,10 +106,18 @@ pub fn retry_after(input: &Input<'_>, api: bool) -> Finding {
         let mut window = Window::of(input, e, &same);
         let sent = window.sent();
         let deadline = sent + wait;
-        if let Some(next) = same.iter().find(|n| !window.in_flight(n)) {
+        if let Some(next) = same.iter().find(|n| !window.in_flight(input, n)) {
             if next.arrived_us + tol < deadline {
+                // Up to a second early is what a whole-second clock does (MSAL Python counts
+                // Retry-After from int(time.time())): a cause of its own, so that accepting
+                // it never accepts ignoring Retry-After.
+                let early = deadline - next.arrived_us;
                 b.add(
-                    "early-retry",
+                    if early <= 1_000_000 {
+                        "early-retry-within-1s"
+                    } else {
+                        "early-retry"
+                    },
                     [
                         about(
                             e,
@@ -213,7 +221,7 @@ fn backoff(
         let mut last_failure: Option<(&JournalEntry, Window)> = None;
         for (i, e) in on.iter().enumerate() {
             if let Some((f, window)) = last_failure.as_mut() {
-                if window.in_flight(e) {
+                if window.in_flight(input, e) {
                     // Part of the same attempt: a later-ending failure is what the client
                     // learns last; a success ends the streak.
                     if !is_failure(e) {
