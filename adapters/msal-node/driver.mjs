@@ -167,6 +167,9 @@ async function acquire(id, scopes, assertion, claims) {
     } catch (e) {
       // Only what needs the user goes interactive; a transient failure is reported as such.
       if (!(e instanceof msal.InteractionRequiredAuthError) && !INTERACTION.has(e.errorCode)) throw e;
+      // A refusal that names claims (a Conditional Access step-up): the sign-in carries them,
+      // as Microsoft's guidance does with the exception's Claims.
+      if (e.claims) claims = e.claims;
     }
   }
   return interactive(id, scopes, claims);

@@ -192,6 +192,10 @@ def acquire(cmd_id, scopes, assertion=None, claims=None):
                                                        "login_required", "consent_required"):
                 # A transient failure (5xx, throttled): MSAL says so; the app does not prompt.
                 raise Failed(result.get("error"), result.get("error_description", ""))
+            if result and result.get("claims"):
+                # A refusal that names claims (a Conditional Access step-up): the sign-in carries
+                # them, as Microsoft's guidance does with the exception's Claims.
+                claims = result["claims"]
         return interactive(cmd_id, scopes, claims)
     finally:
         persist()

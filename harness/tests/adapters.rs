@@ -61,6 +61,31 @@ fn judge(adapter: &str) {
         Some(0),
         "{adapter}: a verdict changed (a fail nobody expected)\n{md}"
     );
+    // The whole verdict table, scenario by rule, against the checked-in one: a verdict that
+    // turns not applicable, a pass that becomes a fail for an accepted cause, a scenario that
+    // stops running, all show. Rows an `unstable` entry covers may be a pass or a fail for the
+    // entry's cause.
+    let table = verdict_table(&report);
+    let path = root().join("adapters").join(adapter).join("verdicts.txt");
+    if std::env::var_os("TOKENSTORM_BLESS").is_some() {
+        std::fs::write(&path, &table).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    let unstable = unstable_rows(&expected);
+    let differ: Vec<String> = table_rows(&want)
+        .into_iter()
+        .zip_longest_rows(table_rows(&table))
+        .into_iter()
+        .filter(|(w, g)| !same_row(w, g, &unstable))
+        .map(|(w, g)| format!("  expected {w:?}\n  got      {g:?}"))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{adapter}: the verdict table differs from {} (TOKENSTORM_BLESS=1 rewrites it after a \
+         reviewed change):\n{}\n{md}",
+        path.display(),
+        differ.join("\n")
+    );
     // The library ran for real: every scenario with the adapter's flows was applicable, and
     // the requests came from the real library (its SKU in the journal).
     assert!(s["passed"].as_u64().unwrap() > 20, "{adapter}: {s}");
@@ -72,6 +97,115 @@ fn judge(adapter: &str) {
     let journal =
         std::fs::read_to_string(out.path().join("journal/cache-reuse-app-token.jsonl")).unwrap();
     assert!(journal.contains(sku), "{adapter}: no request carried {sku}");
+}
+
+/// `scenario rule status causes`, one line per verdict, sorted: the table checked in as
+/// `adapters/NAME/verdicts.txt`.
+fn verdict_table(report: &serde_json::Value) -> String {
+    let mut rows = Vec::new();
+    for sc in report["scenarios"].as_array().unwrap() {
+        for v in sc["rules"].as_array().unwrap() {
+            let causes: Vec<&str> = v["causes"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
+                .unwrap_or_default();
+            rows.push(format!(
+                "{} {} {} {}",
+                sc["name"].as_str().unwrap(),
+                v["rule"].as_str().unwrap(),
+                v["status"].as_str().unwrap(),
+                if causes.is_empty() {
+                    "-".to_string()
+                } else {
+                    causes.join(",")
+                }
+            ));
+        }
+    }
+    rows.sort();
+    rows.join("\n") + "\n"
+}
+
+fn table_rows(t: &str) -> Vec<String> {
+    t.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// (scenario, rule, cause) of the expected-failures file's unstable entries.
+fn unstable_rows(expected: &Path) -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(expected).unwrap();
+    let entries: Vec<serde_json::Value> = serde_saphyr::from_str(&text).unwrap();
+    entries
+        .iter()
+        .filter(|e| e["unstable"] == true)
+        .map(|e| {
+            (
+                e["scenario"].as_str().unwrap().to_string(),
+                e["rule"].as_str().unwrap().to_string(),
+                e["cause"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Rows match when equal, or when an unstable entry covers both sides: a pass, or a fail for
+/// causes the unstable entries of that scenario and rule name.
+fn same_row(want: &str, got: &str, unstable: &[(String, String, String)]) -> bool {
+    if want == got {
+        return true;
+    }
+    let parse = |r: &str| -> Option<(String, String, String, Vec<String>)> {
+        let mut f = r.split(' ');
+        Some((
+            f.next()?.to_string(),
+            f.next()?.to_string(),
+            f.next()?.to_string(),
+            f.next()?.split(',').map(str::to_string).collect(),
+        ))
+    };
+    let (Some(w), Some(g)) = (parse(want), parse(got)) else {
+        return false;
+    };
+    if (w.0.as_str(), w.1.as_str()) != (g.0.as_str(), g.1.as_str()) {
+        return false;
+    }
+    let covered = |(status, causes): (&str, &[String])| {
+        status == "pass"
+            || status == "fail"
+                && causes.iter().all(|c| {
+                    unstable
+                        .iter()
+                        .any(|(s, r, u)| s == &w.0 && r == &w.1 && u == c)
+                })
+    };
+    covered((&w.2, &w.3)) && covered((&g.2, &g.3))
+}
+
+/// Pairs rows by their scenario and rule, so a missing or extra row shows as such.
+trait ZipRows {
+    fn zip_longest_rows(self, other: Vec<String>) -> Vec<(String, String)>;
+}
+
+impl ZipRows for std::vec::IntoIter<String> {
+    fn zip_longest_rows(self, other: Vec<String>) -> Vec<(String, String)> {
+        let id = |r: &str| r.split(' ').take(2).collect::<Vec<_>>().join(" ");
+        let want: Vec<String> = self.collect();
+        let mut out = Vec::new();
+        for w in &want {
+            let g = other
+                .iter()
+                .find(|g| id(g) == id(w))
+                .cloned()
+                .unwrap_or_else(|| format!("{} (missing)", id(w)));
+            out.push((w.clone(), g));
+        }
+        for g in other.iter().filter(|g| !want.iter().any(|w| id(w) == id(g))) {
+            out.push((format!("{} (missing)", id(g)), g.clone()));
+        }
+        out
+    }
 }
 
 #[test]

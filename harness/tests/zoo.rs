@@ -139,6 +139,12 @@ async fn each_broken_behaviour_is_caught_by_its_rule() {
         ),
         ("decode-access-token", "tokens-opaque-app", "tokens.opaque"),
         ("fast-poll", "device-code-pending", "device.polling"),
+        ("ignore-slow-down", "device-code-slow-down", "device.polling"),
+        (
+            "drop-step-up-claims",
+            "cae-challenge-interaction",
+            "cae.claims-challenge",
+        ),
     ];
     let runs = cases.iter().map(|(quirk, scenario, rule)| {
         let idp = &idp;

@@ -69,6 +69,10 @@ pub struct Quirks {
     pub no_fallback: bool,
     /// Ask UserInfo for whoami.
     pub userinfo: bool,
+    /// Drop the claims an `interaction_required` refusal names (sign in without them).
+    pub drop_step_up_claims: bool,
+    /// Keep polling a device code at the same interval after `slow_down`.
+    pub ignore_slow_down: bool,
     /// Ask Graph for memberships for whoami.
     pub directory: bool,
     /// Ignore a groups overage.
@@ -500,6 +504,7 @@ impl Client {
             if let Some(c) = v["claims"]
                 .as_str()
                 .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                .filter(|_| !self.cfg.quirks.drop_step_up_claims)
             {
                 *lock(&self.step_up) = Some(c);
             }

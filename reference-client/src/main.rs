@@ -91,6 +91,8 @@ fn quirks() -> anyhow::Result<reference_client::Quirks> {
             "no-challenge" => q.no_challenge = true,
             "decode-access-token" => q.decode_access_token = true,
             "fast-poll" => q.fast_poll = true,
+            "drop-step-up-claims" => q.drop_step_up_claims = true,
+            "ignore-slow-down" => q.ignore_slow_down = true,
             other => anyhow::bail!("unknown quirk '{other}'"),
         }
     }

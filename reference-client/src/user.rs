@@ -265,7 +265,11 @@ impl Client {
             {
                 Ok(v) => return Ok(v),
                 Err(Error::Refused { error, .. }) if error == "authorization_pending" => continue,
-                Err(Error::Refused { error, .. }) if error == "slow_down" => interval += 5,
+                Err(Error::Refused { error, .. }) if error == "slow_down" => {
+                    if !self.quirks().ignore_slow_down {
+                        interval += 5;
+                    }
+                }
                 Err(Error::Transient(_)) => continue,
                 Err(e) => return Err(e),
             }

@@ -1,0 +1,123 @@
+//! The verdicts themselves under test, with a client written apart from the reference client
+//! (`tests/clients/wild.py`): each wrong behaviour fails the rule it breaks, for the cause it
+//! breaks, with evidence; the conformant mode (an MSAL-like 300 s expiry buffer, so short tokens
+//! are renewed at every need) passes every rule of the same scenarios.
+#![allow(clippy::unwrap_used)]
+
+use harness::rules::{judge, Input};
+use harness::runner::{run_scenario, ClientCommand, Outcome, RunOptions};
+use mock_idp::{MockIdp, Options};
+use model::verdict::{Status, Verdict};
+
+fn builtin(name: &str) -> model::scenario::Scenario {
+    harness::library::builtin()
+        .unwrap()
+        .into_iter()
+        .find(|l| l.scenario.name.value == name)
+        .unwrap_or_else(|| panic!("no built-in scenario {name}"))
+        .scenario
+}
+
+async fn run(idp: &MockIdp, mode: &str, scenario: &str) -> (Outcome, Vec<Verdict>) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/wild.py");
+    let client = ClientCommand {
+        program: "python3".into(),
+        args: vec![script.into(), mode.into()],
+    };
+    let opts = RunOptions {
+        shutdown_grace: std::time::Duration::from_secs(3),
+        ..RunOptions::default()
+    };
+    let r = run_scenario(idp, &builtin(scenario), &client, &opts).await;
+    let v = judge(&Input::of(&r, false));
+    (r.outcome, v)
+}
+
+/// (mode, scenario, rule, cause that must be among the fail's causes)
+const BREACHES: &[(&str, &str, &str, &str)] = &[
+    ("refuses", "throttle-429-short", "client.outcome", "no-recovery"),
+    ("refuses", "cache-reuse-app-token", "client.outcome", "expected-ok"),
+    ("breaker", "throttle-429-short", "client.outcome", "no-recovery"),
+    ("breaker", "throttle-503-retry-after", "client.outcome", "no-recovery"),
+    ("breaker", "outage-malformed-json", "client.outcome", "no-recovery"),
+    ("breaker", "outage-connection-reset", "client.outcome", "no-recovery"),
+    ("single-slot", "cache-per-scope-app", "client.outcome", "wrong-scopes"),
+    (
+        "tokenless",
+        "outage-missing-access-token",
+        "client.outcome",
+        "token-less-success",
+    ),
+    ("no-timeout", "outage-token-stall", "backoff.timeout", "no-timeout"),
+    (
+        "slow-shutdown",
+        "cache-reuse-app-token",
+        "client.liveness",
+        "killed-at-shutdown",
+    ),
+];
+
+/// Scenarios the conformant mode must pass outright: throttling, a malformed answer, short
+/// user tokens renewed at every need, and a burst as the buffer meets it.
+const CONFORMANT: &[&str] = &[
+    "throttle-429-short",
+    "outage-malformed-json",
+    "silent-expired-at-refresh",
+    "concurrency-renewal-burst",
+    "cache-per-scope-app",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_wrong_behaviour_fails_for_its_cause_and_the_conformant_client_passes() {
+    let idp = MockIdp::start(Options::default()).await.unwrap();
+    let breaches = BREACHES.iter().map(|(mode, scenario, rule, cause)| {
+        let idp = &idp;
+        async move { (mode, scenario, rule, cause, run(idp, mode, scenario).await) }
+    });
+    let good = CONFORMANT.iter().map(|scenario| {
+        let idp = &idp;
+        async move { (scenario, run(idp, "msal-buffer", scenario).await) }
+    });
+    let (breaches, good) = tokio::join!(
+        futures_util::future::join_all(breaches),
+        futures_util::future::join_all(good)
+    );
+    let mut wrong = Vec::new();
+    for (mode, scenario, rule, cause, (outcome, verdicts)) in breaches {
+        if !matches!(outcome, Outcome::Completed) {
+            wrong.push(format!("{mode} in {scenario}: the run ended {outcome:?}"));
+            continue;
+        }
+        match verdicts.iter().find(|v| v.rule == *rule) {
+            Some(v)
+                if v.status == Status::Fail
+                    && v.causes.iter().any(|c| c == cause)
+                    && !v.evidence.is_empty() => {}
+            other => wrong.push(format!(
+                "{mode} in {scenario}: expected {rule} to fail for {cause} with evidence, got {other:?}"
+            )),
+        }
+    }
+    for (scenario, (outcome, verdicts)) in good {
+        if !matches!(outcome, Outcome::Completed) {
+            wrong.push(format!("msal-buffer in {scenario}: the run ended {outcome:?}"));
+        }
+        for v in verdicts
+            .iter()
+            .filter(|v| !matches!(v.status, Status::Pass | Status::NotApplicable))
+        {
+            wrong.push(format!(
+                "msal-buffer in {scenario}: {} {:?} {:?}: {:?}",
+                v.rule, v.status, v.causes, v.evidence
+            ));
+        }
+        // Something was judged: a pass that means something.
+        assert!(
+            verdicts
+                .iter()
+                .any(|v| v.status == Status::Pass && !model::rules::is_guard(&v.rule)),
+            "msal-buffer in {scenario}: no behaviour rule passed: {verdicts:?}"
+        );
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
