@@ -34,12 +34,22 @@ pub fn load(path: &Path, known_scenarios: &[&str]) -> Result<Vec<Entry>, String>
         format!("{}:{l}:{c}: {msg}", path.display())
     })?;
     for e in &entries {
-        if model::rules::rule(&e.rule).is_none() {
+        let Some(rule) = model::rules::rule(&e.rule) else {
             return Err(format!(
                 "{}: unknown rule '{}' (scenario {})",
                 path.display(),
                 e.rule,
                 e.scenario
+            ));
+        };
+        if !e.cause.trim().is_empty() && !rule.causes.contains(&e.cause.as_str()) {
+            return Err(format!(
+                "{}: {} has no cause '{}' (scenario {}); its causes: {}",
+                path.display(),
+                e.rule,
+                e.cause,
+                e.scenario,
+                rule.causes.join(", ")
             ));
         }
         if !known_scenarios.is_empty() && !known_scenarios.contains(&e.scenario.as_str()) {
@@ -176,7 +186,7 @@ mod tests {
         let other = Entry {
             scenario: "s".into(),
             rule: "throttle.retry-after".into(),
-            cause: "in-flight-race".into(),
+            cause: "early-retry-within-1s".into(),
             reason: "a race".into(),
             unstable: true,
         };
@@ -206,5 +216,13 @@ mod tests {
         assert!(load(&p, &["s"]).unwrap_err().contains("needs a cause"));
         std::fs::write(&p, "- scenario: s\n  rule: cache.reuse\n  reason: r\n").unwrap();
         assert!(load(&p, &["s"]).unwrap_err().contains("cause"));
+        std::fs::write(
+            &p,
+            "- scenario: s\n  rule: cache.reuse\n  cause: early-retry\n  reason: r\n",
+        )
+        .unwrap();
+        assert!(load(&p, &["s"])
+            .unwrap_err()
+            .contains("cache.reuse has no cause 'early-retry'"));
     }
 }

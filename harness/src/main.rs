@@ -121,7 +121,7 @@ struct RunArgs {
     /// Where reports go.
     #[arg(long, default_value = "tokenstorm-report")]
     out: PathBuf,
-    /// Known, accepted failures: a YAML list of {scenario, rule, reason}.
+    /// Known, accepted failures: a YAML list of {scenario, rule, cause, reason} (docs/rules.md).
     #[arg(long)]
     expected_failures: Option<PathBuf>,
     /// Compare with an earlier report.json: new fails (a regression exits 1, even where the
@@ -337,14 +337,14 @@ async fn run(args: RunArgs) -> ExitCode {
             let s = &r.summary;
             for e in &r.stale_expected_failures {
                 eprintln!(
-                    "tokenstorm: expected failure no longer fails: {} / {} ({})",
-                    e.scenario, e.rule, e.reason
+                    "tokenstorm: expected failure no longer fails: {} / {} / cause {} ({})",
+                    e.scenario, e.rule, e.cause, e.reason
                 );
             }
             eprint!("{}", harness::progress::summary_table(&r));
             eprintln!(
-                "tokenstorm: {} passed, {} failed, {} warned, {} not applicable, {} errors in {:.1} s{}",
-                s.passed, s.failed, s.warned, s.not_applicable, s.errors,
+                "tokenstorm: {} passed, {} failed, {} warned, {} inconclusive, {} not applicable, {} errors in {:.1} s{}",
+                s.passed, s.failed, s.warned, s.inconclusive, s.not_applicable, s.errors,
                 r.duration_ms as f64 / 1000.0,
                 if r.interrupted { " (interrupted: partial report)" } else { "" }
             );

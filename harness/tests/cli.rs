@@ -298,9 +298,9 @@ fn the_reference_client_passes_the_client_credentials_library() {
 fn expected_failures_accept_known_fails_and_report_stale_entries() {
     let dir = tempfile::tempdir().unwrap();
     let accept = dir.path().join("accept.yaml");
-    std::fs::write(&accept, "- scenario: throttle-429-short\n  rule: throttle.retry-after\n  reason: the scripted client retries at once, on purpose\n").unwrap();
+    std::fs::write(&accept, "- scenario: throttle-429-short\n  rule: throttle.retry-after\n  cause: early-retry\n  reason: the scripted client retries at once, on purpose\n").unwrap();
     let stale = dir.path().join("stale.yaml");
-    std::fs::write(&stale, "- scenario: throttle-429-short\n  rule: throttle.retry-after\n  reason: accepted\n- scenario: throttle-429-short\n  rule: client.liveness\n  reason: it never failed\n").unwrap();
+    std::fs::write(&stale, "- scenario: throttle-429-short\n  rule: throttle.retry-after\n  cause: early-retry\n  reason: accepted\n- scenario: throttle-429-short\n  rule: client.liveness\n  cause: exit-code\n  reason: it never failed\n").unwrap();
     let broken = dir.path().join("broken.yaml");
     std::fs::write(
         &broken,
@@ -342,7 +342,7 @@ fn expected_failures_accept_known_fails_and_report_stale_entries() {
     assert!(v["expected"].as_str().unwrap().contains("on purpose"));
     assert!(std::fs::read_to_string(out.join("junit.xml"))
         .unwrap()
-        .contains("expected failure: the scripted client"));
+        .contains("accepted as early-retry: the scripted client"));
     assert!(std::fs::read_to_string(out.join("report.md"))
         .unwrap()
         .contains(
@@ -481,7 +481,7 @@ fn report_json(dir: &Path) -> serde_json::Value {
 fn baseline_regressions_fail_the_run_and_shards_merge_into_one_report() {
     let dir = tempfile::tempdir().unwrap();
     let accept = dir.path().join("accept.yaml");
-    std::fs::write(&accept, "- scenario: throttle-429-short\n  rule: throttle.retry-after\n  reason: the scripted client retries at once, on purpose\n- scenario: throttle-429-long\n  rule: throttle.retry-after\n  reason: the same\n").unwrap();
+    std::fs::write(&accept, "- scenario: throttle-429-short\n  rule: throttle.retry-after\n  cause: early-retry\n  reason: the scripted client retries at once, on purpose\n- scenario: throttle-429-long\n  rule: throttle.retry-after\n  cause: early-retry\n  reason: the same\n").unwrap();
     let out = |n: &str| dir.path().join(n);
     let cmd = scripted();
     let run = |filter: &str, extra: &[&str], o: &Path| {

@@ -2,7 +2,7 @@
 //! of what is persisted.
 
 use super::flight::Window;
-use super::{about, describe, incarnation_of, incarnations, scope_key, Finding, Input};
+use super::{about, describe, incarnation_of, incarnations, scope_key, Breaches, Finding, Input};
 use model::scope::Ask;
 use model::verdict::{secs, Evidence};
 use model::{Endpoint, GrantType, JournalEntry, TokenKind};
@@ -172,7 +172,11 @@ pub fn persist(input: &Input<'_>) -> Finding {
     if starts.len() < 2 {
         return Finding::na("the client was never restarted");
     }
-    let (_, mut ev) = needless(input, "cache.persist", false);
+    let (_, needless_ev) = needless(input, "cache.persist", false);
+    let mut b = Breaches::default();
+    if !needless_ev.is_empty() {
+        b.add("needless-request-after-restart", needless_ev);
+    }
     // Expired persisted tokens: a user flow must refresh, not prompt.
     let had_refresh = |before: u64| {
         input
@@ -191,19 +195,24 @@ pub fn persist(input: &Input<'_>) -> Finding {
                     && e.arrived_us < r.arrived_us
             });
             if !refreshed_first {
-                ev.push(about(r, format!("after the restart at {}, a sign-in ({}) instead of the persisted refresh token", secs(starts[inc - 1]), describe(r))));
+                b.add(
+                    "prompt-after-restart",
+                    [about(
+                        r,
+                        format!(
+                            "after the restart at {}, a sign-in ({}) instead of the persisted refresh token",
+                            secs(starts[inc - 1]),
+                            describe(r)
+                        ),
+                    )],
+                );
             }
         }
     }
-    if ev.is_empty() {
-        Finding::pass("after each restart the client used what it had persisted")
-    } else {
-        Finding::fail(
-            "persisted-tokens-unused",
-            "after a restart the client did not use its persisted tokens",
-            ev,
-        )
-    }
+    b.finding(
+        "after each restart the client used what it had persisted",
+        "after a restart the client did not use its persisted tokens",
+    )
 }
 
 /// `cache.protected`: state files readable by the owner only, and no issued token in them in
@@ -213,37 +222,36 @@ pub fn protected(input: &Input<'_>) -> Finding {
         return Finding::na("the client wrote nothing to its state directory");
     }
     let end = input.transcript.last().map_or(0, |e| e.at_us);
-    let mut ev = Vec::new();
+    let mut b = Breaches::default();
     for f in input.state_files {
         if f.may_hold_secret && f.mode & 0o077 != 0 {
-            ev.push(Evidence {
+            b.add("readable-by-others", [Evidence {
                 at_us: end,
                 what: format!(
                     "{} has mode {:o}: readable by group or others",
                     f.path, f.mode
                 ),
                 seq: None,
-            });
+            }]);
         }
         if !f.plaintext_tokens.is_empty() {
             let fps: Vec<&str> = f.plaintext_tokens.iter().map(|t| t.as_str()).collect();
-            ev.push(Evidence {
+            b.add("readable-token", [Evidence {
                 at_us: end,
                 what: format!(
-                    "{} holds {} issued token(s) in plain text: {}",
+                    "{} holds {} issued token(s) in plain text (or merely encoded): {}",
                     f.path,
                     fps.len(),
                     fps.join(", ")
                 ),
                 seq: None,
-            });
+            }]);
         }
     }
-    if ev.is_empty() {
-        Finding::pass("the state directory is owner-only and holds no token in the clear")
-    } else {
-        Finding::fail("unprotected", "the persisted cache is not protected", ev)
-    }
+    b.finding(
+        "the state directory is owner-only and holds no token in the clear",
+        "the persisted cache is not protected",
+    )
 }
 
 #[cfg(test)]

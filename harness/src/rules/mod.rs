@@ -1,4 +1,5 @@
-//! The rule engine: each rule of `shared/rules.md` is a pure function of the run's journal,
+//! The rule engine: each rule of the catalog (`docs/rules.md`, `model::rules`) is a pure
+//! function of the run's journal,
 //! transcript and state-directory snapshot to a verdict with evidence.
 //!
 //! **Architecture Invariant:** rules do no I/O, read no clock and return no `Result`; every
@@ -322,6 +323,12 @@ pub fn judge(input: &Input<'_>) -> Vec<Verdict> {
             },
             _ => judge_one(id, input),
         };
+        debug_assert!(
+            f.causes.iter().all(|c| rule.causes.contains(c)),
+            "{id} failed for {:?}, not among its declared causes {:?}",
+            f.causes,
+            rule.causes
+        );
         out.push(Verdict {
             rule: id.to_string(),
             level: f.level.unwrap_or(rule.level),

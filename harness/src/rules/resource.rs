@@ -88,7 +88,7 @@ pub fn correct(input: &Input<'_>) -> Finding {
     }
     let answers = whoami_answers(input);
     let user = mock_idp::config::UserConfig::default();
-    let mut ev = Vec::new();
+    let mut b = Breaches::default();
     // The guard: efficiency rules cannot be passed by answering nothing.
     for c in input.commands("whoami") {
         let TranscriptEvent::Command { id, step, .. } = &c.event else {
@@ -115,14 +115,17 @@ pub fn correct(input: &Input<'_>) -> Finding {
                 ),
                 _ => None,
             });
-            ev.push(Evidence {
-                at_us: c.at_us,
-                what: format!(
-                    "whoami (command {id}) got no correct answer: {}",
-                    why.unwrap_or_else(|| "no answer".into())
-                ),
-                seq: None,
-            });
+            b.add(
+                "no-answer",
+                [Evidence {
+                    at_us: c.at_us,
+                    what: format!(
+                        "whoami (command {id}) got no correct answer: {}",
+                        why.unwrap_or_else(|| "no answer".into())
+                    ),
+                    seq: None,
+                }],
+            );
         }
     }
     for (at, id, body) in answers {
@@ -146,22 +149,20 @@ pub fn correct(input: &Input<'_>) -> Finding {
             wrong.push(m);
         }
         if !wrong.is_empty() {
-            ev.push(Evidence {
-                at_us: at,
-                what: format!("whoami (command {id}) answered {}", wrong.join("; ")),
-                seq: None,
-            });
+            b.add(
+                "wrong-claims",
+                [Evidence {
+                    at_us: at,
+                    what: format!("whoami (command {id}) answered {}", wrong.join("; ")),
+                    seq: None,
+                }],
+            );
         }
     }
-    if ev.is_empty() {
-        Finding::pass("every whoami matched the issued claims")
-    } else {
-        Finding::fail(
-            "wrong-claims",
-            "whoami did not match the claims the IdP issued",
-            ev,
-        )
-    }
+    b.finding(
+        "every whoami matched the issued claims",
+        "whoami did not match the claims the IdP issued",
+    )
 }
 
 /// `claims.groups-overage`: in an overage, whoami returns the full group list with at most one
@@ -174,15 +175,18 @@ pub fn groups_overage(input: &Input<'_>) -> Finding {
     if answers.is_empty() {
         return Finding::na("whoami was never answered");
     }
-    let mut ev = Vec::new();
+    let mut b = Breaches::default();
     for (at, id, body) in &answers {
         let (groups, _) = expected_at(input, *at);
         if let Some(m) = group_mismatch(&groups, &strings(body, "groups")) {
-            ev.push(Evidence {
-                at_us: *at,
-                what: format!("whoami (command {id}): {m}"),
-                seq: None,
-            });
+            b.add(
+                "wrong-groups",
+                [Evidence {
+                    at_us: *at,
+                    what: format!("whoami (command {id}): {m}"),
+                    seq: None,
+                }],
+            );
         }
     }
     // Queries per sign-in: sign-ins (authorize, or a start of the client) split the run; a
@@ -223,22 +227,17 @@ pub fn groups_overage(input: &Input<'_>) -> Finding {
         per.entry(seg).or_default().push(c);
     }
     for calls in per.values().filter(|v| v.len() > 1) {
-        for c in calls {
-            ev.push(about(
-                c,
-                format!("directory query {} {}", describe(c), c.path),
-            ));
-        }
+        b.add(
+            "extra-queries",
+            calls
+                .iter()
+                .map(|c| about(c, format!("directory query {} {}", describe(c), c.path))),
+        );
     }
-    if ev.is_empty() {
-        Finding::pass("the full group list, at most one Graph query per sign-in")
-    } else {
-        Finding::fail(
-            "overage-mishandled",
-            "the overage was not resolved correctly and economically",
-            ev,
-        )
-    }
+    b.finding(
+        "the full group list, at most one Graph query per sign-in",
+        "the overage was not resolved correctly and economically",
+    )
 }
 
 /// The claims a challenge asks for: `claims="<base64 JSON>"` in `WWW-Authenticate`.

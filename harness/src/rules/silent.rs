@@ -278,13 +278,29 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
         .client_requests()
         .filter(|e| renewal_failed(e))
         .collect();
-    // When the client's tokens stopped being servable for good.
-    let ended_for_good = input
+    // When the client's tokens stopped being servable for good: a renewal refused for good,
+    // a revocation.
+    let ends = input
         .client_requests()
         .filter(|e| {
             e.endpoint == Endpoint::Token
-                && (400..500).contains(&e.status)
-                && e.status != 429
+                && matches!(
+                    e.grant_type,
+                    Some(
+                        GrantType::RefreshToken
+                            | GrantType::ClientCredentials
+                            | GrantType::JwtBearer
+                    )
+                )
+                && matches!(
+                    e.error.as_deref(),
+                    Some(
+                        "invalid_grant"
+                            | "invalid_client"
+                            | "unauthorized_client"
+                            | "interaction_required"
+                    )
+                )
         })
         .map(|e| e.arrived_us)
         .chain(revocations(input))
@@ -295,11 +311,10 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
                 .filter(|f| f.action == "cae_revoke")
                 .map(|f| f.at_us),
         )
-        .min()
-        .unwrap_or(u64::MAX);
+        .collect::<Vec<u64>>();
     let mut seen_commands = std::collections::BTreeSet::new();
     for f in &failures {
-        let Some((tok, _, expires)) = issued
+        let Some((tok, issued_at, expires)) = issued
             .iter()
             .rev()
             .find(|(_, t, exp)| *t < f.arrived_us && f.arrived_us < *exp)
@@ -307,7 +322,16 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
             continue;
         };
         situations += 1;
-        let last_300 = expires.saturating_sub(300_000_000);
+        let window = input
+            .renewal_window("refresh.outage-tolerant")
+            .as_micros() as u64;
+        let last_300 = expires.saturating_sub(window);
+        let ended_for_good = ends
+            .iter()
+            .copied()
+            .filter(|t| t > issued_at)
+            .min()
+            .unwrap_or(u64::MAX);
         let until = (*expires).min(ended_for_good);
         for c in input.commands("acquire_token") {
             let TranscriptEvent::Command { id, .. } = &c.event else {
