@@ -223,7 +223,7 @@ impl Runtime {
                     .values_mut()
                     .for_each(|g| g.revoked = true);
             }
-            EventAction::CaeRevoke => st.cae_revoked_before = Some(unix_at + 1),
+            EventAction::CaeRevoke => st.cae_revoke(unix_at),
             EventAction::RotateKeys => st.rotate_keys = true,
             EventAction::SetGroups => st.config.user.groups = groups(ev.groups.unwrap_or(0)),
             EventAction::SetRoles => st.config.user.roles = ev.roles.clone().unwrap_or_default(),

@@ -301,9 +301,14 @@ pub struct TenantState {
     pub refresh_tokens: HashMap<Fingerprint, RefreshGrant>,
     /// Device grants by device code.
     pub device_codes: HashMap<String, DeviceGrant>,
-    /// CAE: access tokens of CAE-capable clients issued before this Unix time are rejected at
-    /// the resource with a claims challenge.
+    /// CAE: access tokens of CAE-capable clients issued before this Unix second are rejected
+    /// at the resource with a claims challenge, and so are those of [`Self::cae_revoked_utis`].
     pub cae_revoked_before: Option<u64>,
+    /// The CAE tokens issued in the revocation's own second, before it (by `uti`): `iat` has
+    /// one-second granularity, and a token issued a moment after the revocation is valid.
+    pub cae_revoked_utis: std::collections::HashSet<String>,
+    /// The CAE access tokens issued in the current Unix second (the second, their `uti`s).
+    pub recent_cae_utis: (u64, Vec<String>),
     /// Counts of forced prompts seen (`login`, `consent`, `select_account`).
     pub forced_prompts: u64,
     /// The scenario this tenant replays.
@@ -319,6 +324,31 @@ pub struct TenantState {
 }
 
 impl TenantState {
+    /// CAE: the resource revokes the CAE tokens issued before Unix second `unix_at` and those
+    /// issued in that second before now.
+    pub fn cae_revoke(&mut self, unix_at: u64) {
+        self.cae_revoked_before = Some(unix_at);
+        self.cae_revoked_utis = if self.recent_cae_utis.0 == unix_at {
+            self.recent_cae_utis.1.iter().cloned().collect()
+        } else {
+            Default::default()
+        };
+    }
+
+    /// A CAE access token was issued now (Unix second `iat`).
+    pub fn issued_cae_token(&mut self, iat: u64, uti: &str) {
+        if self.recent_cae_utis.0 != iat {
+            self.recent_cae_utis = (iat, Vec::new());
+        }
+        self.recent_cae_utis.1.push(uti.to_string());
+    }
+
+    /// Whether the resource rejects a CAE token issued at `iat` (its `uti`).
+    pub fn cae_revoked(&self, iat: u64, uti: &str) -> bool {
+        self.cae_revoked_before
+            .is_some_and(|r| iat < r || (iat == r && self.cae_revoked_utis.contains(uti)))
+    }
+
     /// The user signed in interactively (and so did whatever multi-factor authentication was
     /// asked): a pending step-up is satisfied, and the faults that imposed it are spent.
     /// Returns the step-up that was pending.
@@ -368,5 +398,23 @@ impl StepUp {
         e.suberror = self.suberror.clone();
         e.claims = self.claims.clone();
         e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TenantState;
+
+    #[test]
+    fn cae_revocation_is_exact_within_its_second() {
+        let mut st = TenantState::default();
+        st.issued_cae_token(99, "older");
+        st.issued_cae_token(100, "before");
+        st.cae_revoke(100);
+        st.issued_cae_token(100, "after");
+        assert!(st.cae_revoked(99, "older"));
+        assert!(st.cae_revoked(100, "before"));
+        assert!(!st.cae_revoked(100, "after"));
+        assert!(!st.cae_revoked(101, "later"));
     }
 }

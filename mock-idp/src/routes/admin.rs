@@ -337,11 +337,11 @@ impl Idp {
                 json!({"refresh_tokens_revoked": r})
             }
             "cae-revoke" => {
-                // Tokens issued up to this very moment are revoked (iat has one-second
-                // granularity); a token requested with the challenge's claims is issued with
-                // iat = nbf = this value and is accepted.
-                let at = unix_now() + 1;
-                st.cae_revoked_before = Some(at);
+                // Tokens issued up to this very moment are revoked; those issued a moment later,
+                // in the same second, are not (the tenant remembers which tokens that second
+                // had issued).
+                let at = unix_now();
+                st.cae_revoke(at);
                 json!({"cae_revoked_before": at})
             }
             "rotate-keys" => {

@@ -135,12 +135,13 @@ pub fn validate(idp: &Idp, ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, Gra
     let t = idp.tenant(&tenant);
     let st = lock(&t.state);
     let iat = claims.get("iat").and_then(Value::as_u64).unwrap_or(0);
+    let uti = claims.get("uti").and_then(Value::as_str).unwrap_or_default();
     let cae = claims
         .get("xms_cc")
         .and_then(Value::as_array)
         .is_some_and(|a| a.iter().any(|v| v == "cp1"));
     if let Some(revoked) = st.cae_revoked_before {
-        if cae && iat < revoked {
+        if cae && st.cae_revoked(iat, uti) {
             let (header, _) = cae_challenge(revoked);
             let mut e = GraphError::new(
                 StatusCode::UNAUTHORIZED,

@@ -147,8 +147,21 @@ pub async fn token(
             claims_request: claims.as_ref(),
         },
     );
-    if let Some((fp, grant)) = minted.refresh {
-        lock(&tenant.state).refresh_tokens.insert(fp, grant);
+    {
+        let mut st = lock(&tenant.state);
+        if let Some((fp, grant)) = minted.refresh {
+            st.refresh_tokens.insert(fp, grant);
+        }
+        if let (true, Some(uti)) = (
+            plan.cae,
+            minted
+                .issued
+                .iter()
+                .find(|t| t.kind == model::TokenKind::Access)
+                .and_then(|t| t.uti.as_deref()),
+        ) {
+            st.issued_cae_token(crate::state::unix_now(), uti);
+        }
     }
     ctx.record.update(|e| e.issued = minted.issued);
     let mut resp = Json(minted.body).into_response();
