@@ -9,27 +9,7 @@ use std::collections::HashSet;
 use std::io::Read as _;
 use std::path::Path;
 
-/// A file the client left in its state directory.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct StateFile {
-    /// Path relative to the state directory (a symbolic link: `link -> target`).
-    pub path: String,
-    /// Unix mode bits (of the target, for a symbolic link).
-    pub mode: u32,
-    /// Its size.
-    pub len: u64,
-    /// Which issued tokens (by fingerprint) can be read out of it without a key.
-    pub plaintext_tokens: Vec<Fingerprint>,
-    /// Whether it may hold a secret: an issued token, or content that isn't plain text (an
-    /// encrypted blob). A lock file or a plain-text log without tokens holds none, and its
-    /// mode is not judged.
-    #[serde(default = "yes")]
-    pub may_hold_secret: bool,
-}
-
-fn yes() -> bool {
-    true
-}
+pub use model::StateFile;
 
 /// How much decoded data one file may expand to (a zip bomb stops here).
 const MAX_DECODED: u64 = 16 << 20;

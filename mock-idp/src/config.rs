@@ -130,11 +130,11 @@ pub struct UserConfig {
 impl Default for UserConfig {
     fn default() -> Self {
         UserConfig {
-            username: "adele.vance@contoso.test".into(),
-            oid: "5d2e9c41-7a3b-4f86-b1e0-2c4d6a8f9b13".into(),
-            name: "Adele Vance".into(),
-            given_name: "Adele".into(),
-            family_name: "Vance".into(),
+            username: model::directory::USERNAME.into(),
+            oid: model::directory::OID.into(),
+            name: model::directory::NAME.into(),
+            given_name: model::directory::GIVEN_NAME.into(),
+            family_name: model::directory::FAMILY_NAME.into(),
             roles: vec![],
             groups: vec![],
             disabled: false,

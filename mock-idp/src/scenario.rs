@@ -9,19 +9,9 @@ use crate::config::{Group, OverageStyle, TenantConfig};
 use crate::state::{unix_now, TenantState};
 use model::scenario::{CallRange, EventAction, Fault, FaultEndpoint, GrantSel, Scenario};
 use model::{Endpoint, GrantType};
-use serde::Serialize;
 use std::collections::HashMap;
 
-/// An event that fired, for journals and reports.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct FiredEvent {
-    /// The event's name.
-    pub name: String,
-    /// What it did (`cae_revoke`, ...).
-    pub action: String,
-    /// Microseconds from server start.
-    pub at_us: u64,
-}
+pub use model::FiredEvent;
 
 /// The scenario state of one tenant.
 #[derive(Debug, Clone)]
@@ -49,8 +39,8 @@ pub struct Runtime {
 pub fn groups(n: usize) -> Vec<Group> {
     (0..n)
         .map(|i| Group {
-            id: format!("6a1f0000-0000-4000-8000-{i:012}"),
-            display_name: format!("tokenstorm group {i}"),
+            id: model::directory::group_id(i),
+            display_name: model::directory::group_name(i),
         })
         .collect()
 }

@@ -108,6 +108,17 @@ pub struct PresentedToken {
     pub uti: Option<String>,
 }
 
+/// A scenario event that fired on the mock (at its time, or at the harness's `fire` step).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FiredEvent {
+    /// The event's name.
+    pub name: String,
+    /// What it did (`cae_revoke`, ...).
+    pub action: String,
+    /// Microseconds from server start.
+    pub at_us: u64,
+}
+
 /// One request that reached the mock, and what happened to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalEntry {

@@ -7,9 +7,11 @@
 //! **Invariant:** nothing in this crate holds a full token. Tokens are referred to by their
 //! [`fingerprint::Fingerprint`], which can be compared but not used.
 
+pub mod directory;
 pub mod endpoint;
 pub mod fingerprint;
 pub mod journal;
+pub mod outcome;
 pub mod ready;
 pub mod rules;
 pub mod scenario;
@@ -19,5 +21,8 @@ pub mod verdict;
 
 pub use endpoint::Endpoint;
 pub use fingerprint::{redact, Fingerprint};
-pub use journal::{Completion, GrantType, IssuedToken, JournalEntry, PresentedToken, TokenKind};
+pub use journal::{
+    Completion, FiredEvent, GrantType, IssuedToken, JournalEntry, PresentedToken, TokenKind,
+};
+pub use outcome::{Outcome, StateFile};
 pub use ready::ReadyFile;

@@ -122,25 +122,7 @@ pub struct ExpectedFailure {
     pub unstable: bool,
 }
 
-/// Why a scenario could not be judged, or was not applicable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Outcome {
-    /// The steps ran to the end.
-    Completed,
-    /// The client lacks a flow or feature the scenario needs.
-    NotApplicable {
-        /// What it lacks.
-        reason: String,
-    },
-    /// The client could not be driven: it crashed, hung, or never said hello.
-    ClientFailed {
-        /// What went wrong.
-        reason: String,
-        /// The last lines of its stderr (tokens redacted).
-        stderr_tail: Vec<String>,
-    },
-}
+pub use model::Outcome;
 
 /// One scenario's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -257,7 +257,7 @@ pub fn protected(input: &Input<'_>) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::runner::StateFile;
+    use model::StateFile;
     use model::transcript::{TranscriptEntry, TranscriptEvent};
     use model::verdict::Status;
     use model::Endpoint;

@@ -149,7 +149,7 @@ mod tests {
             journal: j,
             transcript: t,
             state_files: &[],
-            outcome: &crate::runner::Outcome::Completed,
+            outcome: &model::Outcome::Completed,
             fired: &[],
             observed: false,
         }

@@ -14,7 +14,7 @@ mod resource;
 mod silent;
 mod timing;
 
-use crate::runner::{Outcome, StateFile};
+use model::{FiredEvent, Outcome, StateFile};
 use model::scenario::Scenario;
 use model::transcript::{TranscriptEntry, TranscriptEvent};
 use model::verdict::{secs, Evidence, Status, Verdict};
@@ -36,7 +36,7 @@ pub struct Input<'a> {
     /// How the run ended.
     pub outcome: &'a Outcome,
     /// Scenario events that fired, with their times.
-    pub fired: &'a [mock_idp::scenario::FiredEvent],
+    pub fired: &'a [FiredEvent],
     /// Observe mode (`tokenstorm observe`): no driver, so no commands in the transcript; only
     /// the rules [`observable`] names are judged, from the journal and the state directory.
     pub observed: bool,
@@ -537,15 +537,15 @@ pub(crate) mod testkit {
         scenario: &model::scenario::Scenario,
         journal: &[JournalEntry],
         transcript: &[model::transcript::TranscriptEntry],
-        state_files: &[crate::runner::StateFile],
-        fired: &[mock_idp::scenario::FiredEvent],
+        state_files: &[model::StateFile],
+        fired: &[model::FiredEvent],
     ) -> (model::verdict::Status, Vec<String>) {
         let v = super::judge(&super::Input {
             scenario,
             journal,
             transcript,
             state_files,
-            outcome: &crate::runner::Outcome::Completed,
+            outcome: &model::Outcome::Completed,
             fired,
             observed: false,
         });

@@ -48,10 +48,7 @@ fn expected_at(input: &Input<'_>, at: u64) -> (BTreeSet<String>, BTreeSet<String
             }
         }
     }
-    let groups = mock_idp::scenario::groups(n)
-        .into_iter()
-        .map(|g| g.id)
-        .collect();
+    let groups = model::directory::group_ids(n).into_iter().collect();
     (groups, roles)
 }
 
@@ -87,7 +84,11 @@ pub fn correct(input: &Input<'_>) -> Finding {
         return Finding::na("whoami was never asked");
     }
     let answers = whoami_answers(input);
-    let user = mock_idp::config::UserConfig::default();
+    let user = (
+        model::directory::NAME,
+        model::directory::USERNAME,
+        model::directory::OID,
+    );
     let mut b = Breaches::default();
     // The guard: efficiency rules cannot be passed by answering nothing.
     for c in input.commands("whoami") {
@@ -131,11 +132,7 @@ pub fn correct(input: &Input<'_>) -> Finding {
     for (at, id, body) in answers {
         let (groups, roles) = expected_at(input, at);
         let mut wrong = Vec::new();
-        for (k, want) in [
-            ("name", &user.name),
-            ("username", &user.username),
-            ("oid", &user.oid),
-        ] {
+        for (k, want) in [("name", user.0), ("username", user.1), ("oid", user.2)] {
             let got = body.get(k).and_then(Value::as_str).unwrap_or_default();
             if got != want {
                 wrong.push(format!("{k}: {got:?}, issued {want:?}"));

@@ -392,7 +392,7 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use mock_idp::scenario::FiredEvent;
+    use model::FiredEvent;
     use model::transcript::{TranscriptEntry, TranscriptEvent};
     use model::verdict::Status;
     use model::{Endpoint, GrantType, IssuedToken, TokenKind};
@@ -642,7 +642,7 @@ mod tests {
             journal: j,
             transcript: t,
             state_files: &[],
-            outcome: &crate::runner::Outcome::Completed,
+            outcome: &model::Outcome::Completed,
             fired: &[],
             observed: false,
         })

@@ -17,7 +17,7 @@ Modes (argv[1]):
   slow-shutdown  conformant, but takes 40 s to exit after shutdown
 Tokens never reach stderr.
 """
-import base64, hashlib, json, os, secrets, ssl, sys, threading, time
+import base64, hashlib, http.client, json, os, secrets, ssl, sys, threading, time
 import urllib.error, urllib.parse, urllib.request
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "msal-buffer"
@@ -89,7 +89,7 @@ def post(form):
         except ValueError:
             err = f"http_{e.code}"
         raise Refused(err)
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
+    except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as e:
         gate.failed()
         raise Refused(type(e).__name__)
     try:
