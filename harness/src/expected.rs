@@ -102,8 +102,7 @@ pub fn apply(entries: &[Entry], scenarios: &mut [ScenarioReport], strict: bool) 
             let accepting: Vec<&&Entry> = mine.iter().filter(|e| e.rule == v.rule).collect();
             // Accepted only when every cause it failed for is accepted.
             let all = !v.causes.is_empty()
-                && v
-                    .causes
+                && v.causes
                     .iter()
                     .all(|c| accepting.iter().any(|e| &e.cause == c));
             if all {
@@ -207,7 +206,9 @@ mod tests {
             "- scenario: nope\n  rule: cache.reuse\n  cause: needless-request\n  reason: r\n",
         )
         .unwrap();
-        assert!(load(&p, &["s"]).unwrap_err().contains("unknown scenario 'nope'"));
+        assert!(load(&p, &["s"])
+            .unwrap_err()
+            .contains("unknown scenario 'nope'"));
         std::fs::write(
             &p,
             "- scenario: s\n  rule: cache.reuse\n  cause: \"\"\n  reason: r\n",

@@ -177,9 +177,8 @@ mod tests {
         std::fs::write(dir.path().join("cache.gz"), gz.finish().expect("gzip")).expect("write");
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(cache.as_bytes()).expect("zlib");
-        let nested = base64::engine::general_purpose::STANDARD.encode(
-            base64::engine::general_purpose::STANDARD.encode(z.finish().expect("zlib")),
-        );
+        let nested = base64::engine::general_purpose::STANDARD
+            .encode(base64::engine::general_purpose::STANDARD.encode(z.finish().expect("zlib")));
         std::fs::write(dir.path().join("nested.b64"), nested).expect("write");
         std::fs::write(dir.path().join("app.lock"), "pid 1234\n").expect("write");
         std::fs::write(dir.path().join("sealed.bin"), [0u8, 200, 13, 7, 99, 250]).expect("write");

@@ -201,7 +201,10 @@ impl ZipRows for std::vec::IntoIter<String> {
                 .unwrap_or_else(|| format!("{} (missing)", id(w)));
             out.push((w.clone(), g));
         }
-        for g in other.iter().filter(|g| !want.iter().any(|w| id(w) == id(g))) {
+        for g in other
+            .iter()
+            .filter(|g| !want.iter().any(|w| id(w) == id(g)))
+        {
             out.push((format!("{} (missing)", id(g)), g.clone()));
         }
         out

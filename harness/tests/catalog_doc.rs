@@ -5,8 +5,8 @@
 
 #[test]
 fn docs_rules_md_covers_every_rule_and_cause() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rules.md"))
-        .unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rules.md")).unwrap();
     let mut missing = Vec::new();
     for r in model::rules::CATALOG.iter() {
         let id = r.id.as_str();
@@ -16,7 +16,10 @@ fn docs_rules_md_covers_every_rule_and_cause() {
             continue;
         };
         let rest = &doc[start + heading.len()..];
-        let section = &rest[..rest.find("\n### ").or(rest.find("\n## ")).unwrap_or(rest.len())];
+        let section = &rest[..rest
+            .find("\n### ")
+            .or(rest.find("\n## "))
+            .unwrap_or(rest.len())];
         let level = r.level.to_string();
         if !section.contains(&level) {
             missing.push(format!("{id}: its section doesn't say {level}"));

@@ -35,20 +35,60 @@ async fn run(idp: &MockIdp, mode: &str, scenario: &str) -> (Outcome, Vec<Verdict
 
 /// (mode, scenario, rule, cause that must be among the fail's causes)
 const BREACHES: &[(&str, &str, &str, &str)] = &[
-    ("refuses", "throttle-429-short", "client.outcome", "no-recovery"),
-    ("refuses", "cache-reuse-app-token", "client.outcome", "expected-ok"),
-    ("breaker", "throttle-429-short", "client.outcome", "no-recovery"),
-    ("breaker", "throttle-503-retry-after", "client.outcome", "no-recovery"),
-    ("breaker", "outage-malformed-json", "client.outcome", "no-recovery"),
-    ("breaker", "outage-connection-reset", "client.outcome", "no-recovery"),
-    ("single-slot", "cache-per-scope-app", "client.outcome", "wrong-scopes"),
+    (
+        "refuses",
+        "throttle-429-short",
+        "client.outcome",
+        "no-recovery",
+    ),
+    (
+        "refuses",
+        "cache-reuse-app-token",
+        "client.outcome",
+        "expected-ok",
+    ),
+    (
+        "breaker",
+        "throttle-429-short",
+        "client.outcome",
+        "no-recovery",
+    ),
+    (
+        "breaker",
+        "throttle-503-retry-after",
+        "client.outcome",
+        "no-recovery",
+    ),
+    (
+        "breaker",
+        "outage-malformed-json",
+        "client.outcome",
+        "no-recovery",
+    ),
+    (
+        "breaker",
+        "outage-connection-reset",
+        "client.outcome",
+        "no-recovery",
+    ),
+    (
+        "single-slot",
+        "cache-per-scope-app",
+        "client.outcome",
+        "wrong-scopes",
+    ),
     (
         "tokenless",
         "outage-missing-access-token",
         "client.outcome",
         "token-less-success",
     ),
-    ("no-timeout", "outage-token-stall", "backoff.timeout", "no-timeout"),
+    (
+        "no-timeout",
+        "outage-token-stall",
+        "backoff.timeout",
+        "no-timeout",
+    ),
     (
         "slow-shutdown",
         "cache-reuse-app-token",
@@ -100,7 +140,9 @@ async fn each_wrong_behaviour_fails_for_its_cause_and_the_conformant_client_pass
     }
     for (scenario, (outcome, verdicts)) in good {
         if !matches!(outcome, Outcome::Completed) {
-            wrong.push(format!("msal-buffer in {scenario}: the run ended {outcome:?}"));
+            wrong.push(format!(
+                "msal-buffer in {scenario}: the run ended {outcome:?}"
+            ));
         }
         for v in verdicts
             .iter()

@@ -139,7 +139,11 @@ async fn each_broken_behaviour_is_caught_by_its_rule() {
         ),
         ("decode-access-token", "tokens-opaque-app", "tokens.opaque"),
         ("fast-poll", "device-code-pending", "device.polling"),
-        ("ignore-slow-down", "device-code-slow-down", "device.polling"),
+        (
+            "ignore-slow-down",
+            "device-code-slow-down",
+            "device.polling",
+        ),
         (
             "drop-step-up-claims",
             "cae-challenge-interaction",

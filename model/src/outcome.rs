@@ -46,4 +46,3 @@ pub struct StateFile {
 fn yes() -> bool {
     true
 }
-

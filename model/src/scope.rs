@@ -92,8 +92,14 @@ mod tests {
             split("https://graph.microsoft.com/User.Read"),
             (GRAPH_RESOURCE.into(), "User.Read".into())
         );
-        assert_eq!(split("api://app/.default"), ("api://app".into(), ".default".into()));
-        assert_eq!(split("Mail.Read"), (GRAPH_RESOURCE.into(), "Mail.Read".into()));
+        assert_eq!(
+            split("api://app/.default"),
+            ("api://app".into(), ".default".into())
+        );
+        assert_eq!(
+            split("Mail.Read"),
+            (GRAPH_RESOURCE.into(), "Mail.Read".into())
+        );
         assert_eq!(
             split("00000003-0000-0000-c000-000000000000/User.Read"),
             (GRAPH_RESOURCE.into(), "User.Read".into())
@@ -102,7 +108,9 @@ mod tests {
 
     #[test]
     fn a_token_covers_a_subset_of_its_scopes_on_its_resource() {
-        let t = ask("https://graph.microsoft.com/User.Read https://graph.microsoft.com/Mail.Read openid");
+        let t = ask(
+            "https://graph.microsoft.com/User.Read https://graph.microsoft.com/Mail.Read openid",
+        );
         assert!(t.covers(&ask("https://graph.microsoft.com/user.read")));
         assert!(t.covers(&ask("User.Read Mail.Read")));
         assert!(!t.covers(&ask("https://graph.microsoft.com/Files.Read")));

@@ -434,7 +434,10 @@ const LEGEND: &str = "<p class=\"legend\"><span><i style=\"background:#43a047\">
 
 fn scenario_section(sc: &ScenarioReport, journals: &Journals) -> String {
     let mut out = String::new();
-    let open = matches!(sc.verdict.as_str(), "fail" | "error" | "warn" | "inconclusive");
+    let open = matches!(
+        sc.verdict.as_str(),
+        "fail" | "error" | "warn" | "inconclusive"
+    );
     let _ = write!(
         out,
         "<section class=\"sc\" id=\"sc-{}\"><details{}><summary><span class=\"badge {}\">{}</span><h2><code>{}</code></h2><span class=\"muted\">{} · {} flow · {} requests · {:.1} s</span></summary><div class=\"body\">",

@@ -175,8 +175,8 @@ pub fn scenario_verdict(outcome: &Outcome, rules: &[Verdict], strict: bool) -> &
         .iter()
         .filter(|v| !model::rules::is_guard(&v.rule))
         .collect();
-    let inconclusive = !behaviour.is_empty()
-        && behaviour.iter().all(|v| v.status == Status::NotApplicable);
+    let inconclusive =
+        !behaviour.is_empty() && behaviour.iter().all(|v| v.status == Status::NotApplicable);
     if must_fail {
         "fail"
     } else if inconclusive {

@@ -158,9 +158,13 @@ pub fn render(r: &Report, limit: usize) -> String {
         out.push('\n');
     }
     let order = reading_order(r);
-    let (attention, quiet): (Vec<&ScenarioReport>, Vec<&ScenarioReport>) = order
-        .iter()
-        .partition(|s| matches!(s.verdict.as_str(), "error" | "fail" | "warn" | "inconclusive"));
+    let (attention, quiet): (Vec<&ScenarioReport>, Vec<&ScenarioReport>) =
+        order.iter().partition(|s| {
+            matches!(
+                s.verdict.as_str(),
+                "error" | "fail" | "warn" | "inconclusive"
+            )
+        });
     if !attention.is_empty() {
         let _ = writeln!(out, "| | scenario | failing rules |\n|---|---|---|");
         for sc in &attention {

@@ -225,27 +225,33 @@ pub fn protected(input: &Input<'_>) -> Finding {
     let mut b = Breaches::default();
     for f in input.state_files {
         if f.may_hold_secret && f.mode & 0o077 != 0 {
-            b.add("readable-by-others", [Evidence {
-                at_us: end,
-                what: format!(
-                    "{} has mode {:o}: readable by group or others",
-                    f.path, f.mode
-                ),
-                seq: None,
-            }]);
+            b.add(
+                "readable-by-others",
+                [Evidence {
+                    at_us: end,
+                    what: format!(
+                        "{} has mode {:o}: readable by group or others",
+                        f.path, f.mode
+                    ),
+                    seq: None,
+                }],
+            );
         }
         if !f.plaintext_tokens.is_empty() {
             let fps: Vec<&str> = f.plaintext_tokens.iter().map(|t| t.as_str()).collect();
-            b.add("readable-token", [Evidence {
-                at_us: end,
-                what: format!(
-                    "{} holds {} issued token(s) in plain text (or merely encoded): {}",
-                    f.path,
-                    fps.len(),
-                    fps.join(", ")
-                ),
-                seq: None,
-            }]);
+            b.add(
+                "readable-token",
+                [Evidence {
+                    at_us: end,
+                    what: format!(
+                        "{} holds {} issued token(s) in plain text (or merely encoded): {}",
+                        f.path,
+                        fps.len(),
+                        fps.join(", ")
+                    ),
+                    seq: None,
+                }],
+            );
         }
     }
     b.finding(
@@ -257,10 +263,10 @@ pub fn protected(input: &Input<'_>) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use model::StateFile;
     use model::transcript::{TranscriptEntry, TranscriptEvent};
     use model::verdict::Status;
     use model::Endpoint;
+    use model::StateFile;
 
     fn cmd(at_s: f64, id: u64) -> TranscriptEntry {
         TranscriptEntry {
@@ -391,7 +397,10 @@ mod tests {
         ];
         let mut sub = entry(2, 2.0, Endpoint::Token, 200);
         sub.scopes = vec!["https://graph.microsoft.com/User.Read".into()];
-        assert_eq!(verdict("cache.reuse", &[both, sub], &t, &[]).0, Status::Fail);
+        assert_eq!(
+            verdict("cache.reuse", &[both, sub], &t, &[]).0,
+            Status::Fail
+        );
         // On-behalf-of: another user's assertion is another account.
         let obo = |seq: u64, at: f64, user: &str| {
             let mut e = entry(seq, at, Endpoint::Token, 200);
@@ -404,11 +413,23 @@ mod tests {
             e
         };
         assert_eq!(
-            verdict("cache.reuse", &[obo(1, 1.0, "alice"), obo(2, 2.0, "bob")], &t, &[]).0,
+            verdict(
+                "cache.reuse",
+                &[obo(1, 1.0, "alice"), obo(2, 2.0, "bob")],
+                &t,
+                &[]
+            )
+            .0,
             Status::Pass
         );
         assert_eq!(
-            verdict("cache.reuse", &[obo(1, 1.0, "alice"), obo(2, 2.0, "alice")], &t, &[]).0,
+            verdict(
+                "cache.reuse",
+                &[obo(1, 1.0, "alice"), obo(2, 2.0, "alice")],
+                &t,
+                &[]
+            )
+            .0,
             Status::Fail
         );
         // Three commands at once, each missing the cache before the first answer: the

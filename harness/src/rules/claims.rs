@@ -43,7 +43,9 @@ fn sign_ins(input: &Input<'_>) -> Vec<SignIn> {
         if let Some(j) = out
             .iter_mut()
             .filter(|s| s.seq.is_some() && s.prompt == prompt && s.max_age.is_none())
-            .find(|s| s.at_us >= t.at_us.saturating_sub(1_000_000) && s.at_us <= t.at_us + 10_000_000)
+            .find(|s| {
+                s.at_us >= t.at_us.saturating_sub(1_000_000) && s.at_us <= t.at_us + 10_000_000
+            })
         {
             j.max_age = max_age;
             continue;
@@ -337,7 +339,11 @@ mod tests {
             Status::Fail
         );
         // select_account on a first sign-in (nothing held): MSAL.NET's default, not forced.
-        let t = [browse(1.0, &format!("{base}&prompt=select_account"), "cancelled")];
+        let t = [browse(
+            1.0,
+            &format!("{base}&prompt=select_account"),
+            "cancelled",
+        )];
         assert_eq!(
             judged("silent.no-forced-prompt", &s, &[], &t, &[], &[]).0,
             Status::Pass

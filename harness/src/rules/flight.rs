@@ -28,7 +28,8 @@ pub(crate) fn outstanding(input: &Input<'_>, at: u64) -> usize {
         })
         .filter(|id| {
             !input.transcript.iter().any(|r| {
-                r.at_us <= at && matches!(&r.event, TranscriptEvent::Result { id: rid, .. } if rid == id)
+                r.at_us <= at
+                    && matches!(&r.event, TranscriptEvent::Result { id: rid, .. } if rid == id)
             })
         })
         .count()
@@ -46,7 +47,8 @@ fn still_outstanding(input: &Input<'_>, before: u64, at: u64) -> usize {
         })
         .filter(|id| {
             !input.transcript.iter().any(|r| {
-                r.at_us <= at && matches!(&r.event, TranscriptEvent::Result { id: rid, .. } if rid == id)
+                r.at_us <= at
+                    && matches!(&r.event, TranscriptEvent::Result { id: rid, .. } if rid == id)
             })
         })
         .count()

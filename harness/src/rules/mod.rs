@@ -14,12 +14,12 @@ mod resource;
 mod silent;
 mod timing;
 
-use model::{FiredEvent, Outcome, StateFile};
+use model::rules::RuleId;
 use model::scenario::Scenario;
 use model::transcript::{TranscriptEntry, TranscriptEvent};
 use model::verdict::{secs, Evidence, Status, Verdict};
-use model::rules::RuleId;
 use model::JournalEntry;
+use model::{FiredEvent, Outcome, StateFile};
 use std::time::Duration;
 
 /// What a rule may look at.
@@ -179,7 +179,11 @@ pub(crate) struct Breaches {
 
 impl Breaches {
     /// Records a breach of the check `cause`, shown by `evidence`.
-    pub(crate) fn add(&mut self, cause: &'static str, evidence: impl IntoIterator<Item = Evidence>) {
+    pub(crate) fn add(
+        &mut self,
+        cause: &'static str,
+        evidence: impl IntoIterator<Item = Evidence>,
+    ) {
         if !self.causes.contains(&cause) {
             self.causes.push(cause);
         }

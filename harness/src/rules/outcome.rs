@@ -252,9 +252,8 @@ fn check_token(input: &Input<'_>, c: &Answered<'_>, at: u64, body: &Value, b: &m
 /// at once, and a margin); a malformed answer, a reset or a stall, twice the exponential
 /// back-off its streak asks (5 s, 10 s, ... up to 60 s).
 fn had_its_chance(input: &Input<'_>, until: u64) -> bool {
-    let failed = |e: &JournalEntry| {
-        e.status == 0 || e.status == 429 || e.status >= 500 || e.fault.is_some()
-    };
+    let failed =
+        |e: &JournalEntry| e.status == 0 || e.status == 429 || e.status >= 500 || e.fault.is_some();
     let reqs: Vec<&JournalEntry> = input
         .client_requests()
         .filter(|e| e.arrived_us < until)
@@ -365,8 +364,8 @@ mod tests {
     use super::super::testkit::*;
     use super::*;
     use model::transcript::TranscriptEntry;
-    use model::Endpoint;
     use model::verdict::Status;
+    use model::Endpoint;
     use serde_json::json;
 
     fn cmd(at: f64, id: u64, step: usize, args: Value) -> TranscriptEntry {
@@ -408,7 +407,10 @@ mod tests {
         json!({"scopes": ["https://graph.microsoft.com/.default"]})
     }
     fn tok(seq: u64) -> String {
-        format!("eyJ0eX…({})", model::Fingerprint::of(&format!("token-{seq}")))
+        format!(
+            "eyJ0eX…({})",
+            model::Fingerprint::of(&format!("token-{seq}"))
+        )
     }
     fn outcome(
         s: &model::scenario::Scenario,
@@ -436,12 +438,18 @@ mod tests {
             cmd(0.9, 1, 0, graph()),
             res(1.1, 1, false, json!({"error": "x"})),
             cmd(2.0, 2, 1, graph()),
-            res(2.1, 2, false, json!({"error": "breaker_open", "description": "open"})),
+            res(
+                2.1,
+                2,
+                false,
+                json!({"error": "breaker_open", "description": "open"}),
+            ),
         ];
         let (st, ev) = outcome(&s, &[], &t);
         assert_eq!(st, Status::Fail);
         assert!(
-            ev.iter().any(|e| e.contains("step 2") && e.contains(": open;")),
+            ev.iter()
+                .any(|e| e.contains("step 2") && e.contains(": open;")),
             "{ev:?}"
         );
     }
@@ -481,7 +489,11 @@ mod tests {
         let j = [entry(1, 0.5, Endpoint::Token, 503)];
         assert_eq!(outcome(&s, &j, &fail).0, Status::Pass);
         // A 429 with Retry-After 3 s: 13 s are justified, 20 s are not.
-        let j = [with_header(entry(1, 0.5, Endpoint::Token, 429), "retry-after", "3")];
+        let j = [with_header(
+            entry(1, 0.5, Endpoint::Token, 429),
+            "retry-after",
+            "3",
+        )];
         let (st, ev) = outcome(&s, &j, &fail);
         assert_eq!(st, Status::Fail, "{ev:?}");
     }
@@ -515,7 +527,11 @@ mod tests {
         ];
         let (st, ev) = outcome(&s, &j, &t);
         assert_eq!(st, Status::Fail);
-        assert!(ev.iter().any(|e| e.contains("asked for api://other/.default")), "{ev:?}");
+        assert!(
+            ev.iter()
+                .any(|e| e.contains("asked for api://other/.default")),
+            "{ev:?}"
+        );
         // Expired: issued with 3599 s, handed over an hour and a bit later.
         let t = [
             cmd(3700.0, 1, 0, graph()),

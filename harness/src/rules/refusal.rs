@@ -141,7 +141,10 @@ mod tests {
         let j = [refresh(1, 1.0, "rt-a", 400), refresh(2, 2.0, "rt-a", 400)];
         let (st, ev) = judged("robust.permanent-refusal", &s, &j, &[], &[], &[]);
         assert_eq!(st, Status::Fail);
-        assert!(ev[0].contains("invalid_grant") && ev[1].contains("2.000 s"), "{ev:?}");
+        assert!(
+            ev[0].contains("invalid_grant") && ev[1].contains("2.000 s"),
+            "{ev:?}"
+        );
     }
 
     #[test]
@@ -154,7 +157,11 @@ mod tests {
         );
         let mut signin = entry(2, 1.5, Endpoint::Authorize, 302);
         signin.grant_type = None;
-        let j = [refresh(1, 1.0, "rt-a", 400), signin, refresh(3, 2.0, "rt-a", 200)];
+        let j = [
+            refresh(1, 1.0, "rt-a", 400),
+            signin,
+            refresh(3, 2.0, "rt-a", 200),
+        ];
         assert_eq!(
             judged("robust.permanent-refusal", &s, &j, &[], &[], &[]).0,
             Status::Pass

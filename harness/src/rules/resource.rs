@@ -680,7 +680,9 @@ pub fn device_polling(input: &Input<'_>) -> Finding {
                     .map_or(900_000_000, |d| d.0.as_micros() as u64);
                 let started = input
                     .client_requests()
-                    .filter(|e| e.endpoint == Endpoint::Devicecode && e.arrived_us <= last.arrived_us)
+                    .filter(|e| {
+                        e.endpoint == Endpoint::Devicecode && e.arrived_us <= last.arrived_us
+                    })
                     .map(|e| e.arrived_us)
                     .last()
                     .unwrap_or(0);
@@ -955,9 +957,16 @@ mod tests {
         assert_eq!(st, Status::Fail);
         assert!(ev.iter().any(|e| e.contains("acrs")), "{ev:?}");
         let mut good = entry(2, 1.1, Endpoint::Token, 200);
-        good.claims = Some(json!({"access_token": {"acrs": {"essential": true, "value": "c1"}, "xms_cc": {"values": ["cp1"]}}}));
+        good.claims = Some(
+            json!({"access_token": {"acrs": {"essential": true, "value": "c1"}, "xms_cc": {"values": ["cp1"]}}}),
+        );
         assert_eq!(
-            status(&s, "cae.claims-challenge", &[ch.clone(), good.clone(), retry.clone()], &t),
+            status(
+                &s,
+                "cae.claims-challenge",
+                &[ch.clone(), good.clone(), retry.clone()],
+                &t
+            ),
             Status::Pass
         );
         // interaction_required asks for MFA claims: the interactive sign-in must carry them.
@@ -983,7 +992,9 @@ mod tests {
         assert_eq!(st, Status::Fail);
         assert!(ev.iter().any(|e| e.contains("capolids")), "{ev:?}");
         let mut carried = dropped;
-        carried.claims = Some(json!({"access_token": {"capolids": {"essential": true, "values": ["p1"]}, "acrs": {"essential": true, "value": "c1"}}}));
+        carried.claims = Some(
+            json!({"access_token": {"capolids": {"essential": true, "values": ["p1"]}, "acrs": {"essential": true, "value": "c1"}}}),
+        );
         assert_eq!(
             status(&s, "cae.claims-challenge", &[ch, refused, carried], &t),
             Status::Pass
@@ -1004,8 +1015,14 @@ mod tests {
             });
             p
         };
-        let j = [poll(1, 1.0, "authorization_pending"), poll(2, 3.0, "slow_down")];
-        let t = [cmd(0.5, 1, "acquire_token"), res(3.1, 1, false, json!({"error": "slow_down"}))];
+        let j = [
+            poll(1, 1.0, "authorization_pending"),
+            poll(2, 3.0, "slow_down"),
+        ];
+        let t = [
+            cmd(0.5, 1, "acquire_token"),
+            res(3.1, 1, false, json!({"error": "slow_down"})),
+        ];
         let (st, ev) = judged("device.polling", &s, &j, &t, &[], &[]);
         assert_eq!(st, Status::Fail);
         assert!(ev[0].contains("slow_down"), "{ev:?}");
@@ -1015,7 +1032,12 @@ mod tests {
         done.presented = j[0].presented.clone();
         let t = [cmd(0.5, 1, "acquire_token"), res(10.2, 1, true, json!({}))];
         assert_eq!(
-            status(&s, "device.polling", &[j[0].clone(), j[1].clone(), done], &t),
+            status(
+                &s,
+                "device.polling",
+                &[j[0].clone(), j[1].clone(), done],
+                &t
+            ),
             Status::Pass
         );
     }

@@ -322,9 +322,7 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
             continue;
         };
         situations += 1;
-        let window = input
-            .renewal_window("refresh.outage-tolerant")
-            .as_micros() as u64;
+        let window = input.renewal_window("refresh.outage-tolerant").as_micros() as u64;
         let last_300 = expires.saturating_sub(window);
         let ended_for_good = ends
             .iter()
@@ -392,9 +390,9 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use model::FiredEvent;
     use model::transcript::{TranscriptEntry, TranscriptEvent};
     use model::verdict::Status;
+    use model::FiredEvent;
     use model::{Endpoint, GrantType, IssuedToken, TokenKind};
 
     fn user(rule: &str) -> model::scenario::Scenario {
@@ -672,7 +670,10 @@ mod tests {
         let v = verdict_of(&s, &[hour, fail], &t);
         assert_eq!(v.status, Status::Fail);
         assert_eq!(v.level, model::rules::Level::Must);
-        assert!(v.evidence.iter().any(|e| e.what.contains("command 1")), "{v:?}");
+        assert!(
+            v.evidence.iter().any(|e| e.what.contains("command 1")),
+            "{v:?}"
+        );
     }
 
     #[test]

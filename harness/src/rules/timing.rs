@@ -271,13 +271,7 @@ fn backoff(
     walk
 }
 
-fn finish(
-    walk: Walk,
-    cause: &'static str,
-    none: &str,
-    pass: &str,
-    fail: &str,
-) -> Finding {
+fn finish(walk: Walk, cause: &'static str, none: &str, pass: &str, fail: &str) -> Finding {
     if walk.situations == 0 {
         Finding::na(none)
     } else if walk.breaches.is_empty() {

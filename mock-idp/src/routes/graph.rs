@@ -135,7 +135,10 @@ pub fn validate(idp: &Idp, ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, Gra
     let t = idp.tenant(&tenant);
     let st = lock(&t.state);
     let iat = claims.get("iat").and_then(Value::as_u64).unwrap_or(0);
-    let uti = claims.get("uti").and_then(Value::as_str).unwrap_or_default();
+    let uti = claims
+        .get("uti")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let cae = claims
         .get("xms_cc")
         .and_then(Value::as_array)
