@@ -611,21 +611,10 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// Redacts JWT-shaped words in a free text line (stderr, protocol errors).
+/// Redacts tokens in a free text line (stderr, protocol errors): every shape a token takes in
+/// output ([`model::redact_secrets`]).
 pub fn redact_line(line: &str) -> String {
-    line.split(' ')
-        .map(|w| {
-            let core = w.trim_matches(|c: char| {
-                !(c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
-            });
-            if looks_like_jwt(core) {
-                w.replace(core, &model::redact(core))
-            } else {
-                w.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    model::redact_secrets(line)
 }
 
 /// Redacts codes and tokens in a URL's query.
@@ -642,7 +631,7 @@ fn redact_url(url: &str) -> String {
             }
         })
         .collect();
-    format!("{base}?{}", pairs.join("&"))
+    model::redact_secrets(&format!("{base}?{}", pairs.join("&")))
 }
 
 #[cfg(test)]

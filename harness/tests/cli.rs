@@ -462,6 +462,90 @@ fn observe_judges_an_undriven_app_from_the_journal() {
 }
 
 #[test]
+fn a_token_a_crashing_client_printed_reaches_no_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let leak = dir.path().join("leaked-token");
+    let out = dir.path().join("out");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/scripted.py");
+    let cmd = format!(
+        "env LEAK_FILE={} python3 {} leak",
+        leak.display(),
+        script.display()
+    );
+    let o = tokenstorm(&[
+        "run",
+        "--client-cmd",
+        &cmd,
+        "--filter",
+        "cache-reuse-app-token",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let token = std::fs::read_to_string(&leak).unwrap();
+    assert!(token.len() > 100, "the client got no token: {token:?}");
+    let mut files = vec![];
+    let mut stack = vec![out.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    assert!(files.len() >= 6, "{files:?}");
+    let mut stderr_seen = false;
+    for f in &files {
+        let text = String::from_utf8_lossy(&std::fs::read(f).unwrap()).to_string();
+        assert!(!text.contains(&token), "{} holds the token", f.display());
+        // Not even a long piece of it.
+        assert!(
+            !text.contains(&token[10..70]),
+            "{} holds part of the token",
+            f.display()
+        );
+        stderr_seen |= text.contains("crashed after logging the token");
+    }
+    assert!(stderr_seen, "the client's stderr reached no report");
+    assert!(!String::from_utf8_lossy(&o.stderr).contains(&token));
+}
+
+#[test]
+fn observing_an_app_that_never_reaches_the_mock_is_inconclusive_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = tokenstorm(&[
+        "observe",
+        "--scenario",
+        "throttle-429-short",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--",
+        "sleep",
+        "2",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("never reached the mock") && err.contains("TOKENSTORM_AUTHORITY"),
+        "{err}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["scenarios"][0]["verdict"], "inconclusive");
+    assert_eq!(r["summary"]["inconclusive"], 1);
+    assert!(std::fs::read_to_string(dir.path().join("junit.xml"))
+        .unwrap()
+        .contains("throttle-429-short::inconclusive"));
+}
+
+#[test]
 fn observe_refuses_bad_input_with_exit_2() {
     let o = tokenstorm(&["observe", "--scenario", "no-such-scenario", "--", "true"]);
     assert_eq!(o.status.code(), Some(2));

@@ -20,7 +20,7 @@ pub mod transcript;
 pub mod verdict;
 
 pub use endpoint::Endpoint;
-pub use fingerprint::{redact, Fingerprint};
+pub use fingerprint::{redact, redact_secrets, Fingerprint};
 pub use journal::{
     Completion, FiredEvent, GrantType, IssuedToken, JournalEntry, PresentedToken, TokenKind,
 };

@@ -9,6 +9,8 @@ Modes (argv[1]):
   nohello  never says hello
   exitmid  answers the first command, then exits 0 unasked
   spawner  starts a grandchild that sleeps, then hangs (to prove the process group is killed)
+  leak     gets a token, writes it to $LEAK_FILE (for the test to look for) and to stderr in
+           every shape a careless app prints one, then crashes
 """
 import json, os, ssl, subprocess, sys, time, urllib.request, urllib.parse, urllib.error
 
@@ -75,6 +77,20 @@ for line in sys.stdin:
     print("command %s %s" % (cid, op), file=sys.stderr, flush=True)
     if MODE == "crash":
         print("Traceback: simulated crash in acquire_token", file=sys.stderr, flush=True)
+        sys.exit(3)
+    if MODE == "leak":
+        t = token_request()
+        at = t["access_token"]
+        with open(os.environ["LEAK_FILE"], "w") as f:
+            f.write(at)
+        for shape in ['{"access_token":"%s","token_type":"Bearer"}' % at,
+                      "token=%s" % at,
+                      "https://app.example/cb#access_token=%s&state=1" % at,
+                      "Authorization: Bearer %s" % at,
+                      "{'access_token': '%s'}" % at,
+                      "raw %s" % at]:
+            print(shape, file=sys.stderr, flush=True)
+        print("Traceback: crashed after logging the token", file=sys.stderr, flush=True)
         sys.exit(3)
     if MODE in ("hang", "spawner"):
         continue
