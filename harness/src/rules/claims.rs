@@ -1,100 +1,14 @@
-//! Rules about what the client asks for beyond tokens: forced prompts, UserInfo, directory
-//! calls, and the CAE capability.
+//! `claims.*`: what the app asks beyond tokens and what it answers: the ID token over
+//! UserInfo, roles and groups from the token, the groups overage, and (the guard) whoami
+//! matching what was issued.
 
 use super::{about, describe, Breaches, Finding, Input};
+use model::scenario::Expect;
+use model::transcript::TranscriptEvent;
 use model::verdict::Evidence;
-use model::Endpoint;
-
-/// A sign-in the client asked for: from the journal (it reached the mock) or from a `browse`
-/// the client asked the harness for (it may never reach the mock when the user cancels).
-struct SignIn {
-    at_us: u64,
-    seq: Option<u64>,
-    prompt: Option<String>,
-    max_age: Option<String>,
-    what: String,
-}
-
-fn sign_ins(input: &Input<'_>) -> Vec<SignIn> {
-    let mut out: Vec<SignIn> = input
-        .client_requests()
-        .filter(|e| e.endpoint == Endpoint::Authorize)
-        .map(|e| SignIn {
-            at_us: e.arrived_us,
-            seq: Some(e.seq),
-            prompt: e.prompt.clone(),
-            max_age: None,
-            what: describe(e),
-        })
-        .collect();
-    for t in input.transcript {
-        let model::transcript::TranscriptEvent::Browse { id, url, outcome } = &t.event else {
-            continue;
-        };
-        let query = url.split_once('?').map_or("", |(_, q)| q);
-        let query = query.split('#').next().unwrap_or_default();
-        let q = |k: &str| {
-            form_urlencoded::parse(query.as_bytes())
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.into_owned())
-        };
-        let (prompt, max_age) = (q("prompt"), q("max_age"));
-        // The same sign-in reached the mock: judge the browse for what only it shows.
-        if let Some(j) = out
-            .iter_mut()
-            .filter(|s| s.seq.is_some() && s.prompt == prompt && s.max_age.is_none())
-            .find(|s| {
-                s.at_us >= t.at_us.saturating_sub(1_000_000) && s.at_us <= t.at_us + 10_000_000
-            })
-        {
-            j.max_age = max_age;
-            continue;
-        }
-        out.push(SignIn {
-            at_us: t.at_us,
-            seq: None,
-            prompt,
-            max_age,
-            what: format!("browse for command {id} (the browser ended: {outcome})"),
-        });
-    }
-    out.sort_by_key(|s| s.at_us);
-    out
-}
-
-/// `silent.no-forced-prompt`: no `prompt=login`, `prompt=consent` or `max_age=0`;
-/// `select_account` only on a sign-in that was needed anyway (no usable refresh token held:
-/// MSAL.NET's default prompt).
-pub fn no_forced_prompt(input: &Input<'_>) -> Finding {
-    let all = sign_ins(input);
-    if all.is_empty() {
-        return Finding::na("the client never signed a user in");
-    }
-    let mut b = Breaches::default();
-    for s in &all {
-        let ev = |why: String| Evidence {
-            at_us: s.at_us,
-            what: format!("{}: {why}", s.what),
-            seq: s.seq,
-        };
-        match s.prompt.as_deref() {
-            Some(p @ ("login" | "consent")) => b.add("forced-prompt", [ev(format!("prompt={p}"))]),
-            Some("select_account") if super::silent::honourable_rt(input, s.at_us).is_some() => b
-                .add(
-                    "unneeded-select-account",
-                    [ev(
-                        "prompt=select_account while the client held a usable refresh token"
-                            .to_string(),
-                    )],
-                ),
-            _ => {}
-        }
-        if s.max_age.as_deref() == Some("0") {
-            b.add("forced-reauthentication", [ev("max_age=0".to_string())]);
-        }
-    }
-    b.finding("no sign-in forced a prompt", "the client forced a prompt")
-}
+use model::{Endpoint, GrantType, JournalEntry};
+use serde_json::Value;
+use std::collections::BTreeSet;
 
 fn whoami_asked(input: &Input<'_>) -> bool {
     input.scenario.flow.is_user() && input.commands("whoami").next().is_some()
@@ -183,29 +97,230 @@ pub fn roles_in_token(input: &Input<'_>) -> Finding {
     }
 }
 
-/// `cae.capable`: every token request declares the `cp1` capability.
-pub fn cae_capable(input: &Input<'_>) -> Finding {
-    let reqs: Vec<_> = input
-        .client_requests()
-        .filter(|e| e.endpoint == Endpoint::Token)
+/// Whoami answers: (time, command id, body).
+fn whoami_answers<'a>(input: &'a Input<'_>) -> Vec<(u64, u64, &'a Value)> {
+    let ids: Vec<u64> = input
+        .commands("whoami")
+        .filter_map(|c| match &c.event {
+            TranscriptEvent::Command { id, .. } => Some(*id),
+            _ => None,
+        })
         .collect();
-    if reqs.is_empty() {
-        return Finding::na("the client made no token request");
-    }
-    let missing: Vec<_> = reqs
+    input
+        .transcript
         .iter()
-        .filter(|e| !e.client_capabilities.iter().any(|c| c == "cp1"))
-        .map(|e| about(e, format!("{} without xms_cc cp1 in `claims`", describe(e))))
-        .collect();
-    if missing.is_empty() {
-        Finding::pass("every token request declared cp1")
-    } else {
-        Finding::fail(
-            "no-cp1",
-            "the client did not declare the cp1 capability, so it gets no long-lived CAE tokens",
-            missing,
-        )
+        .filter_map(|e| match &e.event {
+            TranscriptEvent::Result { id, ok: true, body } if ids.contains(id) => {
+                Some((e.at_us, *id, body))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The groups (ids) and roles the user had at `at`, by the scenario and its fired events.
+fn expected_at(input: &Input<'_>, at: u64) -> (BTreeSet<String>, BTreeSet<String>) {
+    let s = input.scenario;
+    let mut n = s.tokens.groups.unwrap_or(0);
+    let mut roles: BTreeSet<String> = s.tokens.roles.iter().cloned().collect();
+    for f in input.fired.iter().filter(|f| f.at_us <= at) {
+        if let Some(ev) = s.events.iter().find(|e| e.name.value == f.name) {
+            match ev.action {
+                model::scenario::EventAction::SetGroups => n = ev.groups.unwrap_or(0),
+                model::scenario::EventAction::SetRoles => {
+                    roles = ev.roles.clone().unwrap_or_default().into_iter().collect()
+                }
+                _ => {}
+            }
+        }
     }
+    let groups = model::directory::group_ids(n).into_iter().collect();
+    (groups, roles)
+}
+
+fn strings(v: &Value, key: &str) -> BTreeSet<String> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn group_mismatch(expected: &BTreeSet<String>, got: &BTreeSet<String>) -> Option<String> {
+    (expected != got).then(|| {
+        let missing = expected.difference(got).count();
+        let extra = got.difference(expected).count();
+        format!(
+            "groups: {} returned of {} ({missing} missing, {extra} unknown)",
+            got.len(),
+            expected.len()
+        )
+    })
+}
+
+/// `claims.correct`: whoami matches what the IdP issued (name, username, oid, roles, groups).
+pub fn correct(input: &Input<'_>) -> Finding {
+    if !input.scenario.flow.is_user() {
+        return Finding::na("whoami applies to user flows");
+    }
+    if input.commands("whoami").next().is_none() {
+        return Finding::na("whoami was never asked");
+    }
+    let answers = whoami_answers(input);
+    let user = (
+        model::directory::NAME,
+        model::directory::USERNAME,
+        model::directory::OID,
+    );
+    let mut b = Breaches::default();
+    // The guard: efficiency rules cannot be passed by answering nothing.
+    for c in input.commands("whoami") {
+        let TranscriptEvent::Command { id, step, .. } = &c.event else {
+            continue;
+        };
+        let expect = input
+            .scenario
+            .steps
+            .get(*step)
+            .and_then(|s| s.expect)
+            .unwrap_or(Expect::Ok);
+        if expect == Expect::Ok && !answers.iter().any(|(_, aid, _)| aid == id) {
+            let why = input.transcript.iter().find_map(|r| match &r.event {
+                TranscriptEvent::Result {
+                    id: rid,
+                    ok: false,
+                    body,
+                } if rid == id => Some(
+                    body.get("description")
+                        .or(body.get("error"))
+                        .cloned()
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+                _ => None,
+            });
+            b.add(
+                "no-answer",
+                [Evidence {
+                    at_us: c.at_us,
+                    what: format!(
+                        "whoami (command {id}) got no correct answer: {}",
+                        why.unwrap_or_else(|| "no answer".into())
+                    ),
+                    seq: None,
+                }],
+            );
+        }
+    }
+    for (at, id, body) in answers {
+        let (groups, roles) = expected_at(input, at);
+        let mut wrong = Vec::new();
+        for (k, want) in [("name", user.0), ("username", user.1), ("oid", user.2)] {
+            let got = body.get(k).and_then(Value::as_str).unwrap_or_default();
+            if got != want {
+                wrong.push(format!("{k}: {got:?}, issued {want:?}"));
+            }
+        }
+        let got_roles = strings(body, "roles");
+        if got_roles != roles {
+            wrong.push(format!("roles: {got_roles:?}, issued {roles:?}"));
+        }
+        if let Some(m) = group_mismatch(&groups, &strings(body, "groups")) {
+            wrong.push(m);
+        }
+        if !wrong.is_empty() {
+            b.add(
+                "wrong-claims",
+                [Evidence {
+                    at_us: at,
+                    what: format!("whoami (command {id}) answered {}", wrong.join("; ")),
+                    seq: None,
+                }],
+            );
+        }
+    }
+    b.finding(
+        "every whoami matched the issued claims",
+        "whoami did not match the claims the IdP issued",
+    )
+}
+
+/// `claims.groups-overage`: in an overage, whoami returns the full group list with at most one
+/// Graph query per sign-in (a query that follows its own pages counts once).
+pub fn groups_overage(input: &Input<'_>) -> Finding {
+    if input.scenario.tokens.groups.unwrap_or(0) <= 200 {
+        return Finding::na("no groups overage");
+    }
+    let answers = whoami_answers(input);
+    if answers.is_empty() {
+        return Finding::na("whoami was never answered");
+    }
+    let mut b = Breaches::default();
+    for (at, id, body) in &answers {
+        let (groups, _) = expected_at(input, *at);
+        if let Some(m) = group_mismatch(&groups, &strings(body, "groups")) {
+            b.add(
+                "wrong-groups",
+                [Evidence {
+                    at_us: *at,
+                    what: format!("whoami (command {id}): {m}"),
+                    seq: None,
+                }],
+            );
+        }
+    }
+    // Queries per sign-in: sign-ins (authorize, or a start of the client) split the run; a
+    // directory call right after another of the same path with no whoami between is a page.
+    let mut boundaries: Vec<u64> = input
+        .client_requests()
+        // A silent round trip (prompt=none) is no new sign-in: it earns no extra query.
+        .filter(|e| {
+            (e.endpoint == Endpoint::Authorize && e.prompt.as_deref() != Some("none"))
+                || e.grant_type == Some(GrantType::DeviceCode) && e.status == 200
+        })
+        .map(|e| e.arrived_us)
+        .collect();
+    boundaries.sort();
+    let whoami_starts: Vec<u64> = input.commands("whoami").map(|c| c.at_us).collect();
+    let calls: Vec<&JournalEntry> = input
+        .client_requests()
+        .filter(|e| reads_directory(e))
+        .collect();
+    let segment = |at: u64| boundaries.iter().filter(|b| **b <= at).count();
+    let mut queries: Vec<(usize, &JournalEntry)> = Vec::new();
+    let mut prev: Option<&JournalEntry> = None;
+    for c in calls {
+        let continues = prev.is_some_and(|p| {
+            p.path == c.path
+                && c.path.contains("memberOf")
+                && !whoami_starts
+                    .iter()
+                    .any(|w| *w > p.arrived_us && *w < c.arrived_us)
+        });
+        if !continues {
+            queries.push((segment(c.arrived_us), c));
+        }
+        prev = Some(c);
+    }
+    let mut per: std::collections::BTreeMap<usize, Vec<&JournalEntry>> = Default::default();
+    for (seg, c) in queries {
+        per.entry(seg).or_default().push(c);
+    }
+    for calls in per.values().filter(|v| v.len() > 1) {
+        b.add(
+            "extra-queries",
+            calls
+                .iter()
+                .map(|c| about(c, format!("directory query {} {}", describe(c), c.path))),
+        );
+    }
+    b.finding(
+        "the full group list, at most one Graph query per sign-in",
+        "the overage was not resolved correctly and economically",
+    )
 }
 
 #[cfg(test)]

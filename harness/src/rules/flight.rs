@@ -18,21 +18,7 @@ use model::JournalEntry;
 
 /// Driver commands outstanding at `at`: sent before it and answered after it (or never).
 pub(crate) fn outstanding(input: &Input<'_>, at: u64) -> usize {
-    input
-        .transcript
-        .iter()
-        .filter(|e| e.at_us < at)
-        .filter_map(|e| match &e.event {
-            TranscriptEvent::Command { id, op, .. } if op != "shutdown" => Some(*id),
-            _ => None,
-        })
-        .filter(|id| {
-            !input.transcript.iter().any(|r| {
-                r.at_us <= at
-                    && matches!(&r.event, TranscriptEvent::Result { id: rid, .. } if rid == id)
-            })
-        })
-        .count()
+    still_outstanding(input, at, at)
 }
 
 /// Driver commands sent before `before` and still unanswered at `at`.

@@ -5,14 +5,26 @@
 //! **Architecture Invariant:** rules do no I/O, read no clock and return no `Result`; every
 //! time they use comes from the journal or the transcript.
 
+// One module per rule family, named after its prefix; `flight` and `retry` are what several
+// families share (in-flight requests, Retry-After and the back-off walk).
+mod api;
+mod backoff;
 mod cache;
+mod cae;
 mod claims;
+mod client;
+mod concurrency;
+mod device;
 mod flight;
-mod outcome;
-mod refusal;
-mod resource;
+mod refresh;
+mod retry;
+mod robust;
 mod silent;
-mod timing;
+mod throttle;
+mod tokens;
+
+#[cfg(test)]
+mod resource_tests;
 
 use model::rules::RuleId;
 use model::scenario::Scenario;
@@ -261,31 +273,31 @@ const ALWAYS: &[RuleId] = &[RuleId::ClientOutcome, RuleId::ClientLiveness];
 fn judge_one(id: RuleId, input: &Input<'_>) -> Finding {
     use RuleId::*;
     match id {
-        ClientLiveness => liveness(input),
-        ClientOutcome => outcome::judge(input),
-        ThrottleRetryAfter => timing::retry_after(input, false),
-        ApiRetryAfter => timing::retry_after(input, true),
-        Backoff5xx => timing::backoff_5xx(input),
-        BackoffTimeout => timing::backoff_timeout(input),
-        RobustMalformedResponse => timing::malformed(input),
-        RobustPermanentRefusal => refusal::permanent(input),
+        ClientLiveness => client::liveness(input),
+        ClientOutcome => client::outcome(input),
+        ThrottleRetryAfter => throttle::retry_after(input),
+        ApiRetryAfter => api::retry_after(input),
+        Backoff5xx => backoff::backoff_5xx(input),
+        BackoffTimeout => backoff::backoff_timeout(input),
+        RobustMalformedResponse => robust::malformed(input),
+        RobustPermanentRefusal => robust::permanent(input),
         CacheReuse => cache::reuse(input),
         CachePersist => cache::persist(input),
         CacheProtected => cache::protected(input),
-        SilentNoForcedPrompt => claims::no_forced_prompt(input),
-        ClaimsIdTokenOverUserinfo => claims::no_userinfo(input),
-        ClaimsRolesInToken => claims::roles_in_token(input),
-        CaeCapable => claims::cae_capable(input),
         SilentOrder => silent::order(input),
         SilentPromptNone => silent::prompt_none(input),
-        RefreshProactive => silent::proactive(input),
-        RefreshOutageTolerant => silent::outage_tolerant(input),
-        ClaimsCorrect => resource::correct(input),
-        ClaimsGroupsOverage => resource::groups_overage(input),
-        CaeClaimsChallenge => resource::claims_challenge(input),
-        TokensOpaque => resource::opaque(input),
-        ConcurrencySingleFlight => resource::single_flight(input),
-        DevicePolling => resource::device_polling(input),
+        SilentNoForcedPrompt => silent::no_forced_prompt(input),
+        RefreshProactive => refresh::proactive(input),
+        RefreshOutageTolerant => refresh::outage_tolerant(input),
+        ClaimsIdTokenOverUserinfo => claims::no_userinfo(input),
+        ClaimsRolesInToken => claims::roles_in_token(input),
+        ClaimsCorrect => claims::correct(input),
+        ClaimsGroupsOverage => claims::groups_overage(input),
+        CaeClaimsChallenge => cae::claims_challenge(input),
+        CaeCapable => cae::cae_capable(input),
+        TokensOpaque => tokens::opaque(input),
+        ConcurrencySingleFlight => concurrency::single_flight(input),
+        DevicePolling => device::device_polling(input),
     }
 }
 
@@ -352,133 +364,6 @@ pub(crate) fn op_of<'a>(input: &'a Input<'_>, id: u64) -> Option<&'a str> {
         TranscriptEvent::Command { id: cid, op, .. } if *cid == id => Some(op.as_str()),
         _ => None,
     })
-}
-
-fn liveness(input: &Input<'_>) -> Finding {
-    if input.observed {
-        return liveness_observed(input);
-    }
-    let mut b = Breaches::default();
-    if let Outcome::ClientFailed {
-        reason,
-        stderr_tail,
-    } = input.outcome
-    {
-        let at = input.transcript.last().map_or(0, |e| e.at_us);
-        let mut ev = vec![Evidence {
-            at_us: at,
-            what: reason.clone(),
-            seq: None,
-        }];
-        for l in stderr_tail.iter().rev().take(10).rev() {
-            ev.push(Evidence {
-                at_us: at,
-                what: format!("stderr: {l}"),
-                seq: None,
-            });
-        }
-        b.add("client-failed", ev);
-    }
-    // A command that timed out and ended the run: the harness killed the client for it.
-    let mut killed_for_timeout = false;
-    for e in input.transcript {
-        match &e.event {
-            TranscriptEvent::ProtocolError { message, line } => b.add(
-                "protocol-error",
-                [Evidence {
-                    at_us: e.at_us,
-                    what: format!("{message}: {line:?}"),
-                    seq: None,
-                }],
-            ),
-            TranscriptEvent::Timeout { id, deadline_ms } => {
-                if op_of(input, *id) == Some("shutdown") {
-                    b.add(
-                        "slow-shutdown",
-                        [Evidence {
-                            at_us: e.at_us,
-                            what: format!(
-                                "shutdown (command {id}) not done within {deadline_ms} ms"
-                            ),
-                            seq: None,
-                        }],
-                    );
-                } else {
-                    killed_for_timeout = true;
-                }
-            }
-            TranscriptEvent::Exited {
-                expected: false,
-                code,
-                ..
-            } if !matches!(input.outcome, Outcome::ClientFailed { .. }) => b.add(
-                "unasked-exit",
-                [Evidence {
-                    at_us: e.at_us,
-                    what: format!("the client exited unasked (code {code:?})"),
-                    seq: None,
-                }],
-            ),
-            TranscriptEvent::Exited {
-                expected: true,
-                code: Some(c),
-                ..
-            } if *c != 0 => b.add(
-                "exit-code",
-                [Evidence {
-                    at_us: e.at_us,
-                    what: format!("the client exited with {c} after shutdown"),
-                    seq: None,
-                }],
-            ),
-            TranscriptEvent::Exited {
-                expected: true,
-                code: None,
-                ..
-            } if !std::mem::take(&mut killed_for_timeout) => b.add(
-                "killed-at-shutdown",
-                [Evidence {
-                    at_us: e.at_us,
-                    what: "the client did not exit after shutdown and was killed".to_string(),
-                    seq: None,
-                }],
-            ),
-            _ => {}
-        }
-    }
-    b.finding(
-        "the client answered every command in time and exited when asked",
-        "the client did not stay live",
-    )
-}
-
-/// Observe mode: the app is not driven, so live means it did not crash: it exited 0, or it
-/// was still running when the harness stopped it.
-fn liveness_observed(input: &Input<'_>) -> Finding {
-    for e in input.transcript {
-        if let TranscriptEvent::Exited {
-            code,
-            expected: false,
-            stderr_tail,
-        } = &e.event
-        {
-            let mut evidence = vec![Evidence {
-                at_us: e.at_us,
-                what: match code {
-                    Some(c) => format!("the app exited with code {c}"),
-                    None => "the app was killed by a signal".to_string(),
-                },
-                seq: None,
-            }];
-            evidence.extend(stderr_tail.iter().rev().take(10).rev().map(|l| Evidence {
-                at_us: e.at_us,
-                what: format!("output: {l}"),
-                seq: None,
-            }));
-            return Finding::fail("crash", "the app crashed", evidence);
-        }
-    }
-    Finding::pass("the app ran until it finished or was stopped")
 }
 
 #[cfg(test)]

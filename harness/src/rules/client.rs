@@ -1,13 +1,14 @@
-//! `client.outcome`, the guard on what the app got back: every command is answered as its step
-//! expects, and every token handed to the app is one the mock issued, for what was asked, and
-//! unexpired. Without it, a client that never returns a token passes every timing rule.
+//! `client.*`, the guards: `client.liveness` (the client answers in time, doesn't crash, exits
+//! when asked) and `client.outcome`, on what the app got back: every command is answered as its
+//! step expects, and every token handed to the app is one the mock issued, for what was asked,
+//! and unexpired. Without them, a client that never returns a token passes every timing rule.
 
-use super::{Breaches, Finding, Input};
+use super::{op_of, Breaches, Finding, Input};
 use model::scenario::Expect;
 use model::scope::Ask;
 use model::transcript::TranscriptEvent;
 use model::verdict::{secs, Evidence};
-use model::{Fingerprint, GrantType, JournalEntry, TokenKind};
+use model::{Fingerprint, GrantType, JournalEntry, Outcome, TokenKind};
 use serde_json::Value;
 
 /// The fingerprint inside a redacted token (`eyJ0eX…(sha256:0123456789abcdef)` or the bare
@@ -265,7 +266,7 @@ fn had_its_chance(input: &Input<'_>, until: u64) -> bool {
         return true; // its last request succeeded, and still the app got nothing
     }
     let streak = reqs.iter().rev().take_while(|e| failed(e)).count() as u32;
-    let justified_us = match super::timing::retry_after_us(last) {
+    let justified_us = match super::retry::retry_after_us(last) {
         Some(ra) => ra + 10_000_000,
         None if last.status == 429 || last.status >= 500 => 65_000_000,
         None => (5u64 << streak.saturating_sub(1).min(4)).min(60) * 2_000_000,
@@ -274,7 +275,7 @@ fn had_its_chance(input: &Input<'_>, until: u64) -> bool {
 }
 
 /// `client.outcome`.
-pub fn judge(input: &Input<'_>) -> Finding {
+pub fn outcome(input: &Input<'_>) -> Finding {
     if input.observed {
         return Finding::na("observe mode: the app's answers are not seen");
     }
@@ -357,6 +358,133 @@ pub fn judge(input: &Input<'_>) -> Finding {
         "every command was answered as its step expects, with tokens the mock issued for what was asked",
         "the app did not get what its steps expect",
     )
+}
+
+pub fn liveness(input: &Input<'_>) -> Finding {
+    if input.observed {
+        return liveness_observed(input);
+    }
+    let mut b = Breaches::default();
+    if let Outcome::ClientFailed {
+        reason,
+        stderr_tail,
+    } = input.outcome
+    {
+        let at = input.transcript.last().map_or(0, |e| e.at_us);
+        let mut ev = vec![Evidence {
+            at_us: at,
+            what: reason.clone(),
+            seq: None,
+        }];
+        for l in stderr_tail.iter().rev().take(10).rev() {
+            ev.push(Evidence {
+                at_us: at,
+                what: format!("stderr: {l}"),
+                seq: None,
+            });
+        }
+        b.add("client-failed", ev);
+    }
+    // A command that timed out and ended the run: the harness killed the client for it.
+    let mut killed_for_timeout = false;
+    for e in input.transcript {
+        match &e.event {
+            TranscriptEvent::ProtocolError { message, line } => b.add(
+                "protocol-error",
+                [Evidence {
+                    at_us: e.at_us,
+                    what: format!("{message}: {line:?}"),
+                    seq: None,
+                }],
+            ),
+            TranscriptEvent::Timeout { id, deadline_ms } => {
+                if op_of(input, *id) == Some("shutdown") {
+                    b.add(
+                        "slow-shutdown",
+                        [Evidence {
+                            at_us: e.at_us,
+                            what: format!(
+                                "shutdown (command {id}) not done within {deadline_ms} ms"
+                            ),
+                            seq: None,
+                        }],
+                    );
+                } else {
+                    killed_for_timeout = true;
+                }
+            }
+            TranscriptEvent::Exited {
+                expected: false,
+                code,
+                ..
+            } if !matches!(input.outcome, Outcome::ClientFailed { .. }) => b.add(
+                "unasked-exit",
+                [Evidence {
+                    at_us: e.at_us,
+                    what: format!("the client exited unasked (code {code:?})"),
+                    seq: None,
+                }],
+            ),
+            TranscriptEvent::Exited {
+                expected: true,
+                code: Some(c),
+                ..
+            } if *c != 0 => b.add(
+                "exit-code",
+                [Evidence {
+                    at_us: e.at_us,
+                    what: format!("the client exited with {c} after shutdown"),
+                    seq: None,
+                }],
+            ),
+            TranscriptEvent::Exited {
+                expected: true,
+                code: None,
+                ..
+            } if !std::mem::take(&mut killed_for_timeout) => b.add(
+                "killed-at-shutdown",
+                [Evidence {
+                    at_us: e.at_us,
+                    what: "the client did not exit after shutdown and was killed".to_string(),
+                    seq: None,
+                }],
+            ),
+            _ => {}
+        }
+    }
+    b.finding(
+        "the client answered every command in time and exited when asked",
+        "the client did not stay live",
+    )
+}
+
+/// Observe mode: the app is not driven, so live means it did not crash: it exited 0, or it
+/// was still running when the harness stopped it.
+fn liveness_observed(input: &Input<'_>) -> Finding {
+    for e in input.transcript {
+        if let TranscriptEvent::Exited {
+            code,
+            expected: false,
+            stderr_tail,
+        } = &e.event
+        {
+            let mut evidence = vec![Evidence {
+                at_us: e.at_us,
+                what: match code {
+                    Some(c) => format!("the app exited with code {c}"),
+                    None => "the app was killed by a signal".to_string(),
+                },
+                seq: None,
+            }];
+            evidence.extend(stderr_tail.iter().rev().take(10).rev().map(|l| Evidence {
+                at_us: e.at_us,
+                what: format!("output: {l}"),
+                seq: None,
+            }));
+            return Finding::fail("crash", "the app crashed", evidence);
+        }
+    }
+    Finding::pass("the app ran until it finished or was stopped")
 }
 
 #[cfg(test)]

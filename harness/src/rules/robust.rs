@@ -1,12 +1,49 @@
-//! `robust.permanent-refusal`: the guidance's "no fast retry loop", for the identity
-//! provider's refusals that no retry can change. A refresh token refused with `invalid_grant`
-//! stays refused; a wrong client secret stays wrong; `interaction_required` holds until the user
-//! acts. Sending the same request again, unchanged, only hammers the identity provider.
+//! `robust.*`: a malformed answer is a failed attempt with back-off, and a request refused for
+//! good is not sent again unchanged (the guidance's "no fast retry loop", for 4xx).
 
 use super::flight::Window;
+use super::retry::{backoff, fault_of, finish};
 use super::{about, describe, Breaches, Finding, Input};
+use model::scenario::Mangle;
 use model::verdict::secs;
 use model::{Endpoint, JournalEntry};
+
+/// `robust.malformed-response`: a malformed answer (invalid JSON, no access token, truncated,
+/// reset, closed) is a failed attempt with back-off, not a crash and not a fast retry.
+pub fn malformed(input: &Input<'_>) -> Finding {
+    let is_malformed = |e: &JournalEntry| {
+        e.fault
+            .as_deref()
+            .and_then(|l| fault_of(input, l))
+            .is_some_and(|f| {
+                f.respond.connection.is_some()
+                    || matches!(
+                        f.respond.mangle,
+                        Some(
+                            Mangle::MalformedJson
+                                | Mangle::MissingAccessToken
+                                | Mangle::Truncated
+                                | Mangle::Empty
+                                | Mangle::GatewayHtml
+                        )
+                    )
+            })
+    };
+    let walk = backoff(
+        input,
+        "robust.malformed-response",
+        is_malformed,
+        "malformed answer",
+        5,
+    );
+    finish(
+        walk,
+        "fast-retry",
+        "no malformed answer was sent",
+        "the client treated malformed answers as failures and backed off",
+        "the client retried a malformed answer too fast",
+    )
+}
 
 /// Errors after which the same request can't succeed.
 const PERMANENT: &[&str] = &[

@@ -1,15 +1,15 @@
-//! Rules about when the client comes back after a failure: Retry-After (identity provider
-//! and API), exponential back-off after 5xx, time-outs, and malformed answers.
+//! When a client comes back after a failure: Retry-After (judged for the identity provider by
+//! `throttle.retry-after` and for the API by `api.retry-after`) and the exponential back-off
+//! walk that `backoff.*`, `robust.malformed-response` and `api.retry-after` share.
 
 use super::flight::Window;
 use super::{about, describe, Breaches, Finding, Input};
-use model::scenario::{Fault, Mangle};
-use model::transcript::TranscriptEvent;
+use model::scenario::Fault;
 use model::verdict::{secs, Evidence};
 use model::{Completion, Endpoint, JournalEntry};
 
 /// Identity-provider endpoints a client calls (the token endpoint is one across grants).
-fn idp_endpoint(e: Endpoint) -> bool {
+pub(super) fn idp_endpoint(e: Endpoint) -> bool {
     matches!(
         e,
         Endpoint::Token
@@ -184,18 +184,18 @@ pub fn retry_after(input: &Input<'_>, api: bool) -> Finding {
 }
 
 /// What a back-off walk found.
-struct Walk {
+pub(super) struct Walk {
     /// Streaks of failures.
-    situations: usize,
+    pub(super) situations: usize,
     /// Evidence of retries that came too soon.
-    breaches: Vec<Evidence>,
+    pub(super) breaches: Vec<Evidence>,
 }
 
 /// Consecutive failures (by `is_failure`) on one place: the k-th retry must come at least
 /// min(base·2^(k−1), 60) s after the previous failure (with 10 % tolerance); a success ends the
 /// streak. Requests on their way before the client knew of the failure ([`Window`]) are one
 /// attempt with it, not retries.
-fn backoff(
+pub(super) fn backoff(
     input: &Input<'_>,
     rule: &str,
     is_failure: impl Fn(&JournalEntry) -> bool,
@@ -271,7 +271,13 @@ fn backoff(
     walk
 }
 
-fn finish(walk: Walk, cause: &'static str, none: &str, pass: &str, fail: &str) -> Finding {
+pub(super) fn finish(
+    walk: Walk,
+    cause: &'static str,
+    none: &str,
+    pass: &str,
+    fail: &str,
+) -> Finding {
     if walk.situations == 0 {
         Finding::na(none)
     } else if walk.breaches.is_empty() {
@@ -281,94 +287,12 @@ fn finish(walk: Walk, cause: &'static str, none: &str, pass: &str, fail: &str) -
     }
 }
 
-/// `backoff.5xx`: after a 5xx (or a 429) without Retry-After from the identity provider,
-/// exponential back-off from 5 s.
-pub fn backoff_5xx(input: &Input<'_>) -> Finding {
-    let walk = backoff(
-        input,
-        "backoff.5xx",
-        |e| {
-            idp_endpoint(e.endpoint)
-                && (e.status >= 500 || e.status == 429)
-                && retry_after_us(e).is_none()
-        },
-        "5xx or 429 without Retry-After",
-        5,
-    );
-    finish(
-        walk,
-        "fast-retry",
-        "the identity provider sent no 5xx or 429 without Retry-After",
-        "the client backed off exponentially after every 5xx",
-        "the client retried a 5xx too fast",
-    )
-}
-
 /// A request the mock held (a scripted stall) until the client gave up on it.
-fn stalled(e: &JournalEntry) -> bool {
+pub(super) fn stalled(e: &JournalEntry) -> bool {
     e.status == 0 && e.completion == Completion::ClientDisconnected && e.fault.is_some()
 }
 
-/// `backoff.timeout`: the client times out a stalled request (its command is answered within
-/// the step's deadline) and comes back no sooner than 5 s after giving up, growing as for 5xx.
-pub fn backoff_timeout(input: &Input<'_>) -> Finding {
-    let walk = backoff(
-        input,
-        "backoff.timeout",
-        stalled,
-        "stalled request given up",
-        5,
-    );
-    let mut situations = walk.situations;
-    let mut b = Breaches::default();
-    if !walk.breaches.is_empty() {
-        b.add("fast-retry", walk.breaches);
-    }
-    for t in input.transcript {
-        let TranscriptEvent::Timeout { id, deadline_ms } = &t.event else {
-            continue;
-        };
-        if super::op_of(input, *id) == Some("shutdown") {
-            continue; // a slow shutdown is client.liveness's
-        }
-        situations += 1;
-        let mut ev = vec![Evidence {
-            at_us: t.at_us,
-            what: format!(
-                "command {id} got no answer within its {deadline_ms} ms deadline: the client did not time out its request"
-            ),
-            seq: None,
-        }];
-        // The requests the mock was holding then.
-        ev.extend(
-            input
-                .client_requests()
-                .filter(|e| e.fault.is_some() && e.arrived_us < t.at_us)
-                .filter(|e| e.status == 0 || e.finished_us.is_some_and(|f| f >= t.at_us))
-                .map(|e| {
-                    about(
-                        e,
-                        format!(
-                            "{} held by the mock from {} (fault {})",
-                            describe(e),
-                            secs(e.arrived_us),
-                            e.fault.as_deref().unwrap_or_default()
-                        ),
-                    )
-                }),
-        );
-        b.add("no-timeout", ev);
-    }
-    if situations == 0 {
-        return Finding::na("no request stalled");
-    }
-    b.finding(
-        "the client timed out stalled requests and backed off",
-        "the client did not time out a stalled request, or retried too soon",
-    )
-}
-
-fn fault_of<'a>(input: &'a Input<'_>, label: &str) -> Option<&'a Fault> {
+pub(super) fn fault_of<'a>(input: &'a Input<'_>, label: &str) -> Option<&'a Fault> {
     input.scenario.faults.iter().enumerate().find_map(|(i, f)| {
         let l = f
             .value
@@ -377,43 +301,6 @@ fn fault_of<'a>(input: &'a Input<'_>, label: &str) -> Option<&'a Fault> {
             .unwrap_or_else(|| format!("fault-{}", i + 1));
         (l == label).then_some(&f.value)
     })
-}
-
-/// `robust.malformed-response`: a malformed answer (invalid JSON, no access token, truncated,
-/// reset, closed) is a failed attempt with back-off, not a crash and not a fast retry.
-pub fn malformed(input: &Input<'_>) -> Finding {
-    let is_malformed = |e: &JournalEntry| {
-        e.fault
-            .as_deref()
-            .and_then(|l| fault_of(input, l))
-            .is_some_and(|f| {
-                f.respond.connection.is_some()
-                    || matches!(
-                        f.respond.mangle,
-                        Some(
-                            Mangle::MalformedJson
-                                | Mangle::MissingAccessToken
-                                | Mangle::Truncated
-                                | Mangle::Empty
-                                | Mangle::GatewayHtml
-                        )
-                    )
-            })
-    };
-    let walk = backoff(
-        input,
-        "robust.malformed-response",
-        is_malformed,
-        "malformed answer",
-        5,
-    );
-    finish(
-        walk,
-        "fast-retry",
-        "no malformed answer was sent",
-        "the client treated malformed answers as failures and backed off",
-        "the client retried a malformed answer too fast",
-    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,403 @@
+//! Tests of the claims, CAE, opaque-token, single-flight and device-polling rules, by rule ID.
+
+use super::testkit::*;
+use model::transcript::{TranscriptEntry, TranscriptEvent};
+use model::verdict::Status;
+use model::{Endpoint, GrantType, PresentedToken, TokenKind};
+use serde_json::json;
+
+fn user(rule: &str, extra: &str) -> model::scenario::Scenario {
+    serde_saphyr::from_str(&format!("name: t\nsummary: t\nflow: auth_code\nfeatures: [whoami, call_api, cae]\nrules: [{rule}]\nsteps: [{{whoami: {{}}}}]\n{extra}")).unwrap()
+}
+fn cmd(at: f64, id: u64, op: &str) -> TranscriptEntry {
+    TranscriptEntry {
+        at_us: (at * 1e6) as u64,
+        event: TranscriptEvent::Command {
+            id,
+            op: op.into(),
+            args: serde_json::Value::Null,
+            step: 0,
+            deadline_ms: 1000,
+        },
+    }
+}
+fn res(at: f64, id: u64, ok: bool, body: serde_json::Value) -> TranscriptEntry {
+    TranscriptEntry {
+        at_us: (at * 1e6) as u64,
+        event: TranscriptEvent::Result { id, ok, body },
+    }
+}
+fn status(
+    s: &model::scenario::Scenario,
+    rule: &str,
+    j: &[model::JournalEntry],
+    t: &[TranscriptEntry],
+) -> Status {
+    judged(rule, s, j, t, &[], &[]).0
+}
+fn me() -> serde_json::Value {
+    let u = mock_idp::config::UserConfig::default();
+    json!({"ok": true, "name": u.name, "username": u.username, "oid": u.oid, "roles": ["Reader"], "groups": []})
+}
+
+#[test]
+fn claims_correct_and_overage() {
+    let s = user("claims.correct", "tokens: { roles: [Reader] }\n");
+    assert_eq!(
+        status(
+            &s,
+            "claims.correct",
+            &[],
+            &[cmd(1.0, 1, "whoami"), res(1.1, 1, true, me())]
+        ),
+        Status::Pass
+    );
+    let mut wrong = me();
+    wrong["roles"] = json!([]);
+    assert_eq!(
+        status(
+            &s,
+            "claims.correct",
+            &[],
+            &[cmd(1.0, 1, "whoami"), res(1.1, 1, true, wrong)]
+        ),
+        Status::Fail
+    );
+    assert_eq!(
+        status(&s, "claims.correct", &[], &[]),
+        Status::NotApplicable
+    );
+
+    let s = user("claims.groups-overage", "tokens: { groups: 250 }\n");
+    let all: Vec<String> = mock_idp::scenario::groups(250)
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    let mut full = me();
+    full["groups"] = json!(all);
+    let mut call = entry(1, 1.05, Endpoint::Graph, 200);
+    call.path = "/graph/v1.0/users/x/getMemberObjects".into();
+    let t = [cmd(1.0, 1, "whoami"), res(1.1, 1, true, full.clone())];
+    assert_eq!(
+        status(&s, "claims.groups-overage", std::slice::from_ref(&call), &t),
+        Status::Pass
+    );
+    let mut again = call.clone();
+    again.seq = 2;
+    again.arrived_us = 1_070_000;
+    assert_eq!(
+        status(&s, "claims.groups-overage", &[call.clone(), again], &t),
+        Status::Fail,
+        "two queries in one sign-in"
+    );
+    let mut partial = me();
+    partial["groups"] = json!(all[..100].to_vec());
+    assert_eq!(
+        status(
+            &s,
+            "claims.groups-overage",
+            &[call],
+            &[cmd(1.0, 1, "whoami"), res(1.1, 1, true, partial)]
+        ),
+        Status::Fail
+    );
+    assert_eq!(
+        status(
+            &user("claims.groups-overage", ""),
+            "claims.groups-overage",
+            &[],
+            &t
+        ),
+        Status::NotApplicable
+    );
+}
+
+#[test]
+fn cae_challenge_handling() {
+    let s = user("cae.claims-challenge", "");
+    let fp = model::Fingerprint::of("old");
+    let mut ch = with_header(
+        entry(1, 1.0, Endpoint::Graph, 401),
+        "www-authenticate",
+        "Bearer error=\"insufficient_claims\", claims=\"e30=\"",
+    );
+    ch.presented = Some(PresentedToken {
+        kind: TokenKind::Access,
+        fingerprint: fp.clone(),
+        uti: None,
+    });
+    let mut tok = entry(2, 1.1, Endpoint::Token, 200);
+    tok.claims = Some(
+        json!({"access_token": {"nbf": {"essential": true, "value": "1"}, "xms_cc": {"values": ["cp1"]}}}),
+    );
+    let mut retry = entry(3, 1.2, Endpoint::Graph, 200);
+    retry.presented = Some(PresentedToken {
+        kind: TokenKind::Access,
+        fingerprint: model::Fingerprint::of("new"),
+        uti: None,
+    });
+    let t = [cmd(0.9, 1, "call_api")];
+    assert_eq!(
+        status(
+            &s,
+            "cae.claims-challenge",
+            &[ch.clone(), tok.clone(), retry.clone()],
+            &t
+        ),
+        Status::Pass
+    );
+    // Retried with the rejected token, without new claims: fail.
+    let mut same = retry.clone();
+    same.presented = Some(PresentedToken {
+        kind: TokenKind::Access,
+        fingerprint: fp,
+        uti: None,
+    });
+    assert_eq!(
+        status(&s, "cae.claims-challenge", &[ch.clone(), same], &t),
+        Status::Fail
+    );
+    assert_eq!(
+        status(&s, "cae.claims-challenge", &[retry], &t),
+        Status::NotApplicable
+    );
+}
+
+#[test]
+fn cae_challenges_are_judged_by_their_own_claims_and_the_fallback_must_carry_them() {
+    use base64::Engine as _;
+    let acrs = json!({"access_token": {"acrs": {"essential": true, "value": "c1"}}});
+    let b64 = base64::engine::general_purpose::STANDARD.encode(acrs.to_string());
+    let ch = with_header(
+        entry(1, 1.0, Endpoint::Graph, 401),
+        "www-authenticate",
+        &format!("Bearer error=\"insufficient_claims\", claims=\"{b64}\""),
+    );
+    let retry = entry(3, 1.2, Endpoint::Graph, 200);
+    let t = [cmd(0.9, 1, "call_api")];
+    let s = user("cae.claims-challenge", "");
+    // A token request with other claims (a generic nbf) does not answer an acrs challenge.
+    let mut nbf = entry(2, 1.1, Endpoint::Token, 200);
+    nbf.claims = Some(json!({"access_token": {"nbf": {"essential": true, "value": "1"}}}));
+    let (st, ev) = judged(
+        "cae.claims-challenge",
+        &s,
+        &[ch.clone(), nbf, retry.clone()],
+        &t,
+        &[],
+        &[],
+    );
+    assert_eq!(st, Status::Fail);
+    assert!(ev.iter().any(|e| e.contains("acrs")), "{ev:?}");
+    let mut good = entry(2, 1.1, Endpoint::Token, 200);
+    good.claims = Some(
+        json!({"access_token": {"acrs": {"essential": true, "value": "c1"}, "xms_cc": {"values": ["cp1"]}}}),
+    );
+    assert_eq!(
+        status(
+            &s,
+            "cae.claims-challenge",
+            &[ch.clone(), good.clone(), retry.clone()],
+            &t
+        ),
+        Status::Pass
+    );
+    // interaction_required asks for MFA claims: the interactive sign-in must carry them.
+    let s = user(
+            "cae.claims-challenge",
+            "faults:\n  - { name: mfa, endpoint: token, grant: refresh_token, respond: { error: interaction_required, claims: '{\"access_token\":{\"capolids\":{\"essential\":true,\"values\":[\"p1\"]}}}' } }\n",
+        );
+    let mut refused = good.clone();
+    refused.status = 400;
+    refused.issued.clear();
+    refused.error = Some("interaction_required".into());
+    refused.fault = Some("mfa".into());
+    let mut dropped = entry(4, 1.3, Endpoint::Authorize, 302);
+    dropped.prompt = Some("select_account".into());
+    let (st, ev) = judged(
+        "cae.claims-challenge",
+        &s,
+        &[ch.clone(), refused.clone(), dropped.clone()],
+        &t,
+        &[],
+        &[],
+    );
+    assert_eq!(st, Status::Fail);
+    assert!(ev.iter().any(|e| e.contains("capolids")), "{ev:?}");
+    let mut carried = dropped;
+    carried.claims = Some(
+        json!({"access_token": {"capolids": {"essential": true, "values": ["p1"]}, "acrs": {"essential": true, "value": "c1"}}}),
+    );
+    assert_eq!(
+        status(&s, "cae.claims-challenge", &[ch, refused, carried], &t),
+        Status::Pass
+    );
+}
+
+#[test]
+fn giving_up_on_slow_down_breaks_polling() {
+    let s = user("device.polling", "tokens: { device_interval: 2s }\n");
+    let poll = |seq: u64, at: f64, error: &str| {
+        let mut p = entry(seq, at, Endpoint::Token, 400);
+        p.grant_type = Some(GrantType::DeviceCode);
+        p.error = Some(error.into());
+        p.presented = Some(PresentedToken {
+            kind: TokenKind::Code,
+            fingerprint: model::Fingerprint::of("device-code"),
+            uti: None,
+        });
+        p
+    };
+    let j = [
+        poll(1, 1.0, "authorization_pending"),
+        poll(2, 3.0, "slow_down"),
+    ];
+    let t = [
+        cmd(0.5, 1, "acquire_token"),
+        res(3.1, 1, false, json!({"error": "slow_down"})),
+    ];
+    let (st, ev) = judged("device.polling", &s, &j, &t, &[], &[]);
+    assert_eq!(st, Status::Fail);
+    assert!(ev[0].contains("slow_down"), "{ev:?}");
+    // Polling on, 5 s slower, until the user approves: pass.
+    let mut done = entry(3, 10.1, Endpoint::Token, 200);
+    done.grant_type = Some(GrantType::DeviceCode);
+    done.presented = j[0].presented.clone();
+    let t = [cmd(0.5, 1, "acquire_token"), res(10.2, 1, true, json!({}))];
+    assert_eq!(
+        status(
+            &s,
+            "device.polling",
+            &[j[0].clone(), j[1].clone(), done],
+            &t
+        ),
+        Status::Pass
+    );
+}
+
+#[test]
+fn opaque_single_flight_and_device_polling() {
+    let s = user("tokens.opaque", "");
+    let mut tok = entry(1, 1.0, Endpoint::Token, 200);
+    tok.issued[0].opaque = true;
+    assert_eq!(
+        status(
+            &s,
+            "tokens.opaque",
+            std::slice::from_ref(&tok),
+            &[cmd(1.0, 1, "call_api"), res(1.2, 1, true, json!({}))]
+        ),
+        Status::Pass
+    );
+    assert_eq!(
+        status(
+            &s,
+            "tokens.opaque",
+            std::slice::from_ref(&tok),
+            &[
+                cmd(1.0, 1, "call_api"),
+                res(1.2, 1, false, json!({"error": "jwt decode"}))
+            ]
+        ),
+        Status::Fail
+    );
+    assert_eq!(status(&s, "tokens.opaque", &[], &[]), Status::NotApplicable);
+
+    let s = user("concurrency.single-flight", "");
+    let batch = [
+        cmd(1.0, 1, "acquire_token"),
+        cmd(1.001, 2, "acquire_token"),
+        cmd(1.002, 3, "acquire_token"),
+        res(1.3, 1, true, json!({})),
+        res(1.3, 2, true, json!({})),
+        res(1.31, 3, true, json!({})),
+    ];
+    assert_eq!(
+        status(
+            &s,
+            "concurrency.single-flight",
+            &[entry(1, 1.01, Endpoint::Token, 200)],
+            &batch
+        ),
+        Status::Pass
+    );
+    assert_eq!(
+        status(
+            &s,
+            "concurrency.single-flight",
+            &[
+                entry(1, 1.01, Endpoint::Token, 200),
+                entry(2, 1.011, Endpoint::Token, 200)
+            ],
+            &batch
+        ),
+        Status::Fail
+    );
+    // One after another (each after the previous answer, as a client that serializes its
+    // renewals does): not a single-flight breach.
+    assert_eq!(
+        status(
+            &s,
+            "concurrency.single-flight",
+            &[
+                entry(1, 1.01, Endpoint::Token, 200),
+                entry(2, 1.02, Endpoint::Token, 200)
+            ],
+            &batch
+        ),
+        Status::Pass
+    );
+    assert_eq!(
+        status(
+            &s,
+            "concurrency.single-flight",
+            &[],
+            &[cmd(1.0, 1, "acquire_token")]
+        ),
+        Status::NotApplicable
+    );
+
+    let s = user("device.polling", "tokens: { device_interval: 2s }\n");
+    let poll = |seq: u64, at: f64, st: u16, err: Option<&str>| {
+        let mut p = entry(seq, at, Endpoint::Token, st);
+        p.grant_type = Some(GrantType::DeviceCode);
+        p.presented = Some(PresentedToken {
+            kind: TokenKind::Code,
+            fingerprint: model::Fingerprint::of("dc"),
+            uti: None,
+        });
+        p.error = err.map(str::to_string);
+        p
+    };
+    let good = [
+        poll(1, 0.0, 400, Some("authorization_pending")),
+        poll(2, 2.0, 400, Some("slow_down")),
+        poll(3, 9.1, 200, None),
+    ];
+    assert_eq!(status(&s, "device.polling", &good, &[]), Status::Pass);
+    let fast = [
+        poll(1, 0.0, 400, Some("authorization_pending")),
+        poll(2, 0.5, 200, None),
+    ];
+    assert_eq!(status(&s, "device.polling", &fast, &[]), Status::Fail);
+    let ignored_slow_down = [
+        poll(1, 0.0, 400, Some("slow_down")),
+        poll(2, 2.1, 200, None),
+    ];
+    assert_eq!(
+        status(&s, "device.polling", &ignored_slow_down, &[]),
+        Status::Fail
+    );
+    let after_expiry = [
+        poll(1, 0.0, 400, Some("expired_token")),
+        poll(2, 5.0, 400, Some("expired_token")),
+    ];
+    assert_eq!(
+        status(&s, "device.polling", &after_expiry, &[]),
+        Status::Fail
+    );
+    assert_eq!(
+        status(&s, "device.polling", &[], &[]),
+        Status::NotApplicable
+    );
+}
