@@ -1,9 +1,9 @@
 //! `concurrency.*`: concurrent needs share one token request.
 
-use super::{about, describe, Finding, Input};
+use super::{about, describe, scope_key, Finding, Input};
 use model::transcript::TranscriptEvent;
 use model::verdict::{secs, Evidence};
-use model::{Endpoint, JournalEntry};
+use model::{Endpoint, JournalEntry, TokenKind};
 
 /// `concurrency.single-flight`: N concurrent `acquire_token` commands lead to at most one
 /// token request.
@@ -49,13 +49,31 @@ pub fn single_flight(input: &Input<'_>) -> Finding {
             })
             .collect();
         // Several requests in flight at once: each arrived before an earlier one's answer
-        // was sent. Requests one after another (each after the previous answer) are not a
-        // single-flight matter: a client that found the renewed token unusable asks again,
-        // and cache.reuse judges whether it should have.
+        // was sent, or after an earlier request of the burst had brought a token that was
+        // still fresh (outside its last 300 s and before its refresh_in): the burst's needs
+        // could have shared it. Renewals one after another, each finding the previous token
+        // already due (an MSAL-like 300 s buffer facing short tokens), are not a breach.
+        let window = input
+            .renewal_window("concurrency.single-flight")
+            .as_micros() as u64;
+        let fresh_at = |e: &JournalEntry, at: u64| {
+            e.issued_of(TokenKind::Access).is_some_and(|t| {
+                let age = at.saturating_sub(e.arrived_us);
+                let life = t.expires_in.unwrap_or(0) * 1_000_000;
+                let due = t
+                    .refresh_in
+                    .map_or(u64::MAX, |r| r * 1_000_000)
+                    .min(life.saturating_sub(window));
+                e.finished_us.unwrap_or(e.arrived_us) <= at && age < due
+            })
+        };
         let mut overlapping: Vec<&JournalEntry> = Vec::new();
         let mut open_until = 0u64;
         for (i, r) in reqs.iter().enumerate() {
-            if i > 0 && r.arrived_us < open_until {
+            let shared = reqs[..i]
+                .iter()
+                .any(|p| fresh_at(p, r.arrived_us) && scope_key(&p.scopes) == scope_key(&r.scopes));
+            if i > 0 && (r.arrived_us < open_until || shared) {
                 if overlapping.is_empty() {
                     overlapping.push(reqs[i - 1]);
                 }
@@ -67,7 +85,7 @@ pub fn single_flight(input: &Input<'_>) -> Finding {
             ev.push(Evidence {
                 at_us: start,
                 what: format!(
-                    "{} concurrent acquire_token commands at {}: {} token requests in flight at once",
+                    "{} concurrent acquire_token commands at {}: {} token requests where one could serve them all",
                     b.len(),
                     secs(start),
                     overlapping.len()

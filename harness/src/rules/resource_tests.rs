@@ -333,8 +333,8 @@ fn opaque_single_flight_and_device_polling() {
         ),
         Status::Fail
     );
-    // One after another (each after the previous answer, as a client that serializes its
-    // renewals does): not a single-flight breach.
+    // One after another while the first token was fresh: one request could have served
+    // the burst.
     assert_eq!(
         status(
             &s,
@@ -343,6 +343,22 @@ fn opaque_single_flight_and_device_polling() {
                 entry(1, 1.01, Endpoint::Token, 200),
                 entry(2, 1.02, Endpoint::Token, 200)
             ],
+            &batch
+        ),
+        Status::Fail
+    );
+    // One after another, each finding the previous short token already due (an MSAL-like
+    // 300 s buffer facing 10 s tokens): not a single-flight breach.
+    let short = |seq: u64, at: f64| {
+        let mut e = entry(seq, at, Endpoint::Token, 200);
+        e.issued[0].expires_in = Some(10);
+        e
+    };
+    assert_eq!(
+        status(
+            &s,
+            "concurrency.single-flight",
+            &[short(1, 1.01), short(2, 1.02)],
             &batch
         ),
         Status::Pass
