@@ -94,7 +94,13 @@ pub fn apply(entries: &[Entry], scenarios: &mut [ScenarioReport], strict: bool) 
             let occurred = sc.rules.iter().any(|v| {
                 v.rule == e.rule && v.status == Status::Fail && v.causes.contains(&e.cause)
             });
-            if !occurred && judged && !e.unstable {
+            // Out of date only when the rule was judged and didn't fail for this cause: a rule
+            // that found nothing to judge in this run (not applicable) says nothing either way.
+            let rule_judged = sc
+                .rules
+                .iter()
+                .any(|v| v.rule == e.rule && matches!(v.status, Status::Pass | Status::Fail));
+            if !occurred && judged && rule_judged && !e.unstable {
                 stale.push((*e).clone());
             }
         }
@@ -177,6 +183,9 @@ mod tests {
             let mut passing = [scenario(Status::Pass)];
             let stale = apply(&[entry(unstable)], &mut passing, false);
             assert_eq!(stale.len(), usize::from(!unstable));
+            // Not applicable in this run: nothing was judged, so nothing is out of date.
+            let mut na = [scenario(Status::NotApplicable)];
+            assert!(apply(&[entry(unstable)], &mut na, false).is_empty());
         }
     }
 
