@@ -63,7 +63,12 @@ fn junit_validates_and_a_real_consumer_sees_every_verdict() {
             };
             assert_eq!(case["kind"], want, "{}::{}", sc.name, v.rule);
             if want == "failure" {
-                assert_eq!(case["message"], v.summary.as_str());
+                // The summary, then the causes of the fail.
+                let m = case["message"].as_str().unwrap();
+                assert!(m.starts_with(v.summary.as_str()), "{m}");
+                for c in &v.causes {
+                    assert!(m.contains(c.as_str()), "{m} lacks the cause {c}");
+                }
             }
         }
     }
