@@ -1,4 +1,4 @@
-//! The harness's side of the driver protocol (`shared/driver-protocol.md`): starts the client
+//! The harness's side of the driver protocol (`docs/driver-protocol.md`): starts the client
 //! under test in its own process group with the protocol's environment, reads its JSON lines,
 //! sends commands and matches answers by id within deadlines, hands `browse` and `device_code`
 //! requests to the user agent, keeps the tail of stderr, and kills the whole group at the end.

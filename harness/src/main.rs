@@ -1,4 +1,4 @@
-//! `tokenstorm`: the harness CLI (`shared/cli.md`): `run`, `observe`, `scenarios
+//! `tokenstorm`: the harness CLI (`tokenstorm --help`, README.md): `run`, `observe`, `scenarios
 //! list|validate|schema`, `serve` and `rules`.
 
 use harness::library;

@@ -1,5 +1,5 @@
 //! The serving command shared by `mock-idp` and `tokenstorm serve`: the flags of
-//! `shared/cli.md`, the ready file, and a clean stop on Ctrl-C or SIGTERM.
+//! `mock-idp --help`, the ready file, and a clean stop on Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! Signing keys and JWTs. The mock holds parsed RSA-2048 key pairs and signs
 //! `base64url(header).base64url(claims)` itself (RS256): parsing a key per token, as
-//! `jsonwebtoken::encode` does, costs more than the signature (see
-//! `shared/reference/signing-speed.md`). Verification uses the public components directly.
+//! `jsonwebtoken::encode` does, costs more than the signature (measured
+//! against `openssl speed rsa2048`). Verification uses the public components directly.
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};

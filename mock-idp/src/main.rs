@@ -1,5 +1,5 @@
 //! `mock-idp`: the mock identity provider alone, for local development and scripts
-//! (`../shared/cli.md`). Binds loopback, writes the ready file once it accepts connections,
+//! (`mock-idp --help`). Binds loopback, writes the ready file once it accepts connections,
 //! and serves until Ctrl-C or SIGTERM.
 
 use clap::Parser;

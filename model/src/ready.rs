@@ -1,4 +1,4 @@
-//! The ready file: how scripts and the harness find a running mock (`../shared/cli.md`).
+//! The ready file: how scripts and the harness find a running mock (`tokenstorm serve --help`).
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

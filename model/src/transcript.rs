@@ -1,5 +1,5 @@
 //! The transcript: what the harness and the client under test said to each other (driver
-//! protocol, `shared/driver-protocol.md`), and what happened to the client process. Rules read
+//! protocol, `docs/driver-protocol.md`), and what happened to the client process. Rules read
 //! it beside the journal; times are on the same clock as the journal's (µs from the mock's
 //! start), so the two can be compared directly.
 

@@ -1,5 +1,5 @@
 //! `reference-client`: the reference client behind the driver protocol
-//! (`shared/driver-protocol.md`, version 1). Commands run concurrently; answers are written as
+//! (`docs/driver-protocol.md`, version 1). Commands run concurrently; answers are written as
 //! they complete.
 
 use reference_client::{Boxed, Client, Config, Error, Flow, Interaction};
