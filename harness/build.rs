@@ -115,7 +115,8 @@ fn adapters(root: &Path) -> String {
             for e in rd.flatten() {
                 let p = e.path();
                 let fname = e.file_name().to_string_lossy().into_owned();
-                if ["node_modules", "venv", ".venv", "__pycache__"].contains(&fname.as_str())
+                if ["node_modules", "venv", ".venv", "__pycache__", "target"]
+                    .contains(&fname.as_str())
                     || fname.starts_with('.')
                 {
                     continue;

@@ -1,6 +1,6 @@
-//! Built-in adapters: `tokenstorm run --client msal-python` (or `msal-node`) puts a real
-//! library under test with one command. The adapters' files (driver, pinned dependency list,
-//! install script) are embedded in the binary; on first use they are written to a cache
+//! Built-in adapters: `tokenstorm run --client msal-python` (or `msal-node`, `msal-java`,
+//! `msal-go`) puts a real library under test with one command. The adapters' files (driver,
+//! pinned dependency list, install script) are embedded in the binary; on first use they are written to a cache
 //! folder and the adapter's `install.sh` installs its pinned dependencies there (idempotent:
 //! a warm install does nothing).
 //!
@@ -80,16 +80,17 @@ pub fn cache_root() -> PathBuf {
     cache.join("tokenstorm").join("adapters")
 }
 
-/// How an adapter is started once installed in `dir`.
-fn command(name: &str, dir: &Path) -> ClientCommand {
-    let driver = |f: &str| dir.join(f).display().to_string();
+/// How an adapter is started once installed in `dir`: `node driver.mjs`, the adapter's own
+/// virtualenv's `python driver.py`, or, for adapters that build a program (MSAL for Java, Go),
+/// `bash run.sh`, which `exec`s it.
+fn command(dir: &Path) -> ClientCommand {
+    let file = |f: &str| dir.join(f).display().to_string();
     if dir.join("driver.mjs").is_file() {
         ClientCommand {
             program: "node".into(),
-            args: vec![driver("driver.mjs")],
+            args: vec![file("driver.mjs")],
         }
-    } else {
-        let _ = name;
+    } else if dir.join("driver.py").is_file() {
         ClientCommand {
             program: dir
                 .join("venv")
@@ -97,7 +98,12 @@ fn command(name: &str, dir: &Path) -> ClientCommand {
                 .join("python")
                 .display()
                 .to_string(),
-            args: vec![driver("driver.py")],
+            args: vec![file("driver.py")],
+        }
+    } else {
+        ClientCommand {
+            program: "bash".into(),
+            args: vec![file("run.sh")],
         }
     }
 }
@@ -159,5 +165,5 @@ pub fn prepare(name: &str) -> Result<ClientCommand, AdapterError> {
             status: status.to_string(),
         });
     }
-    Ok(command(name, &dir))
+    Ok(command(&dir))
 }

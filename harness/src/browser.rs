@@ -3,10 +3,10 @@
 //! redirect that leaves the mock (the app's redirect URI), and answers device codes as the
 //! scenario's user would.
 
-use crate::driver::UserAgent;
+use crate::driver::{Frame, UserAgent};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use model::scenario::{DeviceAnswer, Interactive, UserPlay};
+use model::scenario::{DeviceAnswer, Interactive, ThirdPartyCookies, UserPlay};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,8 +56,11 @@ impl Browser {
         })
     }
 
-    async fn follow(self, start: String) -> Result<String, String> {
+    async fn follow(self, start: String, frame: Frame) -> Result<String, String> {
         let interactive = !start.contains("prompt=none");
+        // A browser that blocks third-party cookies neither sends nor keeps them in an iframe.
+        let cookies_blocked = frame == Frame::Iframe
+            && self.play.third_party_cookies == Some(ThirdPartyCookies::Blocked);
         if interactive && self.play.interactive == Some(Interactive::Cancel) {
             return Err("the user closed the sign-in window".to_string());
         }
@@ -66,11 +69,15 @@ impl Browser {
             if !self.on_mock(&url) {
                 return Ok(url);
             }
-            let cookie: String = lock(&self.cookies)
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
+            let cookie: String = if cookies_blocked {
+                String::new()
+            } else {
+                lock(&self.cookies)
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
             let mut req = self.http.get(&url);
             if !cookie.is_empty() {
                 req = req.header("cookie", cookie);
@@ -79,7 +86,12 @@ impl Browser {
                 .send()
                 .await
                 .map_err(|e| format!("the browser could not load the page: {e}"))?;
-            for v in resp.headers().get_all("set-cookie") {
+            for v in resp
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter(|_| !cookies_blocked)
+            {
                 if let Ok(s) = v.to_str() {
                     if let Some((kv, _)) = s.split_once(';').or(Some((s, ""))) {
                         if let Some((k, val)) = kv.split_once('=') {
@@ -137,8 +149,8 @@ fn unescape(s: &str) -> String {
 }
 
 impl UserAgent for Browser {
-    fn browse(&self, url: String) -> BoxFuture<'static, Result<String, String>> {
-        self.clone().follow(url).boxed()
+    fn browse(&self, url: String, frame: Frame) -> BoxFuture<'static, Result<String, String>> {
+        self.clone().follow(url, frame).boxed()
     }
 
     fn device_code(

@@ -58,12 +58,25 @@ pub enum DriverError {
     },
 }
 
+/// Where in a browser an authorize URL is loaded (`browse`'s optional `frame`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Frame {
+    /// A top-level window: the page itself or a popup (the default).
+    #[default]
+    Top,
+    /// A hidden iframe (MSAL.js's silent `prompt=none`): a third-party context, where a browser
+    /// that blocks third-party cookies sends no SSO cookie.
+    Iframe,
+}
+
 /// Who plays the user and the browser for the client.
 pub trait UserAgent: Send + Sync + 'static {
-    /// Follows an authorize URL as a browser would; the URL it ended on, or an error text.
+    /// Follows an authorize URL as a browser would, in `frame`; the URL it ended on, or an
+    /// error text.
     fn browse(
         &self,
         url: String,
+        frame: Frame,
     ) -> futures_util::future::BoxFuture<'static, Result<String, String>>;
     /// Handles a device code; returns what the user did (`approve`, `deny`, `ignore`).
     fn device_code(
@@ -166,6 +179,7 @@ enum Incoming {
     Browse {
         id: u64,
         url: String,
+        frame: Frame,
     },
     DeviceCode {
         id: u64,
@@ -261,8 +275,8 @@ impl Client {
                     let transcript = transcript.clone();
                     tokio::spawn(async move {
                         match i {
-                            Incoming::Browse { id, url } => {
-                                let r = agent.browse(url.clone()).await;
+                            Incoming::Browse { id, url, frame } => {
+                                let r = agent.browse(url.clone(), frame).await;
                                 let (msg, outcome) = match &r {
                                     Ok(end) => (
                                         json!({"type": "browsed", "id": id, "url": end}),
@@ -367,9 +381,14 @@ impl Client {
                         }
                         (Some("browse"), Some(id)) => {
                             let url = v.get("url").and_then(Value::as_str).unwrap_or_default();
+                            let frame = match v.get("frame").and_then(Value::as_str) {
+                                Some("iframe") => Frame::Iframe,
+                                _ => Frame::Top,
+                            };
                             let _ = itx.send(Incoming::Browse {
                                 id,
                                 url: url.to_string(),
+                                frame,
                             });
                         }
                         (Some("device_code"), Some(id)) => {

@@ -100,7 +100,7 @@ struct ObserveArgs {
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// The built-in client to run: `reference`, or an adapter over a real library
-    /// (`msal-python`, `msal-node`; installed, pinned, on first use).
+    /// (`msal-python`, `msal-node`, `msal-java`, `msal-go`; installed, pinned, on first use).
     #[arg(long, default_value = "reference", conflicts_with = "client_cmd")]
     client: String,
     /// Any client speaking the driver protocol: "CMD ARGS".

@@ -13,7 +13,7 @@ fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
-/// One adapter at a time: each runs 59 scenarios at once, and two at once on a small CI
+/// One adapter at a time: each runs every scenario at once, and two at once on a small CI
 /// machine would measure the machine more than the library.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 

@@ -61,6 +61,7 @@ fn bench(c: &mut Criterion) {
                     client_info: false,
                     app_roles: &[],
                     claims_request: None,
+                    spa_refresh_expires_at: None,
                 },
             );
             black_box(m.body)
@@ -94,6 +95,7 @@ fn bench(c: &mut Criterion) {
                     client_info: true,
                     app_roles: &[],
                     claims_request: None,
+                    spa_refresh_expires_at: None,
                 },
             );
             black_box(m.body)

@@ -27,6 +27,12 @@ pub struct AppRegistration {
     pub redirect_uris: Vec<String>,
     /// App roles granted to the app itself (client credentials tokens' `roles`).
     pub app_roles: Vec<String>,
+    /// Redirect URIs registered on the single-page-application platform: codes sent to them
+    /// may be redeemed cross-origin (a browser's `fetch` with an `Origin`), and the refresh
+    /// tokens issued that way are SPA refresh tokens (a fixed 24-hour life, redeemable only
+    /// cross-origin), as in Entra.
+    #[serde(default)]
+    pub spa_redirect_uris: Vec<String>,
 }
 
 impl AppRegistration {
@@ -39,6 +45,14 @@ impl AppRegistration {
     /// URI (`http://localhost`, `http://127.0.0.1`, `http://[::1]`) with any port (RFC 8252).
     pub fn redirect_matches(&self, uri: &str) -> bool {
         self.redirect_uris
+            .iter()
+            .any(|r| r == uri || loopback_equal_ignoring_port(r, uri))
+    }
+
+    /// Whether `uri` matches a redirect URI registered on the single-page-application platform
+    /// (as [`AppRegistration::redirect_matches`] does).
+    pub fn spa_redirect_matches(&self, uri: &str) -> bool {
+        self.spa_redirect_uris
             .iter()
             .any(|r| r == uri || loopback_equal_ignoring_port(r, uri))
     }
@@ -80,6 +94,7 @@ pub fn default_apps(secret: String) -> Vec<AppRegistration> {
                 "https://localhost/callback".into(),
             ],
             app_roles: vec![],
+            spa_redirect_uris: vec![],
         },
         AppRegistration {
             client_id: PUBLIC_CLIENT_ID.to_string(),
@@ -91,6 +106,9 @@ pub fn default_apps(secret: String) -> Vec<AppRegistration> {
                 "http://127.0.0.1/callback".into(),
             ],
             app_roles: vec![],
+            // The public client doubles as a single-page app served from a loopback origin
+            // (`http://localhost:PORT`), so browser clients (MSAL.js) can be judged too.
+            spa_redirect_uris: vec![PUBLIC_REDIRECT_URI.into()],
         },
     ]
 }
@@ -168,6 +186,9 @@ pub struct TenantConfig {
     pub refresh_in_s: Option<u64>,
     /// Refresh-token lifetime in seconds (90 days).
     pub refresh_token_lifetime_s: u64,
+    /// The fixed lifetime of a single-page app's refresh tokens, from the sign-in that started
+    /// the chain (Entra: 24 hours; refreshing never extends it).
+    pub spa_refresh_token_lifetime_s: u64,
     /// ID-token lifetime in seconds.
     pub id_token_lifetime_s: u64,
     /// Authorization-code lifetime in seconds.
@@ -206,6 +227,7 @@ impl Default for TenantConfig {
             cae_access_token_lifetime_s: None,
             refresh_in_s: None,
             refresh_token_lifetime_s: 90 * 24 * 3600,
+            spa_refresh_token_lifetime_s: 24 * 3600,
             id_token_lifetime_s: 3600,
             code_lifetime_s: 600,
             device_code_lifetime_s: 900,

@@ -272,6 +272,7 @@ impl MockIdp {
                 client_info: false,
                 app_roles: &[],
                 claims_request: None,
+                spa_refresh_expires_at: None,
             },
         );
         minted.body["access_token"]

@@ -56,6 +56,9 @@ pub fn config_for(s: &Scenario, base: &TenantConfig) -> TenantConfig {
     if let Some(d) = t.refresh_token_lifetime {
         c.refresh_token_lifetime_s = d.secs_ceil();
     }
+    if let Some(d) = t.spa_refresh_token_lifetime {
+        c.spa_refresh_token_lifetime_s = d.secs_ceil();
+    }
     c.cae_access_token_lifetime_s = t.cae_lifetime.map(|d| d.secs_ceil());
     c.opaque_access_token_audiences = t.opaque_for.clone();
     if let Some(n) = t.groups {

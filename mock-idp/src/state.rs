@@ -254,6 +254,9 @@ pub struct RefreshGrant {
     pub revoked: bool,
     /// Unix time of the original sign-in.
     pub auth_time: u64,
+    /// Issued to a single-page app (redeemed cross-origin): a fixed lifetime, redeemable only
+    /// cross-origin.
+    pub spa: bool,
 }
 
 /// A device-code grant in progress.

@@ -155,6 +155,9 @@ pub struct Request<'a> {
     pub app_roles: &'a [String],
     /// The `claims` request parameter (a CAE challenge's `nbf` floor is honoured).
     pub claims_request: Option<&'a Value>,
+    /// A single-page app's refresh token is issued, with this fixed Unix expiry (`None`: an
+    /// ordinary refresh token, living `refresh_token_lifetime_s` from now).
+    pub spa_refresh_expires_at: Option<u64>,
 }
 
 /// The `access_token.nbf.value` a claims request (a CAE challenge answered) asks for.
@@ -375,22 +378,27 @@ pub fn mint(idp: &Idp, cfg: &TenantConfig, req: &Request<'_>) -> Minted {
         if req.scopes.oidc.iter().any(|s| s == "offline_access") {
             let rt = format!("1.A{}", random_text(96));
             let fp = Fingerprint::of(&rt);
+            let rt_expires_at = req
+                .spa_refresh_expires_at
+                .unwrap_or_else(|| now.saturating_add(cfg.refresh_token_lifetime_s));
+            let rt_lifetime = rt_expires_at.saturating_sub(now);
             refresh = Some((
                 fp.clone(),
                 RefreshGrant {
                     client_id: req.client_id.to_string(),
                     scopes: req.scope_strings.to_vec(),
                     issued_at: now,
-                    expires_at: now.saturating_add(cfg.refresh_token_lifetime_s),
+                    expires_at: rt_expires_at,
                     revoked: false,
                     auth_time: *auth_time,
+                    spa: req.spa_refresh_expires_at.is_some(),
                 },
             ));
             issued.push(IssuedToken {
                 kind: TokenKind::Refresh,
                 fingerprint: fp,
                 uti: None,
-                expires_in: Some(cfg.refresh_token_lifetime_s),
+                expires_in: Some(rt_lifetime),
                 refresh_in: None,
                 scopes: req.scope_strings.to_vec(),
                 audience: None,
@@ -398,7 +406,7 @@ pub fn mint(idp: &Idp, cfg: &TenantConfig, req: &Request<'_>) -> Minted {
                 opaque: true,
             });
             body["refresh_token"] = json!(rt);
-            body["refresh_token_expires_in"] = json!(cfg.refresh_token_lifetime_s);
+            body["refresh_token_expires_in"] = json!(rt_lifetime);
         }
         if req.client_info {
             body["client_info"] = json!(client_info(&user.oid, req.tenant));

@@ -23,8 +23,59 @@ pub(super) fn revocations(input: &Input<'_>) -> Vec<u64> {
     v
 }
 
+/// Until when a client may count on a refresh token issued by `e`: its expiry less 300 s,
+/// which a client may treat as spent (MSAL.js does: `DEFAULT_REFRESH_TOKEN_EXPIRATION_OFFSET_
+/// SECONDS`), so one living 300 s or less is never counted on. A refresh token without a stated
+/// lifetime never runs out.
+pub(crate) fn rt_usable_until(e: &JournalEntry, rt: &model::IssuedToken) -> u64 {
+    let issued = e.finished_us.unwrap_or(e.arrived_us);
+    match rt.expires_in {
+        Some(s) => {
+            let life = s.saturating_mul(1_000_000);
+            issued.saturating_add(life.saturating_sub(300_000_000))
+        }
+        None => u64::MAX,
+    }
+}
+
+/// When the client was left with no refresh token it could count on because the last one
+/// issued ran out ([`rt_usable_until`]), with no newer one issued meanwhile.
+fn expiries(input: &Input<'_>) -> Vec<u64> {
+    let issued: Vec<(u64, u64)> = input
+        .client_requests()
+        .filter(|e| e.endpoint == Endpoint::Token && e.status == 200)
+        .filter_map(|e| {
+            e.issued_of(TokenKind::Refresh).map(|rt| {
+                (
+                    e.finished_us.unwrap_or(e.arrived_us),
+                    rt_usable_until(e, rt),
+                )
+            })
+        })
+        .collect();
+    // Only what ran out while the scenario ran.
+    let end = input
+        .transcript
+        .iter()
+        .map(|e| e.at_us)
+        .chain(
+            input
+                .journal
+                .iter()
+                .map(|e| e.finished_us.unwrap_or(e.arrived_us)),
+        )
+        .max()
+        .unwrap_or(0);
+    issued
+        .iter()
+        .filter(|(_, until)| *until <= end)
+        .filter(|(from, until)| !issued.iter().any(|(f, _)| f > from && f <= until))
+        .map(|(_, until)| *until)
+        .collect()
+}
+
 /// A refresh token the client holds at `at` that the IdP would honour: issued in the same
-/// incarnation, not revoked since, and not refused since.
+/// incarnation, not revoked since, not refused since, and not run out ([`rt_usable_until`]).
 pub(crate) fn honourable_rt<'a>(input: &'a Input<'_>, at: u64) -> Option<&'a JournalEntry> {
     let s = incarnations(input);
     let revoked = revocations(input);
@@ -38,6 +89,7 @@ pub(crate) fn honourable_rt<'a>(input: &'a Input<'_>, at: u64) -> Option<&'a Jou
             let issued = e.finished_us.unwrap_or(e.arrived_us);
             !revoked.iter().any(|r| *r > issued && *r <= at)
         })
+        .filter(|(e, rt)| rt_usable_until(e, rt) > at)
         .filter(|(_, rt)| {
             !input.client_requests().any(|x| {
                 x.grant_type == Some(GrantType::RefreshToken)
@@ -102,10 +154,14 @@ pub fn prompt_none(input: &Input<'_>) -> Finding {
         .client_requests()
         .filter(|e| e.grant_type == Some(GrantType::RefreshToken) && e.status == 400)
         .map(|e| e.finished_us.unwrap_or(e.arrived_us));
-    let mut lost: Vec<u64> = revocations(input).into_iter().chain(refused).collect();
+    let mut lost: Vec<u64> = revocations(input)
+        .into_iter()
+        .chain(refused)
+        .chain(expiries(input))
+        .collect();
     lost.sort();
     let Some(&first_loss) = lost.first() else {
-        return Finding::na("the refresh token was never lost or refused");
+        return Finding::na("the refresh token was never lost, refused or run out");
     };
     let sso_ended = |at: u64| {
         input
@@ -146,7 +202,7 @@ pub fn prompt_none(input: &Input<'_>) -> Finding {
         None if !failed_after.is_empty() => {
             let mut ev = vec![Evidence {
                 at_us: first_loss,
-                what: format!("refresh token lost or refused at {}", secs(first_loss)),
+                what: format!("refresh token lost, refused or run out at {}", secs(first_loss)),
                 seq: None,
             }];
             ev.extend(failed_after);
@@ -163,7 +219,7 @@ pub fn prompt_none(input: &Input<'_>) -> Finding {
             "interactive-without-prompt-none",
             "the client went interactive without trying prompt=none while the browser had a session",
             vec![
-                Evidence { at_us: first_loss, what: format!("refresh token lost or refused at {}", secs(first_loss)), seq: None },
+                Evidence { at_us: first_loss, what: format!("refresh token lost, refused or run out at {}", secs(first_loss)), seq: None },
                 about(a, format!("first sign-in after it: {} prompt={}", describe(a), a.prompt.as_deref().unwrap_or("(none given)"))),
             ],
         ),
@@ -331,6 +387,125 @@ mod tests {
         fired: &[FiredEvent],
     ) -> Status {
         judged(rule, s, j, t, &[], fired).0
+    }
+
+    /// A code redemption at `at` s issuing a refresh token living `life` s (an SPA's).
+    fn with_short_rt(seq: u64, at: f64, life: u64) -> model::JournalEntry {
+        let mut e = with_rt(entry(seq, at, Endpoint::Token, 200));
+        for t in e.issued.iter_mut().filter(|t| t.kind == TokenKind::Refresh) {
+            t.expires_in = Some(life);
+        }
+        e
+    }
+
+    #[test]
+    fn a_refresh_token_that_ran_out_is_lost_and_its_last_300_s_may_be_treated_as_spent() {
+        let t = vec![started()];
+        let s = user("silent.order");
+        // A 600 s refresh token issued at 1 s is counted on until 301 s; a 15 s one (an SPA's
+        // in a scenario) never is, as a client with MSAL.js's 300 s offset treats it.
+        let rt = with_short_rt(2, 1.0, 600);
+        let short = with_short_rt(2, 1.0, 15);
+        for (rt, at, want) in [
+            (&rt, 200.0, Status::Fail),
+            (&rt, 302.0, Status::Pass),
+            (&short, 5.0, Status::Pass),
+            (&short, 17.0, Status::Pass),
+        ] {
+            assert_eq!(
+                status(
+                    &s,
+                    "silent.order",
+                    &[authz(1, 0.5, None), rt.clone(), authz(3, at, Some("none"))],
+                    &t,
+                    &[]
+                ),
+                want,
+                "a prompt=none at {at} s"
+            );
+        }
+        // A long one (a day) is counted on until its last 300 s.
+        let day = with_short_rt(2, 1.0, 86_400);
+        assert_eq!(
+            status(
+                &s,
+                "silent.order",
+                &[
+                    authz(1, 0.5, None),
+                    day.clone(),
+                    authz(3, 86_000.0, Some("none"))
+                ],
+                &t,
+                &[]
+            ),
+            Status::Fail
+        );
+        assert_eq!(
+            status(
+                &s,
+                "silent.order",
+                &[authz(1, 0.5, None), day, authz(3, 86_200.0, Some("none"))],
+                &t,
+                &[]
+            ),
+            Status::Pass
+        );
+        // Running out is a loss for silent.prompt-none: prompt=none first passes, interactive
+        // first fails, giving up fails.
+        let s = user("silent.prompt-none");
+        let rt = with_short_rt(2, 1.0, 15);
+        assert_eq!(
+            status(
+                &s,
+                "silent.prompt-none",
+                &[
+                    authz(1, 0.5, None),
+                    rt.clone(),
+                    authz(3, 17.0, Some("none")),
+                    authz(4, 17.1, None)
+                ],
+                &t,
+                &[]
+            ),
+            Status::Pass
+        );
+        assert_eq!(
+            status(
+                &s,
+                "silent.prompt-none",
+                &[authz(1, 0.5, None), rt.clone(), authz(3, 17.0, None)],
+                &t,
+                &[]
+            ),
+            Status::Fail
+        );
+        let mut gave_up = t.clone();
+        gave_up.extend(acquire(17.0, 2, false));
+        assert_eq!(
+            status(
+                &s,
+                "silent.prompt-none",
+                &[authz(1, 0.5, None), rt.clone()],
+                &gave_up,
+                &[]
+            ),
+            Status::Fail
+        );
+        // A newer refresh token issued before the first ran out: nothing was lost.
+        let first = with_short_rt(2, 1.0, 600);
+        let renewed = with_short_rt(3, 100.0, 86_400);
+        let mut gave_up = t.clone();
+        gave_up.extend(acquire(400.0, 2, false));
+        assert_eq!(
+            status(
+                &s,
+                "silent.prompt-none",
+                &[authz(1, 0.5, None), first, renewed],
+                &gave_up,
+                &[]
+            ),
+            Status::NotApplicable
+        );
     }
 
     #[test]

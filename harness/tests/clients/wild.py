@@ -15,6 +15,12 @@ Modes (argv[1]):
   tokenless      a 200 without a readable access token is answered as a success, with no token
   no-timeout     no request timeout: a stalled request hangs the command
   slow-shutdown  conformant, but takes 40 s to exit after shutdown
+  spa            conformant single-page app, the MSAL.js way: redeems codes and refresh tokens
+                 cross-origin (an Origin header), treats the refresh token as spent 300 s
+                 before refresh_token_expires_in says, then signs in with prompt=none in a
+                 hidden iframe, and falls back to one interactive sign-in on login_required
+  spa-interactive  as spa, but goes interactive as soon as the refresh token is spent
+  spa-gives-up   as spa, but fails the command when the iframe's prompt=none is refused
 Tokens never reach stderr.
 """
 import base64, hashlib, http.client, json, os, secrets, ssl, sys, threading, time
@@ -25,6 +31,8 @@ CTX = ssl.create_default_context(cafile=os.environ.get("TOKENSTORM_CA_BUNDLE"))
 AUTHORITY = os.environ["TOKENSTORM_AUTHORITY"]
 FLOW = os.environ.get("TOKENSTORM_FLOW", "client_credentials")
 TIMEOUT = None if MODE == "no-timeout" else 10
+SPA = MODE.startswith("spa")
+ORIGIN = "http://localhost:8765"  # the page's origin; its redirect URI is ORIGIN + /callback
 BUFFER = 300
 out_lock = threading.Lock()
 
@@ -63,6 +71,7 @@ gate = Gate()
 broken = None  # breaker mode: the first failure, for ever
 cache = {}  # scope key -> (token, expires_at)
 refresh_token = None
+rt_expires_at = float("inf")  # spa: when the refresh token runs out (refresh_token_expires_in)
 lock = threading.Lock()
 
 
@@ -74,8 +83,10 @@ def key(scopes):
 
 def post(form):
     body = urllib.parse.urlencode(form).encode()
-    req = urllib.request.Request(AUTHORITY + "/oauth2/v2.0/token", data=body,
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if SPA:
+        headers["Origin"] = ORIGIN
+    req = urllib.request.Request(AUTHORITY + "/oauth2/v2.0/token", data=body, headers=headers)
     try:
         with urllib.request.urlopen(req, context=CTX, timeout=TIMEOUT) as r:
             raw = r.read()
@@ -105,16 +116,22 @@ def post(form):
     return doc
 
 
-def browse(cmd_id, scopes):
+def browse(cmd_id, scopes, silent=False):
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    redirect = os.environ["TOKENSTORM_REDIRECT_URI"]
-    q = urllib.parse.urlencode({
+    redirect = ORIGIN + "/callback" if SPA else os.environ["TOKENSTORM_REDIRECT_URI"]
+    params = {
         "client_id": os.environ["TOKENSTORM_CLIENT_ID"], "response_type": "code",
         "redirect_uri": redirect, "scope": " ".join(scopes + ["openid", "offline_access"]),
         "state": secrets.token_urlsafe(8), "code_challenge": challenge,
-        "code_challenge_method": "S256"})
-    answer = ask(cmd_id, {"type": "browse", "id": cmd_id, "url": f"{AUTHORITY}/oauth2/v2.0/authorize?{q}"})
+        "code_challenge_method": "S256"}
+    if silent:
+        params["prompt"] = "none"
+    q = urllib.parse.urlencode(params)
+    message = {"type": "browse", "id": cmd_id, "url": f"{AUTHORITY}/oauth2/v2.0/authorize?{q}"}
+    if SPA:
+        message["frame"] = "iframe" if silent else "top"
+    answer = ask(cmd_id, message)
     if "error" in answer:
         raise Refused("user_cancelled")
     params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(answer["url"]).query))
@@ -137,7 +154,7 @@ def ask(cmd_id, message):
 
 
 def acquire(cmd_id, scopes):
-    global broken, refresh_token
+    global broken, refresh_token, rt_expires_at
     if MODE == "refuses":
         raise Refused("refused")
     if broken:
@@ -156,6 +173,8 @@ def acquire(cmd_id, scopes):
                             "scope": " ".join(scopes)})
             else:
                 doc = None
+                if refresh_token and SPA and time.time() >= rt_expires_at - BUFFER:
+                    refresh_token = None  # spent, as MSAL.js counts it
                 if refresh_token:
                     try:
                         doc = post({"grant_type": "refresh_token", "refresh_token": refresh_token,
@@ -165,6 +184,14 @@ def acquire(cmd_id, scopes):
                         if str(e) not in ("invalid_grant", "interaction_required"):
                             raise
                         refresh_token = None
+                if doc is None and SPA and MODE != "spa-interactive" and cache:
+                    # Signed in before: try the SSO session silently first.
+                    try:
+                        doc = browse(cmd_id, scopes, silent=True)
+                    except Refused as e:
+                        if MODE == "spa-gives-up" or str(e) not in (
+                                "login_required", "interaction_required", "consent_required"):
+                            raise
                 if doc is None:
                     doc = browse(cmd_id, scopes)
         except Refused as e:
@@ -177,6 +204,8 @@ def acquire(cmd_id, scopes):
         if not doc:
             return None  # tokenless: a "success" with nothing in it
         refresh_token = doc.get("refresh_token", refresh_token)
+        if "refresh_token_expires_in" in doc:
+            rt_expires_at = time.time() + int(doc["refresh_token_expires_in"])
         cache[k] = (doc["access_token"], time.time() + int(doc.get("expires_in", 0)))
         return doc["access_token"]
 
@@ -194,7 +223,7 @@ def handle(cmd):
 
 
 send({"type": "hello", "protocol": 1, "client": f"wild-{MODE}", "version": "1",
-      "flows": ["client_credentials", "auth_code"], "features": []})
+      "flows": ["client_credentials", "auth_code"], "features": ["spa"] if SPA else []})
 for line in sys.stdin:
     msg = json.loads(line)
     if msg.get("type") == "browsed":

@@ -3,6 +3,7 @@
 mod admin;
 mod authorize;
 mod batch;
+mod cors;
 mod device;
 mod discovery;
 mod graph;
@@ -60,6 +61,8 @@ pub fn router(idp: Arc<Idp>) -> Router {
             panic_response,
         ))
         .layer(middleware::from_fn_with_state(idp.clone(), journal::layer))
+        // Outermost: a browser's preflight is answered before the journal sees it.
+        .layer(middleware::from_fn(cors::layer))
         .with_state(idp)
 }
 

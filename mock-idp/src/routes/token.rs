@@ -107,12 +107,20 @@ pub async fn token(
         .or_else(|| basic.map(|(_, s)| s));
     authenticate(&app, secret.as_deref(), &grant)?;
     let cae = caps.iter().any(|c| c == "cp1");
+    // A browser's cross-origin `fetch` carries its page's origin: only a single-page app's
+    // codes and refresh tokens may be redeemed that way, and only that way.
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
     let tenant = idp.tenant(&ctx.tenant);
     let mut st = lock(&tenant.state);
     let plan = match grant {
         GrantType::ClientCredentials => client_credentials(&app, &p, cae)?,
-        GrantType::AuthorizationCode => authorization_code(&mut st, &app, &p, cae)?,
-        GrantType::RefreshToken => refresh_token(&mut st, &app, &p, cae)?,
+        GrantType::AuthorizationCode => {
+            authorization_code(&mut st, &app, &p, cae, origin.as_deref())?
+        }
+        GrantType::RefreshToken => refresh_token(&mut st, &app, &p, cae, origin.as_deref())?,
         GrantType::DeviceCode => device_code(&idp, &mut st, &app, &p, cae)?,
         GrantType::JwtBearer => on_behalf_of(&idp, &mut st, &app, &p, cae)?,
         GrantType::Other(_) => unreachable_grant()?,
@@ -145,6 +153,7 @@ pub async fn token(
             client_info: plan.client_info,
             app_roles: &plan.app_roles,
             claims_request: claims.as_ref(),
+            spa_refresh_expires_at: plan.spa_refresh_expires_at,
         },
     );
     {
@@ -187,6 +196,27 @@ struct Plan {
     cae: bool,
     client_info: bool,
     app_roles: Vec<String>,
+    /// A single-page app's refresh token is issued, expiring then.
+    spa_refresh_expires_at: Option<u64>,
+}
+
+/// A lifetime as Entra's messages write it: `1.00:00:00` (days.hours:minutes:seconds).
+fn lifetime_text(secs: u64) -> String {
+    format!(
+        "{}.{:02}:{:02}:{:02}",
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Entra's refusal of a cross-origin redemption by anything but a single-page app.
+fn not_spa(origin: &str) -> OAuthError {
+    OAuthError::invalid_request(
+        9002326,
+        format!("Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. Request origin: '{origin}'."),
+    )
 }
 
 fn client_credentials(app: &AppRegistration, p: &Params, cae: bool) -> Result<Plan, OAuthError> {
@@ -210,6 +240,7 @@ fn client_credentials(app: &AppRegistration, p: &Params, cae: bool) -> Result<Pl
         cae,
         client_info: false,
         app_roles: app.app_roles.clone(),
+        spa_refresh_expires_at: None,
     })
 }
 
@@ -228,6 +259,7 @@ fn authorization_code(
     app: &AppRegistration,
     p: &Params,
     cae: bool,
+    origin: Option<&str>,
 ) -> Result<Plan, OAuthError> {
     let code = p.require("code")?;
     let now = unix_now();
@@ -266,6 +298,11 @@ fn authorization_code(
             ),
         ));
     }
+    let spa_refresh_expires_at = match origin {
+        Some(o) if !app.spa_redirect_matches(redirect) => return Err(not_spa(o)),
+        Some(_) => Some(now.saturating_add(st.config.spa_refresh_token_lifetime_s)),
+        None => None,
+    };
     if let Some((challenge, method)) = &c.challenge {
         let verifier = p.require("code_verifier")?;
         let ok = match method.as_str() {
@@ -302,6 +339,7 @@ fn authorization_code(
         cae,
         client_info: p.get("client_info") == Some("1"),
         app_roles: vec![],
+        spa_refresh_expires_at,
     })
 }
 
@@ -310,6 +348,7 @@ fn refresh_token(
     app: &AppRegistration,
     p: &Params,
     cae: bool,
+    origin: Option<&str>,
 ) -> Result<Plan, OAuthError> {
     let rt = p.require("refresh_token")?;
     let fp = Fingerprint::of(rt);
@@ -326,6 +365,26 @@ fn refresh_token(
         return Err(OAuthError::invalid_grant(
             50173,
             "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
+        ));
+    }
+    match (grant.spa, origin) {
+        (true, None) => {
+            return Err(OAuthError::invalid_request(
+                9002327,
+                "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
+            ))
+        }
+        (false, Some(o)) => return Err(not_spa(o)),
+        _ => {}
+    }
+    if grant.spa && unix_now() >= grant.expires_at {
+        return Err(OAuthError::invalid_grant(
+            700084,
+            format!(
+                "The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime of {}, which cannot be extended. It is now expired and a new sign in request must be sent by the SPA to the sign in page. The token was issued on {}.",
+                lifetime_text(st.config.spa_refresh_token_lifetime_s),
+                grant.auth_time
+            ),
         ));
     }
     if unix_now() >= grant.expires_at {
@@ -360,6 +419,7 @@ fn refresh_token(
         cae,
         client_info: p.get("client_info") == Some("1"),
         app_roles: vec![],
+        spa_refresh_expires_at: grant.spa.then_some(grant.expires_at),
     })
 }
 
@@ -457,6 +517,7 @@ fn device_code(
         cae,
         client_info: p.get("client_info") == Some("1"),
         app_roles: vec![],
+        spa_refresh_expires_at: None,
     })
 }
 
@@ -530,5 +591,6 @@ fn on_behalf_of(
         cae,
         client_info: p.get("client_info") == Some("1"),
         app_roles: vec![],
+        spa_refresh_expires_at: None,
     })
 }

@@ -109,6 +109,9 @@ pub enum Feature {
     /// Finds its endpoints by OpenID discovery (a client with built-in endpoints never asks
     /// for it, so scenarios about discovery can't judge it).
     Discovery,
+    /// Runs in a browser as a single-page app: redeems codes cross-origin (so its refresh
+    /// tokens are SPA ones, with a fixed life) and signs in silently in a hidden iframe.
+    Spa,
 }
 
 impl Feature {
@@ -120,6 +123,7 @@ impl Feature {
             Feature::CallApi => "call_api",
             Feature::Cae => "cae",
             Feature::Discovery => "discovery",
+            Feature::Spa => "spa",
         }
     }
 }
@@ -182,6 +186,10 @@ pub struct TokenShaping {
     /// Refresh-token lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_lifetime: Option<Dur>,
+    /// The fixed lifetime of a single-page app's refresh tokens (those redeemed cross-origin by
+    /// a browser); Entra: 24 hours from the sign-in, never extended by refreshing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spa_refresh_token_lifetime: Option<Dur>,
     /// Lifetime of CAE tokens (issued when the client declared `cp1`); Entra: up to 28h.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cae_lifetime: Option<Dur>,
@@ -240,6 +248,22 @@ pub struct UserPlay {
     /// Wait this long before approving a device code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_code_delay: Option<Dur>,
+    /// The user's browser and third-party cookies: `allowed` (default) or `blocked`, when a
+    /// hidden iframe (MSAL.js's silent `prompt=none`) carries no SSO cookie and the silent
+    /// sign-in answers `login_required`, as in browsers that block them (Safari, Firefox's
+    /// strict mode, Chrome with the setting on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub third_party_cookies: Option<ThirdPartyCookies>,
+}
+
+/// Whether the user's browser sends cookies in third-party contexts (iframes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ThirdPartyCookies {
+    /// Sent (the default).
+    Allowed,
+    /// Not sent, nor stored.
+    Blocked,
 }
 
 impl UserPlay {

@@ -137,13 +137,14 @@ fn rule_needs(s: &Scenario, id: &str) -> Option<String> {
         }
         "silent.prompt-none"
             if !(event(EventAction::RevokeRefreshTokens)
+                || (feature(Feature::Spa) && s.tokens.spa_refresh_token_lifetime.is_some())
                 || fault(&|f| {
                     f.endpoint.value == FaultEndpoint::Token
                         && f.grant == Some(super::GrantSel::RefreshToken)
                         && f.respond.error.is_some()
                 })) =>
         {
-            Some("a refresh token the IdP refuses while the SSO session lives (a revoke_refresh_tokens event, or a refresh_token fault with an `error`)".into())
+            Some("a refresh token the IdP refuses while the SSO session lives (a revoke_refresh_tokens event, a refresh_token fault with an `error`, or the `spa` feature with a short `spa_refresh_token_lifetime`)".into())
         }
         "throttle.retry-after"
             if !fault(&|f| {
