@@ -6,6 +6,7 @@ pub mod adapters;
 pub mod browser;
 pub mod driver;
 pub mod expected;
+pub mod impersonation;
 pub mod library;
 pub mod observe;
 pub mod progress;

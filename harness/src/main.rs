@@ -92,6 +92,11 @@ struct ObserveArgs {
     /// Don't pass the app's output through to stderr.
     #[arg(long)]
     quiet: bool,
+    /// Answer as Entra (login.microsoftonline.com, ...) and Graph (graph.microsoft.com) by
+    /// their real names, through a proxy on loopback the app finds in HTTPS_PROXY, so the app
+    /// runs with its configuration unchanged (docs/impersonation.md).
+    #[arg(long)]
+    impersonate: bool,
     /// The app: CMD ARGS (after `--`).
     #[arg(last = true, required = true)]
     command: Vec<String>,
@@ -510,6 +515,7 @@ async fn observe(args: ObserveArgs) -> ExitCode {
         out: args.out.clone(),
         strict: args.strict,
         echo: !args.quiet,
+        impersonate: args.impersonate,
     };
     match harness::observe::observe(plan, mock_idp::cli::wait_for_signal()).await {
         Ok(r) => {

@@ -44,6 +44,9 @@ pub struct ObservePlan {
     pub strict: bool,
     /// Pass the app's output through to stderr.
     pub echo: bool,
+    /// Answer as Entra and Graph by their real names (through a proxy), for an app whose
+    /// configuration is left as it is: every tenant it names replays the scenario.
+    pub impersonate: bool,
 }
 
 /// The scenario observe mode plays when none is given: no faults, no events.
@@ -90,15 +93,21 @@ fn signal_group(pgid: Option<u32>, sig: nix::sys::signal::Signal) {
 }
 
 /// Plays the scenario's `wait` and `fire` steps on the clock (commands need a driver and are
-/// skipped); returns when the steps are done.
+/// skipped) in every tenant the app has reached; returns when the steps are done.
 async fn play(idp: &MockIdp, tenant: &str, scenario: &Scenario, transcript: &Transcript) {
     for step in &scenario.steps {
         let step = &step.value;
         if let Some(w) = step.wait {
             tokio::time::sleep(w.0).await;
         } else if let Some(ev) = &step.fire {
-            if let Err(e) = idp.fire_scenario_event(tenant, &ev.value) {
-                tracing::warn!(event = %ev.value, error = %e, "could not fire");
+            let mut tenants = idp.state().tenant_names();
+            if !tenants.iter().any(|t| t == tenant) {
+                tenants.push(tenant.to_string());
+            }
+            for t in tenants {
+                if let Err(e) = idp.fire_scenario_event(&t, &ev.value) {
+                    tracing::warn!(event = %ev.value, tenant = %t, error = %e, "could not fire");
+                }
             }
             transcript.push(TranscriptEvent::Fired {
                 name: ev.value.clone(),
@@ -122,20 +131,40 @@ pub async fn observe(
     if let Some(f) = plan.flow {
         scenario.flow.value = f;
     }
-    let idp = MockIdp::start(Options::default())
-        .await
-        .map_err(std::io::Error::other)?;
+    let idp = MockIdp::start(Options {
+        impersonate: plan.impersonate,
+        // Impersonating, the app names its own tenant: every tenant replays the scenario.
+        scenario: plan.impersonate.then(|| scenario.clone()),
+        ..Options::default()
+    })
+    .await
+    .map_err(std::io::Error::other)?;
     let tenant = format!("{}-{:06x}", scenario.name.value, rand_suffix());
     idp.load_scenario(&tenant, scenario.clone());
     let state = tempfile::Builder::new()
         .prefix("tokenstorm-observe-")
         .tempdir()?;
+    let mut env = environment(&idp, &scenario, &tenant, state.path());
+    // The trust bundle lives beside (not in) the app's state directory: it is not the app's.
+    let trust = tempfile::Builder::new()
+        .prefix("tokenstorm-trust-")
+        .tempdir()?;
+    if plan.impersonate {
+        let bundle = crate::impersonation::write_bundle(&idp, trust.path())?;
+        env.retain(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "SSL_CERT_FILE" | "REQUESTS_CA_BUNDLE" | "NODE_EXTRA_CA_CERTS"
+            )
+        });
+        env.extend(crate::impersonation::environment(&idp, &bundle));
+    }
     let clock = idp.state().clone();
     let transcript = Transcript::new(Arc::new(move || clock.now_us()));
 
     let mut cmd = tokio::process::Command::new(&plan.command.program);
     cmd.args(&plan.command.args)
-        .envs(environment(&idp, &scenario, &tenant, state.path()))
+        .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -208,7 +237,19 @@ pub async fn observe(
     });
     // Give the mock a moment to journal the last exchanges, then collect.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let journal = idp.journal_for(&tenant);
+    // Impersonating, the app chose its tenants (its own id, `common`, ...): the mock is this
+    // run's alone, so all of it is the app's.
+    let (journal, fired) = if plan.impersonate {
+        let fired = idp
+            .state()
+            .tenant_names()
+            .iter()
+            .flat_map(|t| idp.fired_events(t))
+            .collect();
+        (idp.journal(), fired)
+    } else {
+        (idp.journal_for(&tenant), idp.fired_events(&tenant))
+    };
     let run = ScenarioRun {
         state_files: snapshot_state(state.path(), &journal),
         scenario: scenario.clone(),
@@ -217,7 +258,7 @@ pub async fn observe(
         outcome: Outcome::Completed,
         journal,
         transcript: transcript.entries(),
-        fired: idp.fired_events(&tenant),
+        fired,
         duration: started.elapsed(),
     };
     let verdicts = judge(&Input::of(&run, true));

@@ -33,12 +33,30 @@ pub struct AppRegistration {
     /// cross-origin), as in Entra.
     #[serde(default)]
     pub spa_redirect_uris: Vec<String>,
+    /// Authenticates with a certificate (a `client_assertion` JWT) instead of a secret.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub certificate: bool,
+    /// Registered on first use (impersonation): its credential is the first one it presents,
+    /// and it learns each redirect URI it uses.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_use: bool,
+}
+
+/// The credential a token request presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential<'a> {
+    /// `client_secret` (body or Basic).
+    Secret(&'a str),
+    /// `client_assertion` (a signed JWT).
+    Assertion(&'a str),
+    /// Nothing (a public client).
+    None,
 }
 
 impl AppRegistration {
     /// Whether this is a public client.
     pub fn is_public(&self) -> bool {
-        self.secret.is_none()
+        self.secret.is_none() && !self.certificate
     }
 
     /// Whether `uri` matches a registered redirect URI: exactly, or for a registered loopback
@@ -95,6 +113,8 @@ pub fn default_apps(secret: String) -> Vec<AppRegistration> {
             ],
             app_roles: vec![],
             spa_redirect_uris: vec![],
+            certificate: false,
+            first_use: false,
         },
         AppRegistration {
             client_id: PUBLIC_CLIENT_ID.to_string(),
@@ -109,6 +129,8 @@ pub fn default_apps(secret: String) -> Vec<AppRegistration> {
             // The public client doubles as a single-page app served from a loopback origin
             // (`http://localhost:PORT`), so browser clients (MSAL.js) can be judged too.
             spa_redirect_uris: vec![PUBLIC_REDIRECT_URI.into()],
+            certificate: false,
+            first_use: false,
         },
     ]
 }

@@ -278,6 +278,9 @@ pub enum StartError {
     /// A non-loopback address without `allow_remote`.
     #[error("refusing to bind non-loopback address {0} without --allow-remote")]
     NotLoopback(std::net::SocketAddr),
+    /// Impersonation asked for without TLS.
+    #[error("impersonating Entra needs TLS: drop --no-tls")]
+    ImpersonationNeedsTls,
     /// Generating keys or certificates failed.
     #[error("cannot generate {what}: {message}")]
     Crypto {

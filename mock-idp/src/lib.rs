@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod faults;
+pub mod impersonate;
 pub mod journal;
 pub mod keys;
 pub mod params;
@@ -59,6 +60,9 @@ pub struct Options {
     pub tenant_config: TenantConfig,
     /// A scenario every tenant replays (each with its own clock, counters and state).
     pub scenario: Option<model::scenario::Scenario>,
+    /// Answer as Entra's and Graph's real host names through an HTTP proxy on loopback
+    /// ([`MockIdp::proxy_url`]), and register any client id on first use.
+    pub impersonate: bool,
 }
 
 impl Default for Options {
@@ -70,6 +74,7 @@ impl Default for Options {
             state_dir: None,
             tenant_config: TenantConfig::default(),
             scenario: None,
+            impersonate: false,
         }
     }
 }
@@ -83,6 +88,7 @@ pub struct MockIdp {
     client_secret: String,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    proxy: Option<SocketAddr>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -141,11 +147,14 @@ impl MockIdp {
         };
 
         let (acceptor, ca_pem, ca_path) = if opts.tls {
-            let extra: Vec<String> = if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+            let mut extra: Vec<String> = if addr.ip().is_loopback() || addr.ip().is_unspecified() {
                 vec![]
             } else {
                 vec![addr.ip().to_string()]
             };
+            if opts.impersonate {
+                extra.extend(impersonate::tls_names());
+            }
             let tls = tls::generate(&extra)?;
             let ca_path = state_dir.join("ca.pem");
             write_atomic(&ca_path, tls.ca_pem.as_bytes(), 0o644)?;
@@ -175,9 +184,26 @@ impl MockIdp {
             opts.tls,
         );
         idp.default_scenario = opts.scenario.clone();
+        idp.impersonate = opts.impersonate;
         let idp = Arc::new(idp);
         let (tx, rx) = watch::channel(false);
         let app = router(idp.clone());
+        let proxy = match (opts.impersonate, &acceptor) {
+            (false, _) => None,
+            (true, None) => return Err(StartError::ImpersonationNeedsTls),
+            (true, Some(tls)) => {
+                let at = impersonate::listen_addr(addr);
+                let l = TcpListener::bind(at)
+                    .await
+                    .map_err(|source| StartError::Bind { addr: at, source })?;
+                let bound = l
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { addr: at, source })?;
+                tokio::spawn(impersonate::serve(l, tls.clone(), app.clone(), rx.clone()));
+                tracing::info!(proxy = %bound, "impersonating Entra and Graph through the proxy");
+                Some(bound)
+            }
+        };
         let task = tokio::spawn(server::serve(listener, acceptor, app, rx));
         tracing::info!(base_url = %idp.base_url, "mock identity provider listening");
         Ok(MockIdp {
@@ -188,6 +214,7 @@ impl MockIdp {
             client_secret,
             shutdown: tx,
             task: Some(task),
+            proxy,
             _dir: dir,
         })
     }
@@ -215,6 +242,12 @@ impl MockIdp {
     /// `{base_url}/graph/v1.0`.
     pub fn graph_url(&self) -> String {
         self.idp.graph_url()
+    }
+
+    /// The impersonation proxy (`http://127.0.0.1:PORT`), when started with
+    /// [`Options::impersonate`].
+    pub fn proxy_url(&self) -> Option<String> {
+        self.proxy.map(|a| format!("http://{a}"))
     }
 
     /// The CA certificate (PEM), unless started without TLS.

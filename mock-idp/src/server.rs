@@ -29,6 +29,11 @@ impl ConnControl {
         self.reset.store(reset, Ordering::SeqCst);
         self.notify.notify_one();
     }
+
+    /// Resolves when a request asked for its connection to end.
+    pub(crate) async fn notified(&self) {
+        self.notify.notified().await;
+    }
 }
 
 /// How long a client may take to send a request head.

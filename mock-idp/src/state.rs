@@ -43,6 +43,10 @@ pub struct Idp {
     pub default_config: TenantConfig,
     /// Whether the server speaks TLS (cookies get `Secure`).
     pub tls: bool,
+    /// Answering as Entra's real host names: any client id is registered on first use.
+    pub impersonate: bool,
+    /// Apps registered on first use (when impersonating), by client id.
+    first_use: Mutex<HashMap<String, AppRegistration>>,
     started: Instant,
     seq: AtomicU64,
     journal: Mutex<Vec<JournalEntry>>,
@@ -73,6 +77,8 @@ impl Idp {
             default_tenant,
             default_config,
             tls,
+            impersonate: false,
+            first_use: Mutex::new(HashMap::new()),
             started: Instant::now(),
             seq: AtomicU64::new(0),
             journal: Mutex::new(Vec::new()),
@@ -128,8 +134,69 @@ impl Idp {
     }
 
     /// The app registration for a client id.
-    pub fn app(&self, client_id: &str) -> Option<&AppRegistration> {
-        self.apps.iter().find(|a| a.client_id == client_id)
+    pub fn app(&self, client_id: &str) -> Option<AppRegistration> {
+        self.apps
+            .iter()
+            .find(|a| a.client_id == client_id)
+            .cloned()
+            .or_else(|| lock(&self.first_use).get(client_id).cloned())
+    }
+
+    /// The app registration for a client id; when impersonating, an unknown client id is
+    /// registered on first use (and recorded in the log): a public client until it presents a
+    /// credential, which is then its credential for good; each redirect URI it uses is
+    /// registered (on both the public-client and single-page-app platforms).
+    pub fn app_on_first_use(
+        &self,
+        client_id: &str,
+        redirect_uri: Option<&str>,
+        credential: crate::config::Credential<'_>,
+    ) -> Option<AppRegistration> {
+        if let Some(a) = self.apps.iter().find(|a| a.client_id == client_id) {
+            return Some(a.clone());
+        }
+        let mut apps = lock(&self.first_use);
+        if !self.impersonate || !crate::request::plausible_client_id(client_id) {
+            return apps.get(client_id).cloned();
+        }
+        let app = apps.entry(client_id.to_string()).or_insert_with(|| {
+            tracing::info!(client_id, "registered an app on first use");
+            AppRegistration {
+                client_id: client_id.to_string(),
+                secret: None,
+                redirect_uris: vec![],
+                app_roles: vec![],
+                spa_redirect_uris: vec![],
+                certificate: false,
+                first_use: true,
+            }
+        });
+        if let Some(r) = redirect_uri.filter(|r| !app.redirect_matches(r)) {
+            tracing::info!(
+                client_id,
+                redirect_uri = r,
+                "registered a redirect URI on first use"
+            );
+            app.redirect_uris.push(r.to_string());
+            app.spa_redirect_uris.push(r.to_string());
+        }
+        if app.secret.is_none() && !app.certificate {
+            match credential {
+                crate::config::Credential::Secret(s) => {
+                    tracing::info!(client_id, "the app authenticates with a secret from now on");
+                    app.secret = Some(s.to_string());
+                }
+                crate::config::Credential::Assertion(_) => {
+                    tracing::info!(
+                        client_id,
+                        "the app authenticates with a certificate from now on"
+                    );
+                    app.certificate = true;
+                }
+                crate::config::Credential::None => {}
+            }
+        }
+        Some(app.clone())
     }
 
     /// The state of a tenant, created on first use with the default configuration (and the

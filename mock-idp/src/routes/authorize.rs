@@ -127,7 +127,11 @@ pub async fn authorize(
     Facts::of_form(&idp, &ctx.tenant, model::Endpoint::Authorize, &p, &headers).record(&ctx.record);
     let client_id = p.require("client_id")?.to_string();
     let app = idp
-        .app(&client_id)
+        .app_on_first_use(
+            &client_id,
+            p.get("redirect_uri"),
+            crate::config::Credential::None,
+        )
         .ok_or_else(|| OAuthError::unknown_client(&client_id, &ctx.tenant))?;
     let redirect_uri = p.require("redirect_uri")?.to_string();
     if !app.redirect_matches(&redirect_uri) {
@@ -284,7 +288,7 @@ pub async fn authorize(
     drop(st);
     let mut pairs = vec![("code", code.clone())];
     if p.get("client_info") == Some("1") {
-        pairs.push(("client_info", client_info(&oid, &ctx.tenant)));
+        pairs.push(("client_info", client_info(&oid, ctx.home_tenant(&idp))));
     }
     // Derived from the session id, never a part of it: it travels in URLs.
     pairs.push((

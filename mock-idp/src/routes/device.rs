@@ -44,16 +44,17 @@ pub async fn devicecode(
     .record(&ctx.record);
     let client_id = p.require("client_id")?.to_string();
     let scope_strings = split_scopes(p.get("scope"));
-    let app = idp
-        .app(&client_id)
-        .ok_or_else(|| OAuthError::unknown_client(&client_id, &ctx.tenant))?;
     // Entra allows the device flow for public clients; a confidential app must authenticate.
     let basic = basic_auth(&parts.headers)?;
     let secret = p
         .get("client_secret")
         .map(str::to_string)
         .or_else(|| basic.map(|(_, s)| s));
-    super::token::authenticate(app, secret.as_deref(), &model::GrantType::DeviceCode)?;
+    let credential = super::token::credential(&p, secret.as_deref())?;
+    let app = idp
+        .app_on_first_use(&client_id, None, credential)
+        .ok_or_else(|| OAuthError::unknown_client(&client_id, &ctx.tenant))?;
+    super::token::authenticate(&app, credential, &model::GrantType::DeviceCode, &ctx)?;
     parse_claims(p.get("claims"))?;
     if scope_strings.is_empty() {
         return Err(OAuthError::missing("scope"));

@@ -14,6 +14,17 @@ pub async fn openid_configuration(ctx: Ctx) -> Response {
     let base = &ctx.base;
     let auth = format!("{base}/{t}/oauth2/v2.0");
     let host = base.split("://").nth(1).unwrap_or(base);
+    // A multi-tenant authority's issuer is a template, as Entra writes it.
+    let issuer_tenant = if super::is_meta_tenant(t) {
+        "{tenantid}"
+    } else {
+        t.as_str()
+    };
+    let msgraph_host = if crate::impersonate::AUTHORITY_HOSTS.contains(&host) {
+        crate::impersonate::GRAPH_HOST.to_string()
+    } else {
+        format!("{host}/graph")
+    };
     Json(json!({
         "token_endpoint": format!("{auth}/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -23,7 +34,7 @@ pub async fn openid_configuration(ctx: Ctx) -> Response {
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": format!("{base}/{t}/v2.0"),
+        "issuer": format!("{base}/{issuer_tenant}/v2.0"),
         "request_uri_parameter_supported": false,
         "userinfo_endpoint": format!("{base}/oidc/userinfo"),
         "authorization_endpoint": format!("{auth}/authorize"),
@@ -38,7 +49,7 @@ pub async fn openid_configuration(ctx: Ctx) -> Response {
         "tenant_region_scope": "NA",
         "cloud_instance_name": "microsoftonline.com",
         "cloud_graph_host_name": "graph.windows.net",
-        "msgraph_host": format!("{host}/graph"),
+        "msgraph_host": msgraph_host,
         "rbac_url": "https://pas.windows.net",
     }))
     .into_response()
@@ -69,6 +80,36 @@ pub async fn instance(
         .filter(|t| super::valid_tenant(t))
         .unwrap_or(&idp.default_tenant)
         .to_string();
+    // Entra's own answer names its cloud's hosts; otherwise the mock's own name.
+    if let Some(entra) = ctx
+        .base
+        .strip_prefix("https://")
+        .filter(|h| crate::impersonate::AUTHORITY_HOSTS.contains(h))
+    {
+        let _ = entra;
+        return Ok(Json(json!({
+            "tenant_discovery_endpoint": format!("{}/{}/v2.0/.well-known/openid-configuration", ctx.base, tenant),
+            "api-version": "1.1",
+            "metadata": [
+                {
+                    "preferred_network": "login.microsoftonline.com",
+                    "preferred_cache": "login.windows.net",
+                    "aliases": ["login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"],
+                },
+                {
+                    "preferred_network": "login.partner.microsoftonline.cn",
+                    "preferred_cache": "login.partner.microsoftonline.cn",
+                    "aliases": ["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"],
+                },
+                {
+                    "preferred_network": "login.microsoftonline.us",
+                    "preferred_cache": "login.microsoftonline.us",
+                    "aliases": ["login.microsoftonline.us", "login.usgovcloudapi.net"],
+                },
+            ]
+        }))
+        .into_response());
+    }
     let host = idp
         .base_url
         .split("://")

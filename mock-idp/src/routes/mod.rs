@@ -91,7 +91,8 @@ pub struct Ctx {
 }
 
 /// The base URL for a request: its `Host` (or HTTP/2 `:authority`) when that names this server
-/// on a loopback name, else the server's own base URL.
+/// on a loopback name, or (impersonating) Entra's or Graph's real name, else the server's own
+/// base URL.
 fn request_base(idp: &Idp, parts: &Parts) -> String {
     let host = parts
         .uri
@@ -104,6 +105,12 @@ fn request_base(idp: &Idp, parts: &Parts) -> String {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         });
+    // Through the impersonation proxy, the app reached Entra's (or Graph's) real name.
+    if idp.impersonate {
+        if let Some(base) = host.as_deref().and_then(crate::impersonate::base_for_host) {
+            return base;
+        }
+    }
     let (scheme, rest) = idp.base_url.split_once("://").unwrap_or(("https", ""));
     let port = rest.rsplit(':').next().unwrap_or_default();
     if let Some(h) = host {
@@ -114,6 +121,27 @@ fn request_base(idp: &Idp, parts: &Parts) -> String {
         }
     }
     idp.base_url.clone()
+}
+
+impl Ctx {
+    /// The tenant tokens name (`tid`, and in `iss`): the path's, except that the multi-tenant
+    /// aliases `common`, `organizations` and `consumers` stand for the user's home tenant, as in
+    /// Entra.
+    pub fn home_tenant<'a>(&'a self, idp: &'a Idp) -> &'a str {
+        if is_meta_tenant(&self.tenant) {
+            &idp.default_tenant
+        } else {
+            &self.tenant
+        }
+    }
+}
+
+/// `common`, `organizations`, `consumers`: authorities that stand for whichever tenant the user
+/// is in.
+pub fn is_meta_tenant(t: &str) -> bool {
+    ["common", "organizations", "consumers"]
+        .iter()
+        .any(|m| t.eq_ignore_ascii_case(m))
 }
 
 impl FromRequestParts<Arc<Idp>> for Ctx {

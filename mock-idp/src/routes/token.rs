@@ -3,6 +3,7 @@
 
 use super::Ctx;
 use crate::config::AppRegistration;
+use crate::config::Credential;
 use crate::error::OAuthError;
 use crate::params::{read_form, scopes as split_scopes, Params};
 use crate::request::{basic_auth, capabilities, parse_claims, Facts};
@@ -18,13 +19,45 @@ use model::{Endpoint, Fingerprint, GrantType};
 use std::sync::Arc;
 
 /// Checks the client's credentials for a grant.
+/// The credential a request presents: a secret (body or Basic) or a client assertion.
+pub(super) fn credential<'a>(
+    p: &'a Params,
+    secret: Option<&'a str>,
+) -> Result<Credential<'a>, OAuthError> {
+    match (p.get("client_assertion"), secret) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            90072,
+            "The request presents both a client secret and a client assertion.",
+        )),
+        (Some(a), None) => {
+            let t = p.get("client_assertion_type").unwrap_or_default();
+            if t != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+                return Err(OAuthError::invalid_request(
+                    90031,
+                    format!("The client_assertion_type '{t}' is not supported; use urn:ietf:params:oauth:client-assertion-type:jwt-bearer."),
+                ));
+            }
+            Ok(Credential::Assertion(a))
+        }
+        (None, Some(s)) => Ok(Credential::Secret(s)),
+        (None, None) => Ok(Credential::None),
+    }
+}
+
 pub(super) fn authenticate(
     app: &AppRegistration,
-    secret: Option<&str>,
+    credential: Credential<'_>,
     grant: &GrantType,
+    ctx: &Ctx,
 ) -> Result<(), OAuthError> {
-    match (&app.secret, secret) {
-        (Some(expected), Some(given)) => {
+    let missing = || {
+        OAuthError::invalid_client(
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )
+    };
+    match (credential, &app.secret, app.certificate) {
+        (Credential::Secret(given), Some(expected), _) => {
             if constant_time_eq(expected.as_bytes(), given.as_bytes()) {
                 Ok(())
             } else {
@@ -34,22 +67,75 @@ pub(super) fn authenticate(
                 ))
             }
         }
-        (Some(_), None) => Err(OAuthError::invalid_client(
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        (Credential::Assertion(jwt), _, true) => check_assertion(jwt, &app.client_id, ctx),
+        (Credential::Assertion(_), Some(_), false) => Err(OAuthError::invalid_client(
+            700027,
+            "The certificate with identifier used to sign the client assertion is not registered on application.",
         )),
-        (None, Some(_)) => Err(OAuthError::invalid_client(
-            700025,
-            "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+        (Credential::Secret(_), None, true) => Err(OAuthError::invalid_client(
+            7000215,
+            "Invalid client secret provided. The application authenticates with a certificate.",
         )),
-        (None, None) => match grant {
-            GrantType::ClientCredentials | GrantType::JwtBearer => Err(OAuthError::invalid_client(
-                7000218,
-                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-            )),
+        (Credential::None, Some(_), _) | (Credential::None, None, true) => Err(missing()),
+        (Credential::Secret(_) | Credential::Assertion(_), None, false) => {
+            Err(OAuthError::invalid_client(
+                700025,
+                "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+            ))
+        }
+        (Credential::None, None, false) => match grant {
+            GrantType::ClientCredentials | GrantType::JwtBearer => Err(missing()),
             _ => Ok(()),
         },
     }
+}
+
+/// A client assertion (RFC 7523) as Entra checks it: a JWT whose `iss` and `sub` are the
+/// client id, with an `aud` and a current `exp` (and `nbf`). Its signature is not checked: the
+/// mock knows no certificate of an app registered on first use.
+fn check_assertion(jwt: &str, client_id: &str, ctx: &Ctx) -> Result<(), OAuthError> {
+    let malformed = || OAuthError::invalid_client(50027, "JWT token is invalid or malformed.");
+    let mut parts = jwt.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(malformed());
+    };
+    let claims: serde_json::Value = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(malformed)?;
+    let s = |k: &str| claims.get(k).and_then(serde_json::Value::as_str);
+    if s("iss") != Some(client_id) || s("sub") != Some(client_id) {
+        return Err(OAuthError::invalid_client(
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter.",
+        ));
+    }
+    if claims.get("aud").is_none() {
+        return Err(OAuthError::invalid_client(
+            700022,
+            "The client assertion has no audience: it must name the token endpoint.",
+        ));
+    }
+    let now = unix_now();
+    let exp = claims
+        .get("exp")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    let nbf = claims
+        .get("nbf")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    if exp <= now || nbf > now + 300 {
+        return Err(OAuthError::invalid_client(
+            700024,
+            format!("Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}."),
+        ));
+    }
+    let _ = ctx;
+    Ok(())
 }
 
 /// Compares secrets without leaking where they differ.
@@ -83,10 +169,20 @@ pub async fn token(
     let grant = GrantType::parse(&grant_raw);
     let claims = parse_claims(p.get("claims"))?;
     let caps = capabilities(claims.as_ref());
+    let secret = p
+        .get("client_secret")
+        .map(str::to_string)
+        .or_else(|| basic.as_ref().map(|(_, s)| s.clone()));
+    if let (Some(_), Some(_)) = (p.get("client_secret"), &basic) {
+        return Err(OAuthError::invalid_request(
+            90072,
+            "The request presents the client secret twice (body and Authorization header).",
+        ));
+    }
+    let credential = credential(&p, secret.as_deref())?;
     let app = idp
-        .app(&client_id)
-        .ok_or_else(|| OAuthError::unknown_client(&client_id, &ctx.tenant))?
-        .clone();
+        .app_on_first_use(&client_id, p.get("redirect_uri"), credential)
+        .ok_or_else(|| OAuthError::unknown_client(&client_id, &ctx.tenant))?;
     if let GrantType::Other(g) = &grant {
         return Err(OAuthError::new(
             axum::http::StatusCode::BAD_REQUEST,
@@ -95,17 +191,7 @@ pub async fn token(
             format!("The app requested an unsupported grant type '{g}'."),
         ));
     }
-    if let (Some(_), Some(_)) = (p.get("client_secret"), &basic) {
-        return Err(OAuthError::invalid_request(
-            90072,
-            "The request presents the client secret twice (body and Authorization header).",
-        ));
-    }
-    let secret = p
-        .get("client_secret")
-        .map(str::to_string)
-        .or_else(|| basic.map(|(_, s)| s));
-    authenticate(&app, secret.as_deref(), &grant)?;
+    authenticate(&app, credential, &grant, &ctx)?;
     let cae = caps.iter().any(|c| c == "cp1");
     // A browser's cross-origin `fetch` carries its page's origin: only a single-page app's
     // codes and refresh tokens may be redeemed that way, and only that way.
@@ -139,7 +225,7 @@ pub async fn token(
         &MintRequest {
             keys: &keys,
             base: &ctx.base,
-            tenant: &ctx.tenant,
+            tenant: ctx.home_tenant(&idp),
             client_id: &app.client_id,
             confidential: plan.confidential,
             scopes: &plan.scopes,
