@@ -145,6 +145,8 @@ pub async fn observe(
         .prefix("tokenstorm-observe-")
         .tempdir()?;
     let mut env = environment(&idp, &scenario, &tenant, state.path());
+    // A managed-identity app finds the mock where Azure would put its identity endpoint.
+    env.extend(idp.managed_identity_env(&tenant));
     // The trust bundle lives beside (not in) the app's state directory: it is not the app's.
     let trust = tempfile::Builder::new()
         .prefix("tokenstorm-trust-")

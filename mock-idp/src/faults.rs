@@ -83,6 +83,9 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
     };
     let facts = match bearer_facts {
         Some(f) => f,
+        None if crate::routes::managed_identity::is_managed_identity(parts.uri.path()) => {
+            crate::routes::managed_identity::facts(&tenant, parts.uri.query())
+        }
         None => {
             // Lenient where the route is strict (a duplicated parameter: the first wins), so
             // a request the route would refuse is still selected and journaled.

@@ -103,6 +103,15 @@ pub fn classify(path: &str) -> (Endpoint, Option<String>) {
         [t, "oauth2", "v2.0", "devicecode"] => (Endpoint::Devicecode, Some(t.to_string())),
         [t, "oauth2", "v2.0", "logout"] => (Endpoint::Logout, Some(t.to_string())),
         [t, "devicelogin"] => (Endpoint::DeviceLogin, Some(t.to_string())),
+        // Managed identity: the instance metadata service's path (the default tenant's, or a
+        // tenant's under AZURE_POD_IDENTITY_AUTHORITY_HOST) and App Service's identity endpoint.
+        ["metadata", "identity", "oauth2", "token"] => (
+            Endpoint::Token,
+            Some(crate::config::DEFAULT_TENANT.to_string()),
+        ),
+        [t, "metadata", "identity", "oauth2", "token"] | [t, "msi", "token"] => {
+            (Endpoint::Token, Some(t.to_string()))
+        }
         _ => (Endpoint::Unknown, None),
     }
 }

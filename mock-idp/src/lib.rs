@@ -260,6 +260,25 @@ impl MockIdp {
         self.ca_path.as_deref()
     }
 
+    /// What a managed-identity app is given to reach the mock as Azure would: App Service's
+    /// `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`, `MSI_ENDPOINT` and `MSI_SECRET` (their older
+    /// names), and `AZURE_POD_IDENTITY_AUTHORITY_HOST` (azure-identity's way to the instance
+    /// metadata service), all for `tenant`.
+    pub fn managed_identity_env(&self, tenant: &str) -> Vec<(String, String)> {
+        let endpoint = format!("{}/{tenant}/msi/token", self.idp.base_url);
+        let secret = self.idp.identity_header.clone();
+        vec![
+            ("IDENTITY_ENDPOINT".into(), endpoint.clone()),
+            ("IDENTITY_HEADER".into(), secret.clone()),
+            ("MSI_ENDPOINT".into(), endpoint),
+            ("MSI_SECRET".into(), secret),
+            (
+                "AZURE_POD_IDENTITY_AUTHORITY_HOST".into(),
+                format!("{}/{tenant}", self.idp.base_url),
+            ),
+        ]
+    }
+
     /// The admin API's bearer token.
     pub fn admin_token(&self) -> &str {
         &self.idp.admin_token

@@ -45,6 +45,9 @@ pub struct Idp {
     pub tls: bool,
     /// Answering as Entra's real host names: any client id is registered on first use.
     pub impersonate: bool,
+    /// The secret App Service's identity endpoint expects in `X-IDENTITY-HEADER` (the app gets
+    /// it in `IDENTITY_HEADER`).
+    pub identity_header: String,
     /// Apps registered on first use (when impersonating), by client id.
     first_use: Mutex<HashMap<String, AppRegistration>>,
     started: Instant,
@@ -78,6 +81,7 @@ impl Idp {
             default_config,
             tls,
             impersonate: false,
+            identity_header: crate::tokens::random_text(24),
             first_use: Mutex::new(HashMap::new()),
             started: Instant::now(),
             seq: AtomicU64::new(0),

@@ -33,6 +33,9 @@ pub enum GrantType {
     DeviceCode,
     /// `urn:ietf:params:oauth:grant-type:jwt-bearer` (on-behalf-of)
     JwtBearer,
+    /// A managed identity's token, from the instance metadata service or App Service's
+    /// identity endpoint (no `grant_type` on the wire).
+    ManagedIdentity,
     /// Anything else, as sent.
     Other(String),
 }

@@ -5,14 +5,16 @@ use model::verdict::secs;
 use model::{Endpoint, JournalEntry};
 use serde_json::Value;
 
-/// `cae.capable`: every token request declares the `cp1` capability.
+/// `cae.capable`: every token request declares the `cp1` capability (a managed identity's
+/// request has no way to: it is not judged).
 pub fn cae_capable(input: &Input<'_>) -> Finding {
     let reqs: Vec<_> = input
         .client_requests()
         .filter(|e| e.endpoint == Endpoint::Token)
+        .filter(|e| e.grant_type != Some(model::GrantType::ManagedIdentity))
         .collect();
     if reqs.is_empty() {
-        return Finding::na("the client made no token request");
+        return Finding::na("the client made no token request that could declare cp1");
     }
     let missing: Vec<_> = reqs
         .iter()

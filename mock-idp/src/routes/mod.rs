@@ -7,6 +7,7 @@ mod cors;
 mod device;
 mod discovery;
 mod graph;
+pub(crate) mod managed_identity;
 mod token;
 
 use crate::error::OAuthError;
@@ -47,6 +48,15 @@ pub fn router(idp: Arc<Idp>) -> Router {
         .route("/{tenant}/oauth2/v2.0/devicecode", post(device::devicecode))
         .route("/{tenant}/devicelogin", get(device::devicelogin))
         .route("/oidc/userinfo", get(graph::userinfo).post(graph::userinfo))
+        .route(
+            "/metadata/identity/oauth2/token",
+            get(managed_identity::token),
+        )
+        .route(
+            "/{tenant}/metadata/identity/oauth2/token",
+            get(managed_identity::token),
+        )
+        .route("/{tenant}/msi/token", get(managed_identity::token))
         .nest("/graph/v1.0", graph::router())
         .nest("/_tokenstorm", admin::router(idp.clone()))
         .fallback(not_found)

@@ -209,7 +209,7 @@ pub async fn token(
         GrantType::RefreshToken => refresh_token(&mut st, &app, &p, cae, origin.as_deref())?,
         GrantType::DeviceCode => device_code(&idp, &mut st, &app, &p, cae)?,
         GrantType::JwtBearer => on_behalf_of(&idp, &mut st, &app, &p, cae)?,
-        GrantType::Other(_) => unreachable_grant()?,
+        GrantType::Other(_) | GrantType::ManagedIdentity => unreachable_grant()?,
     };
     let mut plan = plan;
     if plan.user.is_none() {
