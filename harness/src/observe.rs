@@ -53,7 +53,7 @@ pub struct ObservePlan {
 pub fn quiet_scenario(flow: Flow) -> Result<Scenario, model::scenario::ScenarioErrors> {
     model::scenario::parse(
         &format!(
-            "name: observe\nsummary: No faults and no events; how the app behaves on a good day.\nflow: {}\nrules: [client.liveness]\nsteps: []\n",
+            "name: observe\nsummary: No faults and no events; how the app behaves on a good day.\nflow: {}\nrules: [client.liveness]\nsteps:\n  - wait: 1s\n",
             flow.as_str()
         ),
         "builtin:observe",
@@ -115,6 +115,33 @@ async fn play(idp: &MockIdp, tenant: &str, scenario: &Scenario, transcript: &Tra
         }
     }
     std::future::pending::<()>().await;
+}
+
+/// Plays the user for device codes, as the scenario's `user` says (approve by default, after
+/// `device_code_delay` or 2 s): an app that signs in by device code runs unmodified. Each
+/// code is answered once, through the mock's verification page, as a user would.
+async fn device_user(idp: &MockIdp, scenario: &Scenario) {
+    use crate::driver::UserAgent;
+    let mut play = scenario.user.clone();
+    if play.device_code_delay.is_none() {
+        play.device_code_delay = Some(model::scenario::Dur(Duration::from_secs(2)));
+    }
+    let Ok(browser) = crate::browser::Browser::new(idp.base_url(), idp.ca_cert_pem(), play) else {
+        return std::future::pending().await;
+    };
+    let mut answered = std::collections::HashSet::new();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        for (_, code, uri) in idp.pending_device_codes() {
+            if answered.insert(code.clone()) {
+                let b = browser.clone();
+                tokio::spawn(async move {
+                    let did = b.device_code(code, uri).await;
+                    tracing::info!(%did, "observe: the user answered a device code");
+                });
+            }
+        }
+    }
 }
 
 /// Runs the app under observation; returns the report (also written to `plan.out`).
@@ -204,6 +231,7 @@ pub async fn observe(
         _ = tokio::time::sleep(plan.timeout) => End::TimedOut,
         _ = interrupt => End::Interrupted,
         _ = play(&idp, &tenant, &scenario, &transcript) => End::TimedOut,
+        _ = device_user(&idp, &scenario) => End::TimedOut,
     };
     let code = match end {
         End::Exited(code) => code,
@@ -276,4 +304,23 @@ pub async fn observe(
     );
     report::write_all(&plan.out, &r)?;
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quiet_scenario_parses_for_every_flow() {
+        for f in [
+            Flow::ClientCredentials,
+            Flow::AuthCode,
+            Flow::DeviceCode,
+            Flow::Obo,
+        ] {
+            let s = quiet_scenario(f).unwrap_or_else(|e| panic!("{}: {e}", f.as_str()));
+            assert_eq!(s.flow.value, f);
+            assert!(s.faults.is_empty() && s.events.is_empty());
+        }
+    }
 }

@@ -279,6 +279,28 @@ impl MockIdp {
         ]
     }
 
+    /// Device codes waiting for their user, as (tenant, user code, verification URI), oldest
+    /// tenant name first.
+    pub fn pending_device_codes(&self) -> Vec<(String, String, String)> {
+        let mut v = Vec::new();
+        for t in self.idp.tenant_names() {
+            let Some(tenant) = self.idp.existing_tenant(&t) else {
+                continue;
+            };
+            let st = state::lock(&tenant.state);
+            for g in st.device_codes.values() {
+                if g.status == state::DeviceStatus::Pending {
+                    v.push((
+                        t.clone(),
+                        g.user_code.clone(),
+                        format!("{}/{t}/devicelogin", self.idp.base_url),
+                    ));
+                }
+            }
+        }
+        v
+    }
+
     /// The admin API's bearer token.
     pub fn admin_token(&self) -> &str {
         &self.idp.admin_token
