@@ -18,6 +18,7 @@ pub struct Browser {
     base_url: String,
     cookies: Arc<Mutex<BTreeMap<String, String>>>,
     play: UserPlay,
+    impersonating: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -25,11 +26,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Browser {
-    /// A browser that trusts the mock's CA (PEM) and plays the scenario's user.
-    pub fn new(base_url: &str, ca_pem: Option<&str>, play: UserPlay) -> Result<Browser, String> {
+    /// A browser that trusts the mock's CA (PEM) and plays the scenario's user; with the
+    /// impersonation proxy, it reaches Entra's real names through it, as the app does.
+    pub fn new(
+        base_url: &str,
+        ca_pem: Option<&str>,
+        proxy: Option<&str>,
+        play: UserPlay,
+    ) -> Result<Browser, String> {
         let mut b = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30));
+        if let Some(p) = proxy {
+            b = b.proxy(reqwest::Proxy::https(p).map_err(|e| e.to_string())?);
+        }
         if let Some(pem) = ca_pem {
             let ca = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
             b = b.tls_certs_only([ca]);
@@ -39,6 +49,7 @@ impl Browser {
             base_url: base_url.to_string(),
             cookies: Arc::default(),
             play,
+            impersonating: proxy.is_some(),
         })
     }
 
@@ -48,6 +59,13 @@ impl Browser {
     }
 
     fn on_mock(&self, url: &str) -> bool {
+        if self.impersonating
+            && mock_idp::impersonate::AUTHORITY_HOSTS
+                .iter()
+                .any(|h| url.starts_with(&format!("https://{h}/")))
+        {
+            return true;
+        }
         // The mock answers on 127.0.0.1, localhost and [::1] at its port.
         let port = self.base_url.rsplit(':').next().unwrap_or_default();
         ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| {

@@ -136,6 +136,11 @@ struct RunArgs {
     /// SHOULD rules fail the run too.
     #[arg(long)]
     strict: bool,
+    /// Answer as Entra (login.microsoftonline.com, ...) and Graph (graph.microsoft.com) by
+    /// their real names through a proxy on loopback: the client is given those URLs, the
+    /// proxy (HTTPS_PROXY) and a CA bundle with the run's CA (docs/impersonation.md).
+    #[arg(long)]
+    impersonate: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -318,7 +323,10 @@ async fn run(args: RunArgs) -> ExitCode {
         expected_failures: args.expected_failures.as_deref(),
         baseline: args.baseline.as_deref(),
     }) {
-        Ok(p) => p,
+        Ok(p) => harness::run::Plan {
+            impersonate: args.impersonate,
+            ..p
+        },
         Err(e) => {
             eprintln!("tokenstorm: {e}");
             return ExitCode::from(2);

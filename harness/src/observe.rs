@@ -126,7 +126,8 @@ async fn device_user(idp: &MockIdp, scenario: &Scenario) {
     if play.device_code_delay.is_none() {
         play.device_code_delay = Some(model::scenario::Dur(Duration::from_secs(2)));
     }
-    let Ok(browser) = crate::browser::Browser::new(idp.base_url(), idp.ca_cert_pem(), play) else {
+    let Ok(browser) = crate::browser::Browser::new(idp.base_url(), idp.ca_cert_pem(), None, play)
+    else {
         return std::future::pending().await;
     };
     let mut answered = std::collections::HashSet::new();
@@ -171,23 +172,16 @@ pub async fn observe(
     let state = tempfile::Builder::new()
         .prefix("tokenstorm-observe-")
         .tempdir()?;
-    let mut env = environment(&idp, &scenario, &tenant, state.path());
-    // A managed-identity app finds the mock where Azure would put its identity endpoint.
-    env.extend(idp.managed_identity_env(&tenant));
     // The trust bundle lives beside (not in) the app's state directory: it is not the app's.
     let trust = tempfile::Builder::new()
         .prefix("tokenstorm-trust-")
         .tempdir()?;
-    if plan.impersonate {
-        let bundle = crate::impersonation::write_bundle(&idp, trust.path())?;
-        env.retain(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "SSL_CERT_FILE" | "REQUESTS_CA_BUNDLE" | "NODE_EXTRA_CA_CERTS"
-            )
-        });
-        env.extend(crate::impersonation::environment(&idp, &bundle));
-    }
+    let bundle = if plan.impersonate {
+        Some(crate::impersonation::write_bundle(&idp, trust.path())?)
+    } else {
+        None
+    };
+    let env = environment(&idp, &scenario, &tenant, state.path(), bundle.as_deref());
     let clock = idp.state().clone();
     let transcript = Transcript::new(Arc::new(move || clock.now_us()));
 

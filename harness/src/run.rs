@@ -33,6 +33,8 @@ pub struct Plan {
     pub library: Vec<String>,
     /// `--baseline`: the earlier report to compare with.
     pub baseline: Option<Report>,
+    /// `--impersonate`: the mock answers as Entra and Graph by their real names.
+    pub impersonate: bool,
 }
 
 /// Why a plan could not be made (exit 2).
@@ -161,6 +163,7 @@ pub fn plan(flags: &Flags<'_>) -> Result<Plan, PlanError> {
         shard: shard.map(str::to_string),
         library: library_names,
         baseline,
+        impersonate: false,
     })
 }
 
@@ -207,15 +210,31 @@ pub async fn execute(
 ) -> std::io::Result<Report> {
     let started = Instant::now();
     let idp = Arc::new(
-        MockIdp::start(Options::default())
-            .await
-            .map_err(std::io::Error::other)?,
+        MockIdp::start(Options {
+            impersonate: plan.impersonate,
+            ..Options::default()
+        })
+        .await
+        .map_err(std::io::Error::other)?,
     );
+    // Impersonating: the CA bundle clients trust (the system's CAs and this run's), beside the
+    // run, not in any client's state directory.
+    let trust = tempfile::Builder::new()
+        .prefix("tokenstorm-trust-")
+        .tempdir()?;
+    let impersonation = if plan.impersonate {
+        Some(crate::impersonation::write_bundle(&idp, trust.path())?)
+    } else {
+        None
+    };
     let done: Arc<Mutex<Vec<ScenarioReport>>> = Arc::default();
     let progress = crate::progress::Progress::new(plan.scenarios.len());
     let ticker = progress.spawn_ticker();
     let sem = Arc::new(tokio::sync::Semaphore::new(plan.jobs));
-    let opts = RunOptions::default();
+    let opts = RunOptions {
+        impersonation,
+        ..RunOptions::default()
+    };
     let work = {
         let done = done.clone();
         let progress = progress.clone();

@@ -33,6 +33,9 @@ pub struct RunOptions {
     pub shutdown_grace: Duration,
     /// Where state directories are made (a temporary directory when `None`).
     pub state_root: Option<PathBuf>,
+    /// Impersonating Entra and Graph: the CA bundle (system CAs and the run's) the client is
+    /// told to trust; the client is given Entra's and Graph's real URLs and the proxy.
+    pub impersonation: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -41,6 +44,7 @@ impl Default for RunOptions {
             hello_deadline: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             state_root: None,
+            impersonation: None,
         }
     }
 }
@@ -85,6 +89,7 @@ pub(crate) fn environment(
     s: &Scenario,
     tenant: &str,
     state_dir: &Path,
+    impersonation: Option<&Path>,
 ) -> Vec<(String, String)> {
     let r = idp.ready();
     let confidential = matches!(s.flow.value, Flow::ClientCredentials | Flow::Obo);
@@ -96,8 +101,27 @@ pub(crate) fn environment(
     } else {
         (r.clients.public.client_id.clone(), None)
     };
+    // Impersonating, the client is given Entra's and Graph's real names.
+    let (authority, graph, userinfo) = match impersonation {
+        Some(_) => (
+            format!(
+                "https://{}/{tenant}",
+                mock_idp::impersonate::AUTHORITY_HOSTS[0]
+            ),
+            format!("https://{}/v1.0", mock_idp::impersonate::GRAPH_HOST),
+            format!(
+                "https://{}/oidc/userinfo",
+                mock_idp::impersonate::GRAPH_HOST
+            ),
+        ),
+        None => (
+            idp.authority(tenant),
+            idp.graph_url(),
+            format!("{}/oidc/userinfo", idp.base_url()),
+        ),
+    };
     let mut env = vec![
-        ("TOKENSTORM_AUTHORITY".to_string(), idp.authority(tenant)),
+        ("TOKENSTORM_AUTHORITY".to_string(), authority),
         ("TOKENSTORM_CLIENT_ID".to_string(), client_id),
         (
             "TOKENSTORM_REDIRECT_URI".to_string(),
@@ -108,11 +132,8 @@ pub(crate) fn environment(
             default_scopes(s.flow.value).to_string(),
         ),
         ("TOKENSTORM_FLOW".to_string(), s.flow.as_str().to_string()),
-        ("TOKENSTORM_GRAPH_URL".to_string(), idp.graph_url()),
-        (
-            "TOKENSTORM_USERINFO_URL".to_string(),
-            format!("{}/oidc/userinfo", idp.base_url()),
-        ),
+        ("TOKENSTORM_GRAPH_URL".to_string(), graph),
+        ("TOKENSTORM_USERINFO_URL".to_string(), userinfo),
         (
             "TOKENSTORM_STATE_DIR".to_string(),
             state_dir.display().to_string(),
@@ -124,15 +145,25 @@ pub(crate) fn environment(
     }
     if let Some(ca) = idp.ca_cert_path() {
         let ca = ca.display().to_string();
-        for k in [
-            "TOKENSTORM_CA_BUNDLE",
-            "SSL_CERT_FILE",
-            "REQUESTS_CA_BUNDLE",
-            "NODE_EXTRA_CA_CERTS",
-        ] {
+        let only_ours: &[&str] = if impersonation.is_some() {
+            &["TOKENSTORM_CA_BUNDLE"]
+        } else {
+            &[
+                "TOKENSTORM_CA_BUNDLE",
+                "SSL_CERT_FILE",
+                "REQUESTS_CA_BUNDLE",
+                "NODE_EXTRA_CA_CERTS",
+            ]
+        };
+        for k in only_ours {
             env.push((k.to_string(), ca.clone()));
         }
     }
+    if let Some(bundle) = impersonation {
+        env.extend(crate::impersonation::environment(idp, bundle));
+    }
+    // A managed-identity app finds the mock where Azure would put its identity endpoint.
+    env.extend(idp.managed_identity_env(tenant));
     env
 }
 
@@ -338,7 +369,12 @@ pub async fn run_scenario(
     };
     let clock_state = idp.state().clone();
     let transcript = Transcript::new(Arc::new(move || clock_state.now_us()));
-    let browser = match Browser::new(idp.base_url(), idp.ca_cert_pem(), scenario.user.clone()) {
+    let browser = match Browser::new(
+        idp.base_url(),
+        idp.ca_cert_pem(),
+        idp.proxy_url().as_deref(),
+        scenario.user.clone(),
+    ) {
         Ok(b) => Arc::new(b),
         Err(e) => {
             return ScenarioRun {
@@ -360,7 +396,13 @@ pub async fn run_scenario(
     let launch = Launch {
         program: client.program.clone(),
         args: client.args.clone(),
-        env: environment(idp, scenario, &tenant, state.path()),
+        env: environment(
+            idp,
+            scenario,
+            &tenant,
+            state.path(),
+            opts.impersonation.as_deref(),
+        ),
         cwd: None,
     };
     let mut session = Session {

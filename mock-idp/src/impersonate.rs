@@ -256,13 +256,17 @@ impl Proxy {
     }
 }
 
-/// Graph's own paths (`/v1.0/me`) are the mock's Graph (`/graph/v1.0/me`).
+/// Graph's own paths (`/v1.0/me`) are the mock's Graph (`/graph/v1.0/me`); its UserInfo
+/// endpoint (`/oidc/userinfo`) is the mock's as it is.
 fn graph_path(req: &mut Request<Incoming>) {
     let pq = req
         .uri()
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
+    if pq.starts_with("/oidc/") {
+        return;
+    }
     if let Ok(u) = format!("/graph{pq}").parse() {
         *req.uri_mut() = u;
     }

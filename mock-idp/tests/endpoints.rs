@@ -314,6 +314,23 @@ async fn token_endpoint_errors_are_entra_shaped() {
         .await
         .unwrap();
     entra_error(r, 400, "invalid_scope", 1002012).await;
+    // OIDC scopes beside /.default (MSAL for Go and Java add them): ignored, an app token only.
+    let r = http
+        .post(format!("{}/oauth2/v2.0/token", idp.authority("cc-oidc")))
+        .form(&cc(vec![(
+            "scope",
+            "https://graph.microsoft.com/.default openid offline_access profile".into(),
+        )]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    assert!(t["access_token"].is_string());
+    assert!(
+        t.get("refresh_token").is_none() && t.get("id_token").is_none(),
+        "{t}"
+    );
     // Two resources.
     let r = http
         .post(&url)

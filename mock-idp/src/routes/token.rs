@@ -308,7 +308,9 @@ fn not_spa(origin: &str) -> OAuthError {
 fn client_credentials(app: &AppRegistration, p: &Params, cae: bool) -> Result<Plan, OAuthError> {
     let scope_strings = split_scopes(Some(p.require("scope")?));
     let rs = ResourceScopes::parse(&scope_strings)?;
-    if !rs.is_default() || rs.permissions.len() != 1 || !rs.oidc.is_empty() {
+    // OIDC scopes beside `/.default` are ignored, as Entra does: MSAL for Go and Java send
+    // `openid profile offline_access` with every request (no ID or refresh token comes back).
+    if !rs.is_default() || rs.permissions.len() != 1 {
         return Err(OAuthError::invalid_scope(
             1002012,
             format!(
