@@ -1,6 +1,6 @@
-//! The adapters over real MSAL libraries (`adapters/msal-python`, `adapters/msal-node`) run the
-//! whole built-in library through `tokenstorm run --client NAME`, installed on first use as a
-//! user gets them, and every verdict is compared with the checked-in expectation: the
+//! The adapters over real MSAL libraries (`adapters/msal-python`, `adapters/msal-node`,
+//! `adapters/msal-go`) run the whole built-in library through `tokenstorm run --client NAME`,
+//! installed on first use as a user gets them, and every verdict is compared with the checked-in expectation: the
 //! adapter's `expected-failures.yaml`, each entry with the library behaviour that explains it.
 //! A new fail, a fail that went away (a stale entry), a crash or a protocol error fails the
 //! test: verdicts may not change in either direction unnoticed.
@@ -88,10 +88,13 @@ fn judge(adapter: &str) {
     // The library ran for real: every scenario with the adapter's flows was applicable, and
     // the requests came from the real library (its SKU in the journal).
     assert!(s["passed"].as_u64().unwrap() > 20, "{adapter}: {s}");
-    let sku = if adapter == "msal-python" {
-        "MSAL.Python"
-    } else {
-        "msal.js.node"
+    let sku = match adapter {
+        "msal-python" => "MSAL.Python",
+        "msal-node" => "msal.js.node",
+        "msal-go" => "MSAL.Go",
+        "msal-java" => "MSAL.Java",
+        "msal-browser" => "msal.js.browser",
+        other => panic!("no SKU known for {other}"),
     };
     let journal =
         std::fs::read_to_string(out.path().join("journal/cache-reuse-app-token.jsonl")).unwrap();
@@ -251,6 +254,11 @@ fn msal_python_verdicts_match_its_expectations() {
 #[test]
 fn msal_node_verdicts_match_its_expectations() {
     judge("msal-node");
+}
+
+#[test]
+fn msal_go_verdicts_match_its_expectations() {
+    judge("msal-go");
 }
 
 /// Observe mode on real MSAL: a plain script (no driver protocol) judged by the journal-only

@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// Replay this scenario's faults, events and token shaping in every tenant.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
+    /// Also answer as Entra (login.microsoftonline.com, ...) and Graph (graph.microsoft.com) by
+    /// their real names, through a proxy on loopback: point an app's HTTPS_PROXY at it and make
+    /// it trust the CA (docs/impersonation.md).
+    #[arg(long)]
+    pub impersonate: bool,
 }
 
 /// Why serving stopped early.
@@ -53,6 +58,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         allow_remote: args.allow_remote,
         state_dir: args.state_dir,
         scenario,
+        impersonate: args.impersonate,
         ..Default::default()
     })
     .await
@@ -66,6 +72,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     println!("  graph      {}", ready.graph_url);
     if let Some(ca) = &ready.ca_cert {
         println!("  ca_cert    {}", ca.display());
+    }
+    if let Some(proxy) = &ready.proxy_url {
+        println!("  proxy      {proxy} (login.microsoftonline.com, graph.microsoft.com, ...: set HTTPS_PROXY and trust ca_cert)");
     }
     if let Some(path) = &args.ready_file {
         println!(

@@ -380,6 +380,7 @@ impl MockIdp {
                 username: user.username.clone(),
                 oid: user.oid.clone(),
             },
+            proxy_url: self.proxy_url(),
         }
     }
 

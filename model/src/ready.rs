@@ -24,6 +24,10 @@ pub struct ReadyFile {
     pub clients: ReadyClients,
     /// The default user.
     pub user: ReadyUser,
+    /// The impersonation proxy (`http://127.0.0.1:PORT`), when the mock answers as Entra and
+    /// Graph by their real names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
 }
 
 /// The default app registrations of the ready file.
