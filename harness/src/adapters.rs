@@ -50,6 +50,27 @@ pub enum AdapterError {
     },
 }
 
+/// What an adapter asks of a run unless the command line says otherwise: its optional
+/// `adapter.json` beside the install script.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunDefaults {
+    /// Judge it through impersonation: it uses its library with default settings, so it reaches
+    /// Entra and Graph by their real names (`--impersonate`).
+    pub impersonate: bool,
+    /// At most this many scenarios at once (`--jobs`): a real browser per scenario is heavy.
+    pub jobs: Option<usize>,
+}
+
+/// An adapter made ready: how to start it, and what it asks of the run.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The command.
+    pub command: ClientCommand,
+    /// Its defaults.
+    pub defaults: RunDefaults,
+}
+
 /// The adapters this build embeds.
 pub fn names() -> Vec<&'static str> {
     let mut v: Vec<&str> = ADAPTER_FILES
@@ -136,7 +157,7 @@ pub fn materialize(name: &str, dir: &Path) -> Result<(), AdapterError> {
 
 /// Makes the named adapter ready (files written, pinned dependencies installed) and returns
 /// how to start it. The install script's progress goes to stderr.
-pub fn prepare(name: &str) -> Result<ClientCommand, AdapterError> {
+pub fn prepare(name: &str) -> Result<Prepared, AdapterError> {
     if !names().contains(&name) {
         return Err(AdapterError::Unknown {
             name: name.to_string(),
@@ -165,5 +186,19 @@ pub fn prepare(name: &str) -> Result<ClientCommand, AdapterError> {
             status: status.to_string(),
         });
     }
-    Ok(command(&dir))
+    let defaults = match std::fs::read(dir.join("adapter.json")) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| AdapterError::Io {
+            name: name.to_string(),
+            dir: dir.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("adapter.json: {e}"),
+            ),
+        })?,
+        Err(_) => RunDefaults::default(),
+    };
+    Ok(Prepared {
+        command: command(&dir),
+        defaults,
+    })
 }

@@ -24,8 +24,12 @@ fn system_bundle() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Writes `dir/ca-bundle.pem`: the system's CAs and the run's CA; returns its path.
+/// Writes `dir/ca-bundle.pem`: the system's CAs and the run's CA (and, with a JDK here, the
+/// JVM's trust store and options beside it); returns its path.
 pub fn write_bundle(idp: &MockIdp, dir: &Path) -> std::io::Result<PathBuf> {
+    if let Some(opts) = write_jvm_options(idp, dir) {
+        std::fs::write(dir.join("jvm-options"), opts)?;
+    }
     let mut pem = system_bundle()
         .and_then(|p| std::fs::read_to_string(p).ok())
         .unwrap_or_default();
@@ -39,11 +43,103 @@ pub fn write_bundle(idp: &MockIdp, dir: &Path) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
+/// The password of the JVM trust store written for a run (a trust store holds only public
+/// certificates; `changeit` is the JDK's own default).
+const JVM_STORE_PASSWORD: &str = "changeit";
+
+/// The JDK's `cacerts` and `keytool`, from `JAVA_HOME` or the `java` on `PATH`.
+fn jdk() -> Option<(PathBuf, PathBuf)> {
+    let home = std::env::var_os("JAVA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let java = std::env::var_os("PATH").and_then(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join("java"))
+                    .find(|j| j.is_file())
+            })?;
+            // bin/java -> the JDK's home (following the alternatives symlinks).
+            Some(
+                std::fs::canonicalize(java)
+                    .ok()?
+                    .parent()?
+                    .parent()?
+                    .to_path_buf(),
+            )
+        })?;
+    let cacerts = home.join("lib/security/cacerts");
+    let keytool = home.join("bin/keytool");
+    (cacerts.is_file() && keytool.is_file()).then_some((cacerts, keytool))
+}
+
+/// Writes `dir/jvm-truststore.p12`, the JDK's CAs and the run's CA, when a JDK is here; returns
+/// the `JAVA_TOOL_OPTIONS` that make a JVM use it and the proxy (the JVM reads neither
+/// `HTTPS_PROXY` nor `SSL_CERT_FILE`).
+pub fn write_jvm_options(idp: &MockIdp, dir: &Path) -> Option<String> {
+    let proxy = idp.proxy_url()?;
+    let port = proxy.rsplit(':').next()?.to_string();
+    let (cacerts, keytool) = jdk()?;
+    let store = dir.join("jvm-truststore.p12");
+    let ca = idp.ca_cert_path()?;
+    let quiet = |c: &mut std::process::Command| {
+        c.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let copied = quiet(
+        std::process::Command::new(&keytool)
+            .args(["-importkeystore", "-noprompt", "-srckeystore"])
+            .arg(&cacerts)
+            .args(["-srcstorepass", JVM_STORE_PASSWORD, "-destkeystore"])
+            .arg(&store)
+            .args([
+                "-deststoretype",
+                "PKCS12",
+                "-deststorepass",
+                JVM_STORE_PASSWORD,
+            ]),
+    );
+    let added = copied
+        && quiet(
+            std::process::Command::new(&keytool)
+                .args([
+                    "-importcert",
+                    "-noprompt",
+                    "-alias",
+                    "tokenstorm-run-ca",
+                    "-file",
+                ])
+                .arg(ca)
+                .arg("-keystore")
+                .arg(&store)
+                .args(["-storetype", "PKCS12", "-storepass", JVM_STORE_PASSWORD]),
+        );
+    if !added {
+        tracing::warn!(
+            "could not write a JVM trust store with keytool; Java apps will not trust the mock"
+        );
+        return None;
+    }
+    Some(format!(
+        "-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort={port} -Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort={port} -Dhttp.nonProxyHosts=localhost|127.0.0.1 -Djavax.net.ssl.trustStore={} -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword={JVM_STORE_PASSWORD}",
+        store.display()
+    ))
+}
+
 /// The variables that send an app through the impersonation proxy and make it trust the run's
 /// CA: proxy variables in both spellings (loopback excepted, so the mock's own URLs go direct),
-/// and the trust variables of OpenSSL, Python (requests, httpx), curl, Go and Node.
+/// and the trust variables of OpenSSL, Python (requests, httpx), curl, Go and Node; for a JVM,
+/// `JAVA_TOOL_OPTIONS` when [`write_jvm_options`] wrote its trust store (`jvm`).
 pub fn environment(idp: &MockIdp, bundle: &Path) -> Vec<(String, String)> {
     let mut env = Vec::new();
+    if let Some(opts) = bundle
+        .parent()
+        .map(|d| d.join("jvm-options"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+    {
+        env.push(("JAVA_TOOL_OPTIONS".to_string(), opts));
+    }
     if let Some(proxy) = idp.proxy_url() {
         for k in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] {
             env.push((k.to_string(), proxy.clone()));

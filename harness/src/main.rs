@@ -295,6 +295,8 @@ fn scenarios(cmd: ScenariosCommand) -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> ExitCode {
+    // What a built-in adapter asks of the run (its adapter.json), unless the flags say otherwise.
+    let mut defaults = harness::adapters::RunDefaults::default();
     let client_cmd = match (&args.client_cmd, args.client.as_str()) {
         (Some(c), _) => c.clone(),
         (None, "reference") => match reference_client() {
@@ -305,7 +307,10 @@ async fn run(args: RunArgs) -> ExitCode {
             }
         },
         (None, other) => match harness::adapters::prepare(other) {
-            Ok(c) => shell_words::join(std::iter::once(c.program).chain(c.args)),
+            Ok(p) => {
+                defaults = p.defaults;
+                shell_words::join(std::iter::once(p.command.program).chain(p.command.args))
+            }
             Err(e) => {
                 eprintln!("tokenstorm: {e}");
                 return ExitCode::from(2);
@@ -317,14 +322,14 @@ async fn run(args: RunArgs) -> ExitCode {
         scenarios: &args.scenarios,
         filter: args.filter.as_deref(),
         shard: args.shard.as_deref(),
-        jobs: args.jobs,
+        jobs: args.jobs.or(defaults.jobs),
         out: args.out.clone(),
         strict: args.strict,
         expected_failures: args.expected_failures.as_deref(),
         baseline: args.baseline.as_deref(),
     }) {
         Ok(p) => harness::run::Plan {
-            impersonate: args.impersonate,
+            impersonate: args.impersonate || defaults.impersonate,
             ..p
         },
         Err(e) => {
