@@ -1284,6 +1284,21 @@ async fn cae_cp1_is_echoed_and_revocation_yields_an_insufficient_claims_challeng
         .unwrap();
     assert_eq!(e.client_capabilities, vec!["cp1"]);
     assert!(e.issued_of(TokenKind::Access).unwrap().cae);
+    // Capabilities are read case-insensitively: MSAL.js documents `CP1`.
+    let upper = user_tokens(
+        &http,
+        &idp,
+        "cae-upper",
+        &[(
+            "claims",
+            r#"{"access_token":{"xms_cc":{"values":["CP1"]}}}"#,
+        )],
+    )
+    .await;
+    assert_eq!(
+        claims(upper["access_token"].as_str().unwrap())["xms_cc"],
+        json!(["cp1"])
+    );
     assert_eq!(
         http.get(format!("{graph}/me"))
             .bearer_auth(&at)

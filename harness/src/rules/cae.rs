@@ -18,7 +18,11 @@ pub fn cae_capable(input: &Input<'_>) -> Finding {
     }
     let missing: Vec<_> = reqs
         .iter()
-        .filter(|e| !e.client_capabilities.iter().any(|c| c == "cp1"))
+        .filter(|e| {
+            !e.client_capabilities
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case("cp1"))
+        })
         .map(|e| about(e, format!("{} without xms_cc cp1 in `claims`", describe(e))))
         .collect();
     if missing.is_empty() {

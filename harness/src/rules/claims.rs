@@ -424,7 +424,20 @@ mod tests {
             Status::Fail
         );
         t.client_capabilities = vec!["cp1".into()];
-        assert_eq!(status(&s, "cae.capable", &[t], &[]), Status::Pass);
+        assert_eq!(
+            status(&s, "cae.capable", std::slice::from_ref(&t), &[]),
+            Status::Pass
+        );
+        // As MSAL.js writes it: Entra reads capabilities case-insensitively.
+        t.client_capabilities = vec!["CP1".into()];
+        assert_eq!(
+            status(&s, "cae.capable", std::slice::from_ref(&t), &[]),
+            Status::Pass
+        );
+        // A managed identity can't declare it: not judged.
+        t.client_capabilities = vec![];
+        t.grant_type = Some(model::GrantType::ManagedIdentity);
+        assert_eq!(status(&s, "cae.capable", &[t], &[]), Status::NotApplicable);
         assert_eq!(status(&s, "cae.capable", &[], &[]), Status::NotApplicable);
     }
 

@@ -192,7 +192,8 @@ pub async fn token(
         ));
     }
     authenticate(&app, credential, &grant, &ctx)?;
-    let cae = caps.iter().any(|c| c == "cp1");
+    // Entra reads capabilities case-insensitively (MSAL.js documents `CP1`).
+    let cae = caps.iter().any(|c| c.eq_ignore_ascii_case("cp1"));
     // A browser's cross-origin `fetch` carries its page's origin: only a single-page app's
     // codes and refresh tokens may be redeemed that way, and only that way.
     let origin = parts
@@ -416,7 +417,10 @@ fn authorization_code(
         None => c.scopes.clone(),
     };
     let rs = ResourceScopes::parse(&scope_strings)?;
-    let cae = cae || capabilities(c.claims.as_ref()).iter().any(|x| x == "cp1");
+    let cae = cae
+        || capabilities(c.claims.as_ref())
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case("cp1"));
     let user = st.config.user.clone();
     Ok(Plan {
         confidential: !app.is_public(),
