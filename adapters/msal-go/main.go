@@ -209,7 +209,7 @@ func newApp() error {
 			confidential.WithCache(accessor),
 			confidential.WithClientCapabilities(caps),
 			confidential.WithHTTPClient(httpClient),
-			confidential.WithInstanceDiscovery(false))
+			confidential.WithInstanceDiscovery(entraHost()))
 		return err
 	}
 	pca, err = public.New(clientID,
@@ -217,8 +217,24 @@ func newApp() error {
 		public.WithCache(accessor),
 		public.WithClientCapabilities(caps),
 		public.WithHTTPClient(httpClient),
-		public.WithInstanceDiscovery(false))
+		public.WithInstanceDiscovery(entraHost()))
 	return err
+}
+
+// entraHost says whether the authority is at Entra's real host (`tokenstorm run --impersonate`):
+// msal-go then runs with its defaults, instance discovery included; elsewhere (the mock's own
+// 127.0.0.1 address) instance discovery must be off, or authority.go asks
+// login.microsoftonline.com to validate the authority.
+func entraHost() bool {
+	u, err := url.Parse(authorityURL)
+	if err != nil {
+		return false
+	}
+	switch u.Hostname() {
+	case "login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net":
+		return true
+	}
+	return false
 }
 
 // failure is an answer's error: a failed operation the app reports (not judged by itself).

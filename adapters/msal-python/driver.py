@@ -96,13 +96,19 @@ def persist():
                 f.write(cache.serialize())
 
 
+# At Entra's real host (`tokenstorm run --impersonate`) MSAL runs with its defaults, instance
+# discovery included; elsewhere (the mock's own 127.0.0.1 address) instance discovery must be
+# off, or msal/authority.py asks login.microsoftonline.com to validate the authority.
+ENTRA_HOST = urlsplit(AUTHORITY).hostname in (
+    "login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net")
 common = dict(
     authority=AUTHORITY,
-    instance_discovery=False,  # required off Microsoft's hosts (msal/authority.py)
     client_capabilities=["cp1"],
     token_cache=cache,
     timeout=TIMEOUT,
 )
+if not ENTRA_HOST:
+    common["instance_discovery"] = False
 _app = None
 _app_lock = threading.Lock()
 
