@@ -1,7 +1,9 @@
 //! The adapters over real MSAL libraries (`adapters/msal-python`, `adapters/msal-node`,
-//! `adapters/msal-go`) run the whole built-in library through `tokenstorm run --client NAME`,
-//! installed on first use as a user gets them, and every verdict is compared with the checked-in expectation: the
-//! adapter's `expected-failures.yaml`, each entry with the library behaviour that explains it.
+//! `adapters/msal-go`, `adapters/msal-browser`) run the whole built-in library through
+//! `tokenstorm run --client NAME` (with the adapter's own `adapter.json` defaults), installed
+//! on first use as a user gets them, and every verdict is compared with the checked-in
+//! expectation: the adapter's `expected-failures.yaml`, each entry with the library behaviour
+//! that explains it.
 //! A new fail, a fail that went away (a stale entry), a crash or a protocol error fails the
 //! test: verdicts may not change in either direction unnoticed.
 #![allow(clippy::unwrap_used)]
@@ -13,12 +15,21 @@ fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
-/// One adapter at a time: each runs every scenario at once, and two at once on a small CI
-/// machine would measure the machine more than the library.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Adapters whose drivers are light (a Python, Node or Go process per scenario, idle most of
+/// the time, waiting on the scenario's clock) run side by side, which keeps the suite's wall
+/// time down; a heavy one (a browser or a JVM per scenario) runs alone, since two at once on a
+/// small CI machine would measure the machine more than the library.
+static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 fn judge(adapter: &str) {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let heavy = matches!(adapter, "msal-browser" | "msal-java");
+    let _shared;
+    let _alone;
+    if heavy {
+        _alone = MACHINE.write().unwrap_or_else(|p| p.into_inner());
+    } else {
+        _shared = MACHINE.read().unwrap_or_else(|p| p.into_inner());
+    }
     let out = tempfile::tempdir().unwrap();
     let expected = root()
         .join("adapters")
@@ -96,8 +107,17 @@ fn judge(adapter: &str) {
         "msal-browser" => "msal.js.browser",
         other => panic!("no SKU known for {other}"),
     };
-    let journal =
-        std::fs::read_to_string(out.path().join("journal/cache-reuse-app-token.jsonl")).unwrap();
+    // Every journal of the run, whichever flows the adapter has.
+    let journal: String = std::fs::read_dir(out.path().join("journal"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            !e.file_name()
+                .to_string_lossy()
+                .ends_with(".transcript.jsonl")
+        })
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
     assert!(journal.contains(sku), "{adapter}: no request carried {sku}");
 }
 
@@ -261,6 +281,11 @@ fn msal_go_verdicts_match_its_expectations() {
     judge("msal-go");
 }
 
+#[test]
+fn msal_browser_verdicts_match_its_expectations() {
+    judge("msal-browser");
+}
+
 /// Observe mode on real MSAL: a plain script (no driver protocol) judged by the journal-only
 /// rules. MSAL Python retries a malformed 200 at the app's next call (it throttles only
 /// 429/5xx/400 responses), serves repeated needs from its cache, and was not given cp1.
@@ -321,4 +346,100 @@ fn a_plain_msal_script_is_judged_in_observe_mode() {
     let journal =
         std::fs::read_to_string(out.path().join("journal/outage-malformed-json.jsonl")).unwrap();
     assert!(journal.contains("MSAL.Python"));
+}
+
+/// An adapter with its library's defaults, at Entra's and Graph's real names
+/// (`--impersonate`): a few scenarios of each kind (cache, throttling, a sign-in, a claims
+/// challenge) give the verdicts of the checked-in table (the run at the mock's own address).
+fn judge_impersonated(adapter: &str, scenarios: &[&str]) {
+    let _shared = MACHINE.read().unwrap_or_else(|p| p.into_inner());
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenstorm"));
+    cmd.args(["run", "--impersonate", "--client", adapter, "--out"])
+        .arg(out.path())
+        .env("TOKENSTORM_ADAPTERS_DIR", root().join("target/adapters"))
+        .current_dir(root());
+    for s in scenarios {
+        let origin = harness::library::builtin()
+            .unwrap()
+            .into_iter()
+            .find(|l| l.scenario.name.value == *s)
+            .unwrap_or_else(|| panic!("no built-in scenario {s}"))
+            .origin;
+        let file = origin.trim_start_matches("builtin:");
+        cmd.arg("--scenarios")
+            .arg(root().join("scenarios").join(file));
+    }
+    let o = cmd.output().unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap_or_default())
+            .unwrap_or_else(|_| panic!("{adapter}: {}", String::from_utf8_lossy(&o.stderr)));
+    assert_eq!(report["summary"]["errors"], 0, "{report}");
+    assert_eq!(
+        report["scenarios"].as_array().unwrap().len(),
+        scenarios.len()
+    );
+    let got = verdict_table(&report);
+    let want = std::fs::read_to_string(root().join("adapters").join(adapter).join("verdicts.txt"))
+        .unwrap();
+    let unstable = unstable_rows(
+        &root()
+            .join("adapters")
+            .join(adapter)
+            .join("expected-failures.yaml"),
+    );
+    let want: String = want
+        .lines()
+        .filter(|l| scenarios.iter().any(|s| l.starts_with(&format!("{s} "))))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let differ: Vec<String> = pair_rows(&want, &got)
+        .into_iter()
+        .filter(|(w, g)| !same_row(w, g, &unstable))
+        .map(|(w, g)| format!("  expected {w:?}\n  got      {g:?}"))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{adapter} at Entra's real names judges otherwise than at the mock's address:\n{}",
+        differ.join("\n")
+    );
+    // It reached the mock only by those names: every sign-in URL the harness's browser was
+    // asked to open names login.microsoftonline.com.
+    let transcripts: String = std::fs::read_dir(out.path().join("journal"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .ends_with(".transcript.jsonl")
+        })
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(!transcripts.contains("https://127.0.0.1:"));
+}
+
+#[test]
+fn msal_python_with_its_defaults_at_entras_real_names() {
+    judge_impersonated(
+        "msal-python",
+        &[
+            "cache-reuse-app-token",
+            "throttle-429-short",
+            "silent-revoked-rt-prompt-none",
+            "cae-revocation-challenge",
+        ],
+    );
+}
+
+#[test]
+fn msal_go_with_its_defaults_at_entras_real_names() {
+    judge_impersonated(
+        "msal-go",
+        &[
+            "cache-reuse-app-token",
+            "throttle-429-short",
+            "silent-revoked-rt-prompt-none",
+            "cae-revocation-challenge",
+        ],
+    );
 }
