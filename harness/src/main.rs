@@ -4,7 +4,7 @@
 use harness::library;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Prove that a client's sign-in code survives a bad day at the identity provider.
@@ -97,6 +97,11 @@ struct ObserveArgs {
     /// runs with its configuration unchanged (docs/impersonation.md).
     #[arg(long)]
     impersonate: bool,
+    /// App registrations to enforce: a YAML list of `client_id` with `secret` or
+    /// `certificate_thumbprints`, `redirect_uris`, `spa_redirect_uris` (the real client ids your
+    /// app uses; unknown ones are registered on first use when impersonating).
+    #[arg(long)]
+    app: Option<PathBuf>,
     /// The app: CMD ARGS (after `--`).
     #[arg(last = true, required = true)]
     command: Vec<String>,
@@ -141,6 +146,9 @@ struct RunArgs {
     /// proxy (HTTPS_PROXY) and a CA bundle with the run's CA (docs/impersonation.md).
     #[arg(long)]
     impersonate: bool,
+    /// App registrations to enforce (as for `observe --app`).
+    #[arg(long)]
+    app: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,7 +302,22 @@ fn scenarios(cmd: ScenariosCommand) -> ExitCode {
     }
 }
 
+/// The `--app FILE` registrations, or the exit code of a bad file.
+fn apps(path: Option<&Path>) -> Result<Vec<mock_idp::AppRegistration>, ExitCode> {
+    match path {
+        None => Ok(vec![]),
+        Some(p) => mock_idp::config::load_apps(p).map_err(|e| {
+            eprintln!("tokenstorm: --app: {e}");
+            ExitCode::from(2)
+        }),
+    }
+}
+
 async fn run(args: RunArgs) -> ExitCode {
+    let apps = match apps(args.app.as_deref()) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     // What a built-in adapter asks of the run (its adapter.json), unless the flags say otherwise.
     let mut defaults = harness::adapters::RunDefaults::default();
     let client_cmd = match (&args.client_cmd, args.client.as_str()) {
@@ -330,6 +353,7 @@ async fn run(args: RunArgs) -> ExitCode {
     }) {
         Ok(p) => harness::run::Plan {
             impersonate: args.impersonate || defaults.impersonate,
+            apps,
             ..p
         },
         Err(e) => {
@@ -469,6 +493,10 @@ fn report_command(command: ReportCommand) -> ExitCode {
 }
 
 async fn observe(args: ObserveArgs) -> ExitCode {
+    let apps = match apps(args.app.as_deref()) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     let usage = |msg: String| {
         eprintln!("tokenstorm: {msg}");
         ExitCode::from(2)
@@ -529,6 +557,7 @@ async fn observe(args: ObserveArgs) -> ExitCode {
         strict: args.strict,
         echo: !args.quiet,
         impersonate: args.impersonate,
+        apps,
     };
     match harness::observe::observe(plan, mock_idp::cli::wait_for_signal()).await {
         Ok(r) => {

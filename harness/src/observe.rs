@@ -47,6 +47,8 @@ pub struct ObservePlan {
     /// Answer as Entra and Graph by their real names (through a proxy), for an app whose
     /// configuration is left as it is: every tenant it names replays the scenario.
     pub impersonate: bool,
+    /// App registrations to enforce (`--app FILE`).
+    pub apps: Vec<mock_idp::AppRegistration>,
 }
 
 /// The scenario observe mode plays when none is given: no faults, no events.
@@ -163,6 +165,7 @@ pub async fn observe(
         impersonate: plan.impersonate,
         // Impersonating, the app names its own tenant: every tenant replays the scenario.
         scenario: plan.impersonate.then(|| scenario.clone()),
+        apps: plan.apps.clone(),
         ..Options::default()
     })
     .await

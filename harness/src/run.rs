@@ -35,6 +35,8 @@ pub struct Plan {
     pub baseline: Option<Report>,
     /// `--impersonate`: the mock answers as Entra and Graph by their real names.
     pub impersonate: bool,
+    /// `--app FILE`: app registrations to enforce.
+    pub apps: Vec<mock_idp::AppRegistration>,
 }
 
 /// Why a plan could not be made (exit 2).
@@ -164,6 +166,7 @@ pub fn plan(flags: &Flags<'_>) -> Result<Plan, PlanError> {
         library: library_names,
         baseline,
         impersonate: false,
+        apps: vec![],
     })
 }
 
@@ -212,6 +215,7 @@ pub async fn execute(
     let idp = Arc::new(
         MockIdp::start(Options {
             impersonate: plan.impersonate,
+            apps: plan.apps.clone(),
             ..Options::default()
         })
         .await

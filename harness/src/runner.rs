@@ -252,9 +252,15 @@ impl Session<'_> {
             return Some(("acquire_token", args));
         }
         if let Some(c) = &step.call_api {
+            // The Graph the client was given: the mock's, or Graph's real name when impersonating.
+            let graph = if self.opts.impersonation.is_some() {
+                format!("https://{}/v1.0", mock_idp::impersonate::GRAPH_HOST)
+            } else {
+                self.idp.graph_url()
+            };
             return Some((
                 "call_api",
-                json!({"method": c.method, "url": format!("{}{}", self.idp.graph_url(), c.path)}),
+                json!({"method": c.method, "url": format!("{graph}{}", c.path)}),
             ));
         }
         step.whoami.map(|_| ("whoami", json!({})))

@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// it trust the CA (docs/impersonation.md).
     #[arg(long)]
     pub impersonate: bool,
+    /// App registrations to enforce (YAML list of client_id, secret or certificate_thumbprints,
+    /// redirect_uris, spa_redirect_uris): the real client ids your app uses.
+    #[arg(long)]
+    pub app: Option<PathBuf>,
 }
 
 /// Why serving stopped early.
@@ -41,6 +45,9 @@ pub enum ServeError {
     /// The server could not start.
     #[error("starting the mock identity provider: {0}")]
     Start(crate::StartError),
+    /// The `--app` file is invalid.
+    #[error("--app: {0}")]
+    Apps(String),
     /// The ready file could not be written.
     #[error("writing the ready file: {0}")]
     ReadyFile(crate::StartError),
@@ -52,6 +59,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         Some(path) => Some(model::scenario::parse_file(path)?),
         None => None,
     };
+    let apps = match &args.app {
+        Some(path) => crate::config::load_apps(path).map_err(ServeError::Apps)?,
+        None => vec![],
+    };
     let idp = crate::MockIdp::start(crate::Options {
         addr: args.addr,
         tls: !args.no_tls,
@@ -59,6 +70,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         state_dir: args.state_dir,
         scenario,
         impersonate: args.impersonate,
+        apps,
         ..Default::default()
     })
     .await

@@ -36,6 +36,11 @@ pub struct AppRegistration {
     /// Authenticates with a certificate (a `client_assertion` JWT) instead of a secret.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub certificate: bool,
+    /// The thumbprints of its certificates (SHA-1 as Entra shows them, hex; or the base64url
+    /// `x5t` / `x5t#S256` of an assertion's header): an assertion must name one of them. Empty:
+    /// any certificate (an app registered on first use).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificate_thumbprints: Vec<String>,
     /// Registered on first use (impersonation): its credential is the first one it presents,
     /// and it learns each redirect URI it uses.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -101,6 +106,53 @@ fn loopback_equal_ignoring_port(registered: &str, given: &str) -> bool {
         && !given.contains(|c: char| c.is_ascii_control() || c == ' ')
 }
 
+/// Reads app registrations from a YAML (or JSON) list, `--app FILE`: the real client ids an app
+/// uses, with what Entra would enforce of them (a secret or certificate thumbprints, redirect
+/// URIs). An app with thumbprints authenticates with a certificate.
+pub fn load_apps(path: &std::path::Path) -> Result<Vec<AppRegistration>, String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        client_id: String,
+        #[serde(default)]
+        secret: Option<String>,
+        #[serde(default)]
+        certificate_thumbprints: Vec<String>,
+        #[serde(default)]
+        redirect_uris: Vec<String>,
+        #[serde(default)]
+        spa_redirect_uris: Vec<String>,
+        #[serde(default)]
+        app_roles: Vec<String>,
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let entries: Vec<Entry> =
+        serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    entries
+        .into_iter()
+        .map(|e| {
+            if e.secret.is_some() && !e.certificate_thumbprints.is_empty() {
+                return Err(format!(
+                    "{}: app {} has both a secret and certificate thumbprints: give one",
+                    path.display(),
+                    e.client_id
+                ));
+            }
+            Ok(AppRegistration {
+                certificate: !e.certificate_thumbprints.is_empty(),
+                client_id: e.client_id,
+                secret: e.secret,
+                certificate_thumbprints: e.certificate_thumbprints,
+                redirect_uris: e.redirect_uris,
+                spa_redirect_uris: e.spa_redirect_uris,
+                app_roles: e.app_roles,
+                first_use: false,
+            })
+        })
+        .collect()
+}
+
 /// The default app registrations, with a fresh confidential-client secret.
 pub fn default_apps(secret: String) -> Vec<AppRegistration> {
     vec![
@@ -114,6 +166,7 @@ pub fn default_apps(secret: String) -> Vec<AppRegistration> {
             app_roles: vec![],
             spa_redirect_uris: vec![],
             certificate: false,
+            certificate_thumbprints: vec![],
             first_use: false,
         },
         AppRegistration {
@@ -130,6 +183,7 @@ pub fn default_apps(secret: String) -> Vec<AppRegistration> {
             // (`http://localhost:PORT`), so browser clients (MSAL.js) can be judged too.
             spa_redirect_uris: vec![PUBLIC_REDIRECT_URI.into()],
             certificate: false,
+            certificate_thumbprints: vec![],
             first_use: false,
         },
     ]

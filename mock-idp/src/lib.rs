@@ -32,7 +32,7 @@ pub mod state;
 pub mod tls;
 pub mod tokens;
 
-pub use config::TenantConfig;
+pub use config::{AppRegistration, TenantConfig};
 pub use error::{OAuthError, StartError};
 pub use routes::router;
 
@@ -63,6 +63,9 @@ pub struct Options {
     /// Answer as Entra's and Graph's real host names through an HTTP proxy on loopback
     /// ([`MockIdp::proxy_url`]), and register any client id on first use.
     pub impersonate: bool,
+    /// App registrations besides the default ones (`--app FILE`, [`config::load_apps`]): their
+    /// credentials and redirect URIs are enforced.
+    pub apps: Vec<AppRegistration>,
 }
 
 impl Default for Options {
@@ -75,6 +78,7 @@ impl Default for Options {
             tenant_config: TenantConfig::default(),
             scenario: None,
             impersonate: false,
+            apps: vec![],
         }
     }
 }
@@ -177,7 +181,10 @@ impl MockIdp {
         let mut idp = Idp::new(
             base_url,
             keys,
-            config::default_apps(client_secret.clone()),
+            config::default_apps(client_secret.clone())
+                .into_iter()
+                .chain(opts.apps.iter().cloned())
+                .collect(),
             admin_token,
             config::DEFAULT_TENANT.to_string(),
             opts.tenant_config.clone(),

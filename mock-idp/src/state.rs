@@ -172,6 +172,7 @@ impl Idp {
                 app_roles: vec![],
                 spa_redirect_uris: vec![],
                 certificate: false,
+                certificate_thumbprints: vec![],
                 first_use: true,
             }
         });

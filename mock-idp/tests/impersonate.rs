@@ -364,3 +364,118 @@ async fn without_impersonation_unknown_clients_are_refused_and_there_is_no_proxy
         .unwrap();
     entra_error(r, 400, "unauthorized_client", 700016).await;
 }
+
+#[tokio::test]
+async fn apps_from_a_file_are_enforced_not_registered_on_first_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("apps.yaml");
+    // SHA-1 thumbprint as Entra's portal shows it (hex), and the same as an assertion's x5t.
+    let thumb_hex = "5a3f0c8d9e1b2a4c6d8e0f1a2b3c4d5e6f708192";
+    let thumb_bytes: Vec<u8> = (0..20)
+        .map(|i| u8::from_str_radix(&thumb_hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let x5t = URL_SAFE_NO_PAD.encode(&thumb_bytes);
+    std::fs::write(
+        &file,
+        format!(
+            "- client_id: {APP}\n  secret: the-real-secret\n- client_id: cert-app\n  certificate_thumbprints: [\"{}\"]\n- client_id: web-app\n  redirect_uris: [\"https://app.contoso.test/signin\"]\n",
+            thumb_hex.to_uppercase()
+        ),
+    )
+    .unwrap();
+    let apps = mock_idp::config::load_apps(&file).unwrap();
+    let idp = MockIdp::start(Options {
+        impersonate: true,
+        apps,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let http = via_proxy(&idp);
+    let host = "login.microsoftonline.com";
+    let secret = |s: &'static str| {
+        vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", APP),
+            ("client_secret", s),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ]
+    };
+    // Registered: the first secret presented does not become its secret.
+    entra_error(
+        client_credentials(&http, host, &secret("guess")).await,
+        401,
+        "invalid_client",
+        7000215,
+    )
+    .await;
+    assert_eq!(
+        client_credentials(&http, host, &secret("the-real-secret"))
+            .await
+            .status(),
+        200
+    );
+    // A certificate app: only an assertion naming a registered thumbprint.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let assertion = |x5t: &str| {
+        let h =
+            URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "typ": "JWT", "x5t": x5t}).to_string());
+        let p = URL_SAFE_NO_PAD.encode(
+            json!({"iss": "cert-app", "sub": "cert-app", "aud": "x", "exp": now + 600}).to_string(),
+        );
+        format!("{h}.{p}.c2ln")
+    };
+    let post = |a: String| {
+        let http = http.clone();
+        async move {
+            http.post(format!("https://{host}/{TENANT}/oauth2/v2.0/token"))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "cert-app"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", &a),
+                    ("scope", "https://graph.microsoft.com/.default"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(post(assertion(&x5t)).await.status(), 200);
+    let other = URL_SAFE_NO_PAD.encode([7u8; 20]);
+    entra_error(post(assertion(&other)).await, 401, "invalid_client", 700027).await;
+    // Redirect URIs are the registered ones only.
+    let r = http
+        .get(format!("https://{host}/{TENANT}/oauth2/v2.0/authorize"))
+        .query(&[
+            ("client_id", "web-app"),
+            ("response_type", "code"),
+            ("redirect_uri", "https://evil.test/signin"),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    entra_error(r, 400, "invalid_request", 50011).await;
+    // A bad file is a clear error.
+    std::fs::write(
+        &file,
+        "- client_id: x\n  secret: s\n  certificate_thumbprints: [ab]\n",
+    )
+    .unwrap();
+    let e = mock_idp::config::load_apps(&file).unwrap_err();
+    assert!(
+        e.contains("both a secret and certificate thumbprints"),
+        "{e}"
+    );
+    std::fs::write(&file, "- clientid: x\n").unwrap();
+    assert!(mock_idp::config::load_apps(&file)
+        .unwrap_err()
+        .contains("apps.yaml"));
+}

@@ -67,7 +67,7 @@ pub(super) fn authenticate(
                 ))
             }
         }
-        (Credential::Assertion(jwt), _, true) => check_assertion(jwt, &app.client_id, ctx),
+        (Credential::Assertion(jwt), _, true) => check_assertion(jwt, app, ctx),
         (Credential::Assertion(_), Some(_), false) => Err(OAuthError::invalid_client(
             700027,
             "The certificate with identifier used to sign the client assertion is not registered on application.",
@@ -93,14 +93,45 @@ pub(super) fn authenticate(
 /// A client assertion (RFC 7523) as Entra checks it: a JWT whose `iss` and `sub` are the
 /// client id, with an `aud` and a current `exp` (and `nbf`). Its signature is not checked: the
 /// mock knows no certificate of an app registered on first use.
-fn check_assertion(jwt: &str, client_id: &str, ctx: &Ctx) -> Result<(), OAuthError> {
+fn check_assertion(jwt: &str, app: &AppRegistration, ctx: &Ctx) -> Result<(), OAuthError> {
+    let client_id = app.client_id.as_str();
     let malformed = || OAuthError::invalid_client(50027, "JWT token is invalid or malformed.");
     let mut parts = jwt.split('.');
-    let (Some(_), Some(payload), Some(_), None) =
+    let (Some(header), Some(payload), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(malformed());
     };
+    if !app.certificate_thumbprints.is_empty() {
+        let header: serde_json::Value = URL_SAFE_NO_PAD
+            .decode(header.trim_end_matches('='))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(malformed)?;
+        // x5t is base64url of the SHA-1 thumbprint; Entra's portal shows it in hex.
+        let named: Vec<String> = ["x5t", "x5t#S256"]
+            .iter()
+            .filter_map(|k| header.get(*k).and_then(serde_json::Value::as_str))
+            .flat_map(|t| {
+                let hex = URL_SAFE_NO_PAD
+                    .decode(t.trim_end_matches('='))
+                    .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+                    .unwrap_or_default();
+                [t.to_string(), hex]
+            })
+            .collect();
+        let known = app.certificate_thumbprints.iter().any(|t| {
+            named
+                .iter()
+                .any(|n| !n.is_empty() && n.eq_ignore_ascii_case(t.replace(':', "").as_str()))
+        });
+        if !known {
+            return Err(OAuthError::invalid_client(
+                700027,
+                format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{}']", named.first().cloned().unwrap_or_default()),
+            ));
+        }
+    }
     let claims: serde_json::Value = URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()
