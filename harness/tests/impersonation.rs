@@ -51,7 +51,12 @@ fn every_runtime_reaches_entra_by_its_real_name_and_trusts_the_run() {
     ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     // Java, Python, Node and curl are on every machine this project's CI runs on.
-    let want = ["app| curl 200", "app| python 200", "app| node 200", "app| java 200"];
+    let want = [
+        "app| curl 200",
+        "app| python 200",
+        "app| node 200",
+        "app| java 200",
+    ];
     for w in &want {
         assert!(stderr.contains(w), "no {w:?} in:\n{stderr}");
     }
