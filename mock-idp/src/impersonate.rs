@@ -267,8 +267,13 @@ fn graph_path(req: &mut Request<Incoming>) {
     if pq.starts_with("/oidc/") {
         return;
     }
-    if let Ok(u) = format!("/graph{pq}").parse() {
-        *req.uri_mut() = u;
+    // Keep the scheme and authority: over HTTP/2 the host is only there (no Host header).
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(p) = format!("/graph{pq}").parse() {
+        parts.path_and_query = Some(p);
+        if let Ok(u) = Uri::from_parts(parts) {
+            *req.uri_mut() = u;
+        }
     }
 }
 

@@ -194,7 +194,7 @@ fn group_claims(claims: &mut Map<String, Value>, cfg: &TenantConfig, base: &str)
                 claims.insert("_claim_names".into(), json!({"groups": "src1"}));
                 claims.insert(
                     "_claim_sources".into(),
-                    json!({"src1": {"endpoint": format!("{base}/graph/v1.0/users/{}/getMemberObjects", user.oid)}}),
+                    json!({"src1": {"endpoint": format!("{}/users/{}/getMemberObjects", crate::routes::graph_root(base), user.oid)}}),
                 );
             }
             OverageStyle::Hasgroups => {

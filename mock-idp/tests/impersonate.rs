@@ -168,6 +168,11 @@ async fn entra_and_graph_answer_by_their_real_names() {
     let u: Value = r.json().await.unwrap();
     assert_eq!(status, 200, "{u}");
     assert_eq!(u["id"], user.oid.as_str());
+    // Graph's links name Graph's own root, over HTTP/2 (no Host header) too.
+    assert_eq!(
+        u["@odata.context"],
+        "https://graph.microsoft.com/v1.0/$metadata#users/$entity"
+    );
     // The journal names the tenant the app used.
     assert!(idp
         .journal()

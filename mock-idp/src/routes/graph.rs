@@ -161,10 +161,22 @@ pub fn validate(idp: &Idp, ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, Gra
     })
 }
 
+/// Graph's root as the client reached it: `https://graph.microsoft.com/v1.0` when impersonating
+/// Graph, else the mock's `{base}/graph/v1.0`: links and `@odata.context` name it.
+pub(crate) fn graph_root(base: &str) -> String {
+    let host = base.strip_prefix("https://").unwrap_or_default();
+    if host == crate::impersonate::GRAPH_HOST || crate::impersonate::AUTHORITY_HOSTS.contains(&host)
+    {
+        format!("https://{}/v1.0", crate::impersonate::GRAPH_HOST)
+    } else {
+        format!("{base}/graph/v1.0")
+    }
+}
+
 fn user_object(base: &str, c: &TenantConfig) -> Value {
     let u = &c.user;
     json!({
-        "@odata.context": format!("{base}/graph/v1.0/$metadata#users/$entity"),
+        "@odata.context": format!("{}/$metadata#users/$entity", graph_root(base)),
         "businessPhones": [],
         "displayName": u.name,
         "givenName": u.given_name,
@@ -271,8 +283,8 @@ async fn user(
             names.push(format!("{canonical}()"));
         }
         body["@odata.context"] = json!(format!(
-            "{}/graph/v1.0/$metadata#users({})/$entity",
-            ctx.base,
+            "{}/$metadata#users({})/$entity",
+            graph_root(&ctx.base),
             names.join(",")
         ));
     }
@@ -322,13 +334,14 @@ fn page(base: &str, caller: &Caller, path: &str, query: Option<&str>) -> Value {
         .collect();
     let set = if cast { "groups" } else { "directoryObjects" };
     let mut body = json!({
-        "@odata.context": format!("{base}/graph/v1.0/$metadata#{set}"),
+        "@odata.context": format!("{}/$metadata#{set}", graph_root(base)),
         "value": items,
     });
     let next = skip.saturating_add(top);
     if next < groups.len() {
         body["@odata.nextLink"] = json!(format!(
-            "{base}/graph/v1.0{path}?$top={top}&$skiptoken={next}"
+            "{}{path}?$top={top}&$skiptoken={next}",
+            graph_root(base)
         ));
     }
     body
@@ -492,7 +505,7 @@ async fn app_role_assignments(
         })
         .collect();
     Ok(Json(json!({
-        "@odata.context": format!("{}/graph/v1.0/$metadata#users('{}')/appRoleAssignments", ctx.base, u.oid),
+        "@odata.context": format!("{}/$metadata#users('{}')/appRoleAssignments", graph_root(&ctx.base), u.oid),
         "value": items,
     }))
     .into_response())
@@ -523,7 +536,7 @@ pub async fn userinfo(
         "name": u.name,
         "family_name": u.family_name,
         "given_name": u.given_name,
-        "picture": format!("{}/graph/v1.0/me/photo/$value", ctx.base),
+        "picture": format!("{}/me/photo/$value", graph_root(&ctx.base)),
         "email": u.username,
     }))
     .into_response())

@@ -7,6 +7,7 @@ mod cors;
 mod device;
 mod discovery;
 mod graph;
+pub(crate) use graph::graph_root;
 pub(crate) mod managed_identity;
 mod token;
 
