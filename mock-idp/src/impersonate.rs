@@ -4,7 +4,8 @@
 //! over TLS with a certificate for that name from the run's CA; a `CONNECT` to any other host is
 //! tunnelled byte for byte, and a plain-HTTP request to another host is forwarded, so the app's
 //! own APIs keep working. Graph's paths (`/v1.0/...`) are served by the mock's Graph
-//! (`/graph/v1.0/...`); the managed-identity endpoint of the instance metadata service
+//! (`/graph/v1.0/...`, mapped by the router for a request naming Graph's host); the
+//! managed-identity endpoint of the instance metadata service
 //! (`http://169.254.169.254/metadata/identity/oauth2/token`) is the mock's too.
 //!
 //! The proxy listens on loopback only and refuses any other peer.
@@ -168,10 +169,9 @@ impl Proxy {
         let host = bare(&target);
         let upgrade = hyper::upgrade::on(req);
         if answers_for(&target) && host != IMDS_HOST {
-            let graph = host == GRAPH_HOST;
             tokio::spawn(async move {
                 match upgrade.await {
-                    Ok(u) => self.serve_tls(TokioIo::new(u), graph).await,
+                    Ok(u) => self.serve_tls(TokioIo::new(u)).await,
                     Err(e) => tracing::debug!(error = %e, "proxy: CONNECT upgrade failed"),
                 }
             });
@@ -197,7 +197,7 @@ impl Proxy {
     }
 
     /// Serves the mock over TLS on an upgraded CONNECT stream.
-    async fn serve_tls<S>(self, io: S, graph: bool)
+    async fn serve_tls<S>(self, io: S)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
@@ -214,9 +214,6 @@ impl Proxy {
             let ctrl = ctrl.clone();
             move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(ctrl.clone());
-                if graph {
-                    graph_path(&mut req);
-                }
                 req
             }
         });
@@ -252,27 +249,6 @@ impl Proxy {
         match self.app.clone().oneshot(req).await {
             Ok(r) => r,
             Err(e) => match e {},
-        }
-    }
-}
-
-/// Graph's own paths (`/v1.0/me`) are the mock's Graph (`/graph/v1.0/me`); its UserInfo
-/// endpoint (`/oidc/userinfo`) is the mock's as it is.
-fn graph_path(req: &mut Request<Incoming>) {
-    let pq = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    if pq.starts_with("/oidc/") {
-        return;
-    }
-    // Keep the scheme and authority: over HTTP/2 the host is only there (no Host header).
-    let mut parts = req.uri().clone().into_parts();
-    if let Ok(p) = format!("/graph{pq}").parse() {
-        parts.path_and_query = Some(p);
-        if let Ok(u) = Uri::from_parts(parts) {
-            *req.uri_mut() = u;
         }
     }
 }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 /// The whole mock: identity provider, Graph, admin API, with the journal layer around it.
 pub fn router(idp: Arc<Idp>) -> Router {
-    Router::new()
+    let inner = Router::new()
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
             get(discovery::openid_configuration),
@@ -74,7 +74,48 @@ pub fn router(idp: Arc<Idp>) -> Router {
         .layer(middleware::from_fn_with_state(idp.clone(), journal::layer))
         // Outermost: a browser's preflight is answered before the journal sees it.
         .layer(middleware::from_fn(cors::layer))
-        .with_state(idp)
+        .with_state(idp.clone());
+    // Graph by its own name (through the proxy, or with `graph.microsoft.com` pointed at the
+    // mock in /etc/hosts): Graph's paths are the mock's Graph's. The URI is rewritten before
+    // routing (and so before the journal classifies it), which a layer inside the router can't.
+    Router::new().fallback_service(tower::ServiceExt::map_request(
+        inner,
+        move |req: axum::extract::Request| graph_by_name(&idp, req),
+    ))
+}
+
+fn graph_by_name(idp: &Idp, mut req: axum::extract::Request) -> axum::extract::Request {
+    if idp.impersonate {
+        let host = req
+            .uri()
+            .authority()
+            .map(|a| a.host().to_string())
+            .or_else(|| {
+                req.headers()
+                    .get(axum::http::header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|h| h.split(':').next().unwrap_or(h).to_string())
+            });
+        let path = req.uri().path();
+        if host.as_deref() == Some(crate::impersonate::GRAPH_HOST)
+            && !path.starts_with("/graph/")
+            && !path.starts_with("/oidc/")
+        {
+            let mut parts = req.uri().clone().into_parts();
+            let pq = parts
+                .path_and_query
+                .as_ref()
+                .map_or("/", |p| p.as_str())
+                .to_string();
+            if let Ok(p) = format!("/graph{pq}").parse() {
+                parts.path_and_query = Some(p);
+                if let Ok(u) = axum::http::Uri::from_parts(parts) {
+                    *req.uri_mut() = u;
+                }
+            }
+        }
+    }
+    req
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
