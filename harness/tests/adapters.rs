@@ -1,9 +1,9 @@
 //! The adapters over real MSAL libraries (`adapters/msal-python`, `adapters/msal-node`,
-//! `adapters/msal-go`, `adapters/msal-browser`) run the whole built-in library through
-//! `tokenstorm run --client NAME` (with the adapter's own `adapter.json` defaults), installed
-//! on first use as a user gets them, and every verdict is compared with the checked-in
-//! expectation: the adapter's `expected-failures.yaml`, each entry with the library behaviour
-//! that explains it.
+//! `adapters/msal-go`, `adapters/msal-browser`, `adapters/msal-java`) run the whole built-in
+//! library through `tokenstorm run --client NAME` (with the adapter's own `adapter.json`
+//! defaults), installed on first use as a user gets them, and every verdict is compared with the
+//! checked-in expectation: the adapter's `expected-failures.yaml`, each entry with the library
+//! behaviour that explains it.
 //! A new fail, a fail that went away (a stale entry), a crash or a protocol error fails the
 //! test: verdicts may not change in either direction unnoticed.
 #![allow(clippy::unwrap_used)]
@@ -286,6 +286,11 @@ fn msal_go_verdicts_match_its_expectations() {
 #[test]
 fn msal_browser_verdicts_match_its_expectations() {
     judge("msal-browser");
+}
+
+#[test]
+fn msal_java_verdicts_match_its_expectations() {
+    judge("msal-java");
 }
 
 /// Observe mode on real MSAL: a plain script (no driver protocol) judged by the journal-only

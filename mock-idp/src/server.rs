@@ -40,7 +40,7 @@ impl ConnControl {
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn abort(ctrl: &ConnControl, sock: Option<&socket2::Socket>) {
     if ctrl.reset.load(Ordering::SeqCst) {
