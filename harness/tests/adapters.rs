@@ -105,6 +105,8 @@ fn judge(adapter: &str) {
         "msal-go" => "MSAL.Go",
         "msal-java" => "MSAL.Java",
         "msal-browser" => "msal.js.browser",
+        // azure-identity's own requests (discovery) name it; its token requests are MSAL's.
+        "azure-identity-python" => "azsdk-python-identity",
         other => panic!("no SKU known for {other}"),
     };
     // Every journal of the run, whichever flows the adapter has.
@@ -291,6 +293,13 @@ fn msal_browser_verdicts_match_its_expectations() {
 #[test]
 fn msal_java_verdicts_match_its_expectations() {
     judge("msal-java");
+}
+
+/// azure-identity for Python, run at Entra's real names with its defaults (its adapter.json
+/// asks for impersonation).
+#[test]
+fn azure_identity_python_verdicts_match_its_expectations() {
+    judge("azure-identity-python");
 }
 
 /// Observe mode on real MSAL: a plain script (no driver protocol) judged by the journal-only

@@ -22,8 +22,9 @@ async fn world() -> World {
     let idp = MockIdp::start(Options::default()).await.unwrap();
     let state = idp.state().clone();
     let transcript = Transcript::new(Arc::new(move || state.now_us()));
-    let browser =
-        Arc::new(Browser::new(idp.base_url(), idp.ca_cert_pem(), Default::default()).unwrap());
+    let browser = Arc::new(
+        Browser::new(idp.base_url(), idp.ca_cert_pem(), None, Default::default()).unwrap(),
+    );
     World {
         idp,
         transcript,

@@ -139,7 +139,12 @@ pub async fn token(
             spa_refresh_expires_at: None,
         },
     );
-    ctx.record.update(|e| e.issued = minted.issued.clone());
+    // Neither answer shape carries `refresh_in`: the journal records what the client was told.
+    let mut issued = minted.issued.clone();
+    for t in &mut issued {
+        t.refresh_in = None;
+    }
+    ctx.record.update(|e| e.issued = issued);
     let access_token = minted.body["access_token"].clone();
     let expires_in = minted.body["expires_in"].as_u64().unwrap_or(0);
     let now = crate::state::unix_now();
