@@ -112,3 +112,91 @@ fn run_impersonate_judges_the_reference_client_at_entras_names() {
         "{report}"
     );
 }
+
+/// azure-identity, as pinned by its adapter (installed here as a user's first run would).
+fn azure_identity_python() -> std::path::PathBuf {
+    let dest = root().join("target/adapters/azure-identity-python");
+    let o = Command::new("bash")
+        .arg(root().join("adapters/azure-identity-python/install.sh"))
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    dest.join("venv/bin/python")
+}
+
+fn verdict<'a>(report: &'a serde_json::Value, rule: &str) -> &'a serde_json::Value {
+    report["scenarios"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule} verdict: {report}"))
+}
+
+/// A daemon on azure-identity, unmodified and with real-looking tenant and client ids and no
+/// authority host, is judged through impersonation: its requests reach the mock under its own
+/// tenant, and Retry-After is judged; the same daemon as a managed identity too.
+#[test]
+fn an_unmodified_azure_identity_daemon_is_judged() {
+    let python = azure_identity_python();
+    let app = root().join("harness/tests/clients/unmodified/daemon.py");
+    let run = |mode: &str, out: &Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_tokenstorm"))
+            .args([
+                "observe",
+                "--impersonate",
+                "--quiet",
+                "--scenario",
+                "throttle-429-short",
+                "--timeout",
+                "60s",
+                "--out",
+            ])
+            .arg(out)
+            .arg("--")
+            .arg(&python)
+            .arg(&app)
+            .arg(mode)
+            .env("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47")
+            .env("AZURE_CLIENT_ID", "0f6b2a51-3c7e-4d5f-9a8b-1c2d3e4f5a6b")
+            .env("AZURE_CLIENT_SECRET", "a-secret-the-app-was-given")
+            .env_remove("AZURE_AUTHORITY_HOST")
+            .current_dir(root())
+            .output()
+            .unwrap();
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap_or_default())
+                .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&o.stderr)));
+        report
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (secret, mi) = std::thread::scope(|s| {
+        let a = s.spawn(|| run("secret", &dir.path().join("secret")));
+        let b = s.spawn(|| run("mi", &dir.path().join("mi")));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    // Client secret: the token requests went to the app's own tenant, throttled twice, and
+    // azure-core slept Retry-After out.
+    let j = journal(&dir.path().join("secret"));
+    let tokens: Vec<_> = j
+        .iter()
+        .filter(|e| e["endpoint"] == "token")
+        .filter(|e| e["tenant"] == "72f988bf-86f1-41af-91ab-2d7cd011db47")
+        .collect();
+    assert!(
+        tokens.iter().filter(|e| e["status"] == 429).count() >= 2,
+        "{j:#?}"
+    );
+    assert!(tokens.iter().any(|e| e["status"] == 200), "{j:#?}");
+    assert_eq!(verdict(&secret, "throttle.retry-after")["status"], "pass");
+    // Managed identity: App Service's endpoint, the same faults, the same rule.
+    let j = journal(&dir.path().join("mi"));
+    assert!(
+        j.iter()
+            .any(|e| e["grant_type"] == "managed_identity" && e["status"] == 200),
+        "{j:#?}"
+    );
+    assert!(j.iter().any(|e| e["status"] == 429), "{j:#?}");
+    assert_eq!(verdict(&mi, "throttle.retry-after")["status"], "pass");
+}
