@@ -39,10 +39,15 @@ if [ "$built" -ne 0 ]; then
 fi
 cargo test -p harness --locked --test adapters -- --test-threads 16 >"$adapters_log" 2>&1 &
 adapters_pid=$!
-{
-    cargo test --workspace --locked --doc &&
-        cargo test --workspace --locked --all-targets --no-fail-fast -- "${ADAPTER_TESTS[@]}"
-} 2>&1 | tee "$log"
+(
+    # Every part runs, whatever an earlier one found. Benches run once in test mode; criterion
+    # takes no --skip, so they run on their own.
+    st=0
+    cargo test --workspace --locked --doc || st=1
+    cargo test --workspace --locked --lib --bins --tests --examples --no-fail-fast -- "${ADAPTER_TESTS[@]}" || st=1
+    cargo test --workspace --locked --benches --no-fail-fast || st=1
+    exit "$st"
+) 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 wait "$adapters_pid"
 adapters_status=$?
