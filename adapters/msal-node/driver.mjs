@@ -4,7 +4,8 @@
 // verdicts are msal-node's:
 // - one app object per process (ConfidentialClientApplication for client credentials and
 //   on-behalf-of, PublicClientApplication for auth code and device code), with
-//   clientCapabilities ["cp1"], knownAuthorities (host:port, required off Microsoft's hosts),
+//   clientCapabilities ["cp1"], knownAuthorities (host:port, required off Microsoft's hosts;
+//   none at Entra's real names under `--impersonate`, where a proxy agent carries the requests),
 //   and a cache plugin persisting MSAL's serialized cache to a file in TOKENSTORM_STATE_DIR
 //   (the ICachePlugin pattern of MSAL's docs; plain JSON, as msal-node serializes it);
 // - acquire_token: acquireTokenByClientCredential / acquireTokenOnBehalfOf (they consult
@@ -25,13 +26,13 @@ import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-// @azure/msal-node from the node_modules beside this file (where install.sh puts it when
+// Packages from the node_modules beside this file (where install.sh puts them when
 // `tokenstorm run --client msal-node` copies the adapter to its cache folder), else, for a
 // run from the repository (`node adapters/msal-node/driver.mjs`), from $TOKENSTORM_NODE_MODULES
 // or install.sh's default folder, <repo>/target/adapters/msal-node/node_modules.
-async function loadMsal() {
+async function load(name) {
   try {
-    return await import("@azure/msal-node");
+    return await import(name);
   } catch (e) {
     if (e.code !== "ERR_MODULE_NOT_FOUND") throw e;
   }
@@ -39,13 +40,14 @@ async function loadMsal() {
   const dirs = [process.env.TOKENSTORM_NODE_MODULES, path.join(here, "..", "..", "target", "adapters", "msal-node", "node_modules")];
   for (const dir of dirs.filter(Boolean)) {
     let pkgJson;
-    try { pkgJson = createRequire(path.join(dir, "..", "noop.js")).resolve("@azure/msal-node/package.json"); } catch { continue; }
+    try { pkgJson = createRequire(path.join(dir, "..", "noop.js")).resolve(`${name}/package.json`); } catch { continue; }
     const pkg = JSON.parse(readFileSync(pkgJson, "utf8"));
-    return import(pathToFileURL(path.join(path.dirname(pkgJson), pkg.exports["."].import.default)).href);
+    const entry = pkg.exports?.["."]?.import?.default ?? pkg.exports?.["."]?.default ?? pkg.main ?? "index.js";
+    return import(pathToFileURL(path.join(path.dirname(pkgJson), entry)).href);
   }
-  throw new Error("cannot find @azure/msal-node: run adapters/msal-node/install.sh first");
+  throw new Error(`cannot find ${name}: run adapters/msal-node/install.sh first`);
 }
-const msal = await loadMsal();
+const msal = await load("@azure/msal-node");
 
 const TIMEOUT_MS = 10_000;
 const env = process.env;
@@ -57,6 +59,21 @@ const SCOPES = (env.TOKENSTORM_SCOPES ?? "https://graph.microsoft.com/.default")
 const FLOW = env.TOKENSTORM_FLOW ?? "client_credentials";
 const GRAPH = env.TOKENSTORM_GRAPH_URL ?? "https://graph.microsoft.com/v1.0";
 const CACHE_FILE = path.join(env.TOKENSTORM_STATE_DIR ?? ".", "msal_token_cache.json");
+// At Entra's real names (`tokenstorm run --impersonate`) msal-node runs with its defaults:
+// no knownAuthorities, so it validates the authority by instance discovery as it does for a
+// production app; off Microsoft's hosts (the mock's own address) knownAuthorities is required.
+const ENTRA_HOST = ["login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net"]
+  .includes(new URL(AUTHORITY).hostname);
+
+// A proxy, as a Node 20 app behind one sets it up: msal-node 5+ sends every request with the
+// global fetch (src/network/HttpClient.ts; `system.proxyUrl` is gone), and Node 20's fetch reads
+// no proxy variable (Node >= 22.21 and 24 do, with NODE_USE_ENV_PROXY=1, which tokenstorm sets).
+// undici's EnvHttpProxyAgent (HTTPS_PROXY, NO_PROXY) as the global dispatcher routes msal-node's
+// requests and the app's own Graph calls through it.
+if (env.HTTPS_PROXY || env.https_proxy) {
+  const { EnvHttpProxyAgent, setGlobalDispatcher } = await load("undici");
+  setGlobalDispatcher(new EnvHttpProxyAgent());
+}
 
 // The timeout is a plain timer holding its controller: AbortSignal.any([signal,
 // AbortSignal.timeout(ms)]) never fires on Node 20 once a garbage collection has run in between
@@ -87,7 +104,7 @@ const cachePlugin = {
 const auth = {
   clientId: CLIENT_ID,
   authority: AUTHORITY,
-  knownAuthorities: [new URL(AUTHORITY).host],
+  ...(ENTRA_HOST ? {} : { knownAuthorities: [new URL(AUTHORITY).host] }),
   clientCapabilities: ["cp1"],
 };
 const system = { loggerOptions: { piiLoggingEnabled: false, logLevel: msal.LogLevel.Error, loggerCallback: () => {} } };

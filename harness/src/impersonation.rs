@@ -24,12 +24,20 @@ fn system_bundle() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// What a client is given to trust the run's CA: the CA bundle and, with a JDK here, the JVM's
+/// options (its trust store and the proxy).
+#[derive(Debug, Clone)]
+pub struct Trust {
+    /// The system's CAs and the run's, in one PEM file.
+    pub bundle: PathBuf,
+    /// `JAVA_TOOL_OPTIONS` naming the run's JVM trust store and the proxy.
+    pub jvm_options: Option<String>,
+}
+
 /// Writes `dir/ca-bundle.pem`: the system's CAs and the run's CA (and, with a JDK here, the
-/// JVM's trust store and options beside it); returns its path.
-pub fn write_bundle(idp: &MockIdp, dir: &Path) -> std::io::Result<PathBuf> {
-    if let Some(opts) = write_jvm_options(idp, dir) {
-        std::fs::write(dir.join("jvm-options"), opts)?;
-    }
+/// JVM's trust store beside it).
+pub fn write_bundle(idp: &MockIdp, dir: &Path) -> std::io::Result<Trust> {
+    let jvm_options = write_jvm_options(idp, dir);
     let mut pem = system_bundle()
         .and_then(|p| std::fs::read_to_string(p).ok())
         .unwrap_or_default();
@@ -38,9 +46,12 @@ pub fn write_bundle(idp: &MockIdp, dir: &Path) -> std::io::Result<PathBuf> {
     }
     pem.push_str("# tokenstorm: the CA of this run (impersonating Entra and Graph)\n");
     pem.push_str(idp.ca_cert_pem().unwrap_or_default());
-    let path = dir.join("ca-bundle.pem");
-    std::fs::write(&path, pem)?;
-    Ok(path)
+    let bundle = dir.join("ca-bundle.pem");
+    std::fs::write(&bundle, pem)?;
+    Ok(Trust {
+        bundle,
+        jvm_options,
+    })
 }
 
 /// The password of the JVM trust store written for a run (a trust store holds only public
@@ -74,7 +85,7 @@ fn jdk() -> Option<(PathBuf, PathBuf)> {
 /// Writes `dir/jvm-truststore.p12`, the JDK's CAs and the run's CA, when a JDK is here; returns
 /// the `JAVA_TOOL_OPTIONS` that make a JVM use it and the proxy (the JVM reads neither
 /// `HTTPS_PROXY` nor `SSL_CERT_FILE`).
-pub fn write_jvm_options(idp: &MockIdp, dir: &Path) -> Option<String> {
+fn write_jvm_options(idp: &MockIdp, dir: &Path) -> Option<String> {
     let proxy = idp.proxy_url()?;
     let port = proxy.rsplit(':').next()?.to_string();
     let (cacerts, keytool) = jdk()?;
@@ -130,17 +141,15 @@ pub fn write_jvm_options(idp: &MockIdp, dir: &Path) -> Option<String> {
 /// The variables that send an app through the impersonation proxy and make it trust the run's
 /// CA: proxy variables in both spellings (loopback excepted, so the mock's own URLs go direct),
 /// and the trust variables of OpenSSL, Python (requests, httpx), curl, Go and Node; for a JVM,
-/// `JAVA_TOOL_OPTIONS` when [`write_jvm_options`] wrote its trust store (`jvm`).
-pub fn environment(idp: &MockIdp, bundle: &Path) -> Vec<(String, String)> {
+/// `JAVA_TOOL_OPTIONS` when a JVM trust store was written; `NODE_USE_ENV_PROXY=1`, which makes
+/// Node's own `fetch` read the proxy variables (Node >= 22.21 and 24; older Node ignores it).
+pub fn environment(idp: &MockIdp, trust: &Trust) -> Vec<(String, String)> {
     let mut env = Vec::new();
-    if let Some(opts) = bundle
-        .parent()
-        .map(|d| d.join("jvm-options"))
-        .and_then(|p| std::fs::read_to_string(p).ok())
-    {
-        env.push(("JAVA_TOOL_OPTIONS".to_string(), opts));
+    if let Some(opts) = &trust.jvm_options {
+        env.push(("JAVA_TOOL_OPTIONS".to_string(), opts.clone()));
     }
     if let Some(proxy) = idp.proxy_url() {
+        env.push(("NODE_USE_ENV_PROXY".to_string(), "1".to_string()));
         for k in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"] {
             env.push((k.to_string(), proxy.clone()));
         }
@@ -148,7 +157,7 @@ pub fn environment(idp: &MockIdp, bundle: &Path) -> Vec<(String, String)> {
             env.push((k.to_string(), "localhost,127.0.0.1,::1".to_string()));
         }
     }
-    let bundle = bundle.display().to_string();
+    let bundle = trust.bundle.display().to_string();
     for k in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"] {
         env.push((k.to_string(), bundle.clone()));
     }

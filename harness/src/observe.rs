@@ -184,7 +184,7 @@ pub async fn observe(
     } else {
         None
     };
-    let env = environment(&idp, &scenario, &tenant, state.path(), bundle.as_deref());
+    let env = environment(&idp, &scenario, &tenant, state.path(), bundle.as_ref());
     let clock = idp.state().clone();
     let transcript = Transcript::new(Arc::new(move || clock.now_us()));
 

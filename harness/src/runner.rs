@@ -35,7 +35,7 @@ pub struct RunOptions {
     pub state_root: Option<PathBuf>,
     /// Impersonating Entra and Graph: the CA bundle (system CAs and the run's) the client is
     /// told to trust; the client is given Entra's and Graph's real URLs and the proxy.
-    pub impersonation: Option<PathBuf>,
+    pub impersonation: Option<crate::impersonation::Trust>,
 }
 
 impl Default for RunOptions {
@@ -89,7 +89,7 @@ pub(crate) fn environment(
     s: &Scenario,
     tenant: &str,
     state_dir: &Path,
-    impersonation: Option<&Path>,
+    impersonation: Option<&crate::impersonation::Trust>,
 ) -> Vec<(String, String)> {
     let r = idp.ready();
     let confidential = matches!(s.flow.value, Flow::ClientCredentials | Flow::Obo);
@@ -159,8 +159,8 @@ pub(crate) fn environment(
             env.push((k.to_string(), ca.clone()));
         }
     }
-    if let Some(bundle) = impersonation {
-        env.extend(crate::impersonation::environment(idp, bundle));
+    if let Some(trust) = impersonation {
+        env.extend(crate::impersonation::environment(idp, trust));
     }
     // A managed-identity app finds the mock where Azure would put its identity endpoint.
     env.extend(idp.managed_identity_env(tenant));
@@ -407,7 +407,7 @@ pub async fn run_scenario(
             scenario,
             &tenant,
             state.path(),
-            opts.impersonation.as_deref(),
+            opts.impersonation.as_ref(),
         ),
         cwd: None,
     };
