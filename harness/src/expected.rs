@@ -34,6 +34,37 @@ pub fn load(path: &Path, known_scenarios: &[&str]) -> Result<Vec<Entry>, String>
         format!("{}:{l}:{c}: {msg}", path.display())
     })?;
     for e in &entries {
+        if e.inconclusive {
+            if !e.rule.is_empty() || !e.cause.is_empty() {
+                return Err(format!(
+                    "{}: the inconclusive entry for {} names a rule or cause: it accepts the scenario's verdict, not a rule's",
+                    path.display(),
+                    e.scenario
+                ));
+            }
+            if e.reason.trim().is_empty() {
+                return Err(format!(
+                    "{}: the inconclusive entry for {} needs a reason",
+                    path.display(),
+                    e.scenario
+                ));
+            }
+            if !known_scenarios.is_empty() && !known_scenarios.contains(&e.scenario.as_str()) {
+                return Err(format!(
+                    "{}: unknown scenario '{}': no scenario of this run has that name",
+                    path.display(),
+                    e.scenario
+                ));
+            }
+            continue;
+        }
+        if e.rule.trim().is_empty() {
+            return Err(format!(
+                "{}: the entry for {} needs a rule (or `inconclusive: true`, for a scenario that cannot judge the client)",
+                path.display(),
+                e.scenario
+            ));
+        }
         let Some(rule) = model::rules::rule(&e.rule) else {
             return Err(format!(
                 "{}: unknown rule '{}' (scenario {})",
@@ -90,6 +121,13 @@ pub fn apply(entries: &[Entry], scenarios: &mut [ScenarioReport], strict: bool) 
             continue;
         }
         let judged = sc.verdict != "not_applicable" && sc.verdict != "error";
+        let (whole, mine): (Vec<&Entry>, Vec<&Entry>) =
+            mine.into_iter().partition(|e| e.inconclusive);
+        for e in &whole {
+            if judged && sc.verdict != "inconclusive" && !e.unstable {
+                stale.push((*e).clone());
+            }
+        }
         for e in &mine {
             let occurred = sc.rules.iter().any(|v| {
                 v.rule == e.rule && v.status == Status::Fail && v.causes.contains(&e.cause)
@@ -122,6 +160,10 @@ pub fn apply(entries: &[Entry], scenarios: &mut [ScenarioReport], strict: bool) 
             }
         }
         sc.recompute(strict);
+        sc.expected_inconclusive = whole
+            .first()
+            .filter(|_| sc.verdict == "inconclusive")
+            .map(|e| e.reason.clone());
     }
     stale
 }
@@ -148,6 +190,7 @@ mod tests {
             }
             .into(),
             duration_ms: 0,
+            expected_inconclusive: None,
             rules: vec![Verdict {
                 rule: "throttle.retry-after".into(),
                 level: Level::Must,
@@ -174,6 +217,7 @@ mod tests {
             cause: "early-retry".into(),
             reason: "a whole-second clock".into(),
             unstable,
+            inconclusive: false,
         };
         for unstable in [false, true] {
             let mut failing = [scenario(Status::Fail)];
@@ -197,6 +241,7 @@ mod tests {
             cause: "early-retry-within-1s".into(),
             reason: "a race".into(),
             unstable: true,
+            inconclusive: false,
         };
         let mut failing = [scenario(Status::Fail)];
         let stale = apply(&[other], &mut failing, false);
@@ -234,5 +279,65 @@ mod tests {
         assert!(load(&p, &["s"])
             .unwrap_err()
             .contains("cache.reuse has no cause 'early-retry'"));
+    }
+
+    #[test]
+    fn an_inconclusive_entry_accepts_the_scenarios_verdict_only() {
+        let entry = Entry {
+            scenario: "s".into(),
+            rule: String::new(),
+            cause: String::new(),
+            reason: "no refresh_in for a managed identity".into(),
+            unstable: false,
+            inconclusive: true,
+        };
+        let mut nothing_judged = [scenario(Status::NotApplicable)];
+        nothing_judged[0].recompute(false);
+        assert_eq!(nothing_judged[0].verdict, "inconclusive");
+        assert!(apply(std::slice::from_ref(&entry), &mut nothing_judged, false).is_empty());
+        assert_eq!(nothing_judged[0].verdict, "inconclusive");
+        assert!(nothing_judged[0].expected_inconclusive.is_some());
+        let mut r = reports::Report {
+            scenarios: nothing_judged.to_vec(),
+            ..reports::Report::default()
+        };
+        r.summarize();
+        assert_eq!(
+            (r.summary.inconclusive, r.summary.accepted_inconclusive),
+            (0, 1)
+        );
+        assert_eq!(r.exit_code(), 0);
+        // A fail is not accepted by it, and a scenario that judged something makes it stale.
+        let mut failing = [scenario(Status::Fail)];
+        let stale = apply(std::slice::from_ref(&entry), &mut failing, false);
+        assert_eq!(failing[0].verdict, "fail");
+        assert!(failing[0].expected_inconclusive.is_none());
+        assert_eq!(stale.len(), 1);
+        // Without the entry the same scenario fails the run.
+        let mut r = reports::Report {
+            scenarios: vec![scenario(Status::NotApplicable)],
+            ..reports::Report::default()
+        };
+        r.scenarios[0].recompute(false);
+        r.summarize();
+        assert_eq!(r.exit_code(), 1);
+    }
+
+    #[test]
+    fn an_inconclusive_entry_names_no_rule_and_gives_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.yaml");
+        std::fs::write(&p, "- scenario: s\n  inconclusive: true\n  reason: r\n").unwrap();
+        assert!(load(&p, &["s"]).unwrap()[0].inconclusive);
+        std::fs::write(
+            &p,
+            "- scenario: s\n  inconclusive: true\n  rule: cache.reuse\n  reason: r\n",
+        )
+        .unwrap();
+        assert!(load(&p, &["s"]).unwrap_err().contains("names a rule"));
+        std::fs::write(&p, "- scenario: s\n  inconclusive: true\n  reason: \"\"\n").unwrap();
+        assert!(load(&p, &["s"]).unwrap_err().contains("needs a reason"));
+        std::fs::write(&p, "- scenario: s\n  reason: r\n").unwrap();
+        assert!(load(&p, &["s"]).unwrap_err().contains("needs a rule"));
     }
 }

@@ -56,5 +56,6 @@ pub fn scenario_report(run: &ScenarioRun, rules: Vec<Verdict>, strict: bool) -> 
         rules,
         journal: format!("journal/{}.jsonl", run.scenario.name.value),
         requests: run.journal.len(),
+        expected_inconclusive: None,
     }
 }

@@ -49,15 +49,23 @@ fn count<'a>(rules: impl Iterator<Item = &'a model::verdict::Verdict>, k: Kind) 
 pub fn render(r: &Report) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let all = || r.scenarios.iter().flat_map(|s| &s.rules);
-    let inconclusive = |s: &crate::ScenarioReport| usize::from(s.verdict == "inconclusive");
+    // An inconclusive scenario is a failing testcase, unless an expected-failures entry accepts
+    // it (then it is skipped, with the entry's reason).
+    let inconclusive = |s: &crate::ScenarioReport| {
+        usize::from(s.verdict == "inconclusive" && s.expected_inconclusive.is_none())
+    };
+    let accepted = |s: &crate::ScenarioReport| {
+        usize::from(s.verdict == "inconclusive" && s.expected_inconclusive.is_some())
+    };
     let inconclusive_all: usize = r.scenarios.iter().map(inconclusive).sum();
+    let accepted_all: usize = r.scenarios.iter().map(accepted).sum();
     let _ = writeln!(
         out,
         "<testsuites name=\"tokenstorm\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-        all().count() + inconclusive_all,
+        all().count() + inconclusive_all + accepted_all,
         count(all(), Kind::Failure) + inconclusive_all,
         count(all(), Kind::Error),
-        count(all(), Kind::Skipped),
+        count(all(), Kind::Skipped) + accepted_all,
         r.duration_ms as f64 / 1000.0
     );
     for sc in &r.scenarios {
@@ -65,10 +73,10 @@ pub fn render(r: &Report) -> String {
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
             xml(&sc.name),
-            sc.rules.len() + inconclusive(sc),
+            sc.rules.len() + inconclusive(sc) + accepted(sc),
             count(sc.rules.iter(), Kind::Failure) + inconclusive(sc),
             count(sc.rules.iter(), Kind::Error),
-            count(sc.rules.iter(), Kind::Skipped),
+            count(sc.rules.iter(), Kind::Skipped) + accepted(sc),
             sc.duration_ms as f64 / 1000.0
         );
         for v in &sc.rules {
@@ -126,6 +134,18 @@ pub fn render(r: &Report) -> String {
                 Status::Pass => {}
             }
             let _ = writeln!(out, "</testcase>");
+        }
+        if let Some(reason) = sc
+            .expected_inconclusive
+            .as_deref()
+            .filter(|_| sc.verdict == "inconclusive")
+        {
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"{0}\" name=\"{0}::inconclusive\"><skipped message=\"inconclusive, accepted: {1}\"/></testcase>",
+                xml(&sc.name),
+                xml(reason)
+            );
         }
         if inconclusive(sc) == 1 {
             let why: Vec<String> = sc

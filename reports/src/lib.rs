@@ -31,7 +31,7 @@ use std::path::Path;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// A whole run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Report {
     /// Schema version of this document.
     pub schema_version: u32,
@@ -92,9 +92,14 @@ pub struct Summary {
     pub not_applicable: usize,
     /// Scenarios where the client crashed or hung.
     pub errors: usize,
-    /// Scenarios the client ran in which no behaviour rule found anything to judge.
+    /// Scenarios the client ran in which no behaviour rule found anything to judge (and no
+    /// expected-failures entry says why it can't: those count in `accepted_inconclusive`).
     #[serde(default)]
     pub inconclusive: usize,
+    /// Inconclusive scenarios an expected-failures entry (`inconclusive: true`) accepts: the
+    /// scenario can't judge this client, for the entry's reason. They don't fail the run.
+    #[serde(default)]
+    pub accepted_inconclusive: usize,
     /// Of the passed and warned scenarios, those that pass only because an
     /// expected-failures entry accepts a failing rule.
     #[serde(default)]
@@ -107,11 +112,18 @@ pub struct Summary {
 pub struct ExpectedFailure {
     /// The scenario's name.
     pub scenario: String,
-    /// The rule ID.
+    /// The rule ID (none for an `inconclusive` entry).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rule: String,
     /// The check of the rule whose failure it accepts (a verdict's `causes` name them): a fail
-    /// of the rule for any other cause is not accepted.
+    /// of the rule for any other cause is not accepted (none for an `inconclusive` entry).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cause: String,
+    /// Accepts the scenario's `inconclusive` verdict instead of a rule's fail: the scenario
+    /// cannot judge this client (a managed identity gets no `refresh_in`, say), for `reason`.
+    /// Out of date when the scenario ran and was not inconclusive.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inconclusive: bool,
     /// Why it is accepted (shown in every report).
     pub reason: String,
     /// The verdict depends on timing the client doesn't control (a library's whole-second
@@ -152,6 +164,9 @@ pub struct ScenarioReport {
     pub journal: String,
     /// Requests that reached the mock.
     pub requests: usize,
+    /// An `inconclusive` verdict an expected-failures entry accepts: its reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_inconclusive: Option<String>,
 }
 
 /// A scenario's verdict from its outcome and rule verdicts (fails an expected-failures file
@@ -208,6 +223,9 @@ impl Report {
                 "fail" => s.failed += 1,
                 "warn" => s.warned += 1,
                 "not_applicable" => s.not_applicable += 1,
+                "inconclusive" if sc.expected_inconclusive.is_some() => {
+                    s.accepted_inconclusive += 1;
+                }
                 "inconclusive" => s.inconclusive += 1,
                 _ => s.errors += 1,
             }

@@ -180,13 +180,12 @@ pub fn render(r: &Report, limit: usize) -> String {
                     }
                 })
                 .collect();
-            let _ = writeln!(
-                out,
-                "| {} | `{}` | {} |",
-                label(&sc.verdict),
-                sc.name,
-                rules.join(", ")
-            );
+            let label = if sc.expected_inconclusive.is_some() {
+                format!("{} (accepted)", label(&sc.verdict))
+            } else {
+                label(&sc.verdict).to_string()
+            };
+            let _ = writeln!(out, "| {label} | `{}` | {} |", sc.name, rules.join(", "));
         }
         out.push('\n');
     }
@@ -199,6 +198,26 @@ pub fn render(r: &Report, limit: usize) -> String {
                 .map(move |v| (s.name.as_str(), v))
         })
         .collect();
+    let accepted_inconclusive: Vec<&ScenarioReport> = order
+        .iter()
+        .copied()
+        .filter(|s| s.expected_inconclusive.is_some())
+        .collect();
+    if !accepted_inconclusive.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Accepted inconclusive scenarios** (they can't judge this client, as the expected-failures file says):\n"
+        );
+        for s in &accepted_inconclusive {
+            let _ = writeln!(
+                out,
+                "- `{}`: {}",
+                s.name,
+                s.expected_inconclusive.as_deref().unwrap_or_default()
+            );
+        }
+        out.push('\n');
+    }
     if !accepted.is_empty() {
         let _ = writeln!(
             out,
