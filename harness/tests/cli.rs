@@ -727,3 +727,104 @@ fn baseline_regressions_fail_the_run_and_shards_merge_into_one_report() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The hosts-file way (docs/impersonation.md): no proxy; Entra's and Graph's names resolve to
+/// loopback and the mock itself listens on 443. Run in a network namespace of its own
+/// (`unshare -rn`: its own loopback, where binding 443 needs no privilege on the machine), with
+/// curl resolving the real names to 127.0.0.1 as an /etc/hosts line would: the certificate
+/// verifies for each name against the run's CA, discovery and tokens name
+/// login.microsoftonline.com, and a request naming graph.microsoft.com is served by the mock's
+/// Graph with Graph's own paths.
+#[test]
+fn the_hosts_file_way_serves_entra_and_graph_on_443_without_a_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        r#"set -eu
+ip link set lo up
+"{bin}" serve --impersonate --addr 127.0.0.1:443 --ready-file "{d}/ready.json" >/dev/null 2>"{d}/serve.err" &
+trap 'kill $! 2>/dev/null' EXIT
+for _ in $(seq 100); do [ -s "{d}/ready.json" ] && break; sleep 0.1; done
+ca=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca_cert"])' "{d}/ready.json")
+id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["clients"]["confidential"]["client_id"])' "{d}/ready.json")
+secret=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["clients"]["confidential"]["client_secret"])' "{d}/ready.json")
+c() {{ curl -sS --fail-with-body -w "%{{stderr}}%{{url}} %{{http_code}}\\n" --cacert "$ca" --noproxy '*' \
+  --resolve login.microsoftonline.com:443:127.0.0.1 --resolve login.windows.net:443:127.0.0.1 \
+  --resolve graph.microsoft.com:443:127.0.0.1 "$@"; }}
+c https://login.windows.net/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration > "{d}/discovery.json"
+c https://login.microsoftonline.com/common/discovery/instance -G \
+  --data-urlencode api-version=1.1 \
+  --data-urlencode authorization_endpoint=https://login.microsoftonline.com/common/oauth2/v2.0/authorize > "{d}/instance.json"
+c https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token \
+  -d grant_type=client_credentials -d client_id="$id" --data-urlencode client_secret="$secret" \
+  --data-urlencode scope=https://graph.microsoft.com/.default > "{d}/token.json"
+token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "{d}/token.json")
+oid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["user"]["oid"])' "{d}/ready.json")
+c -H "Authorization: Bearer $token" "https://graph.microsoft.com/v1.0/users/$oid" > "{d}/graph.json"
+"#,
+        bin = env!("CARGO_BIN_EXE_tokenstorm"),
+        d = dir.path().display()
+    );
+    let o = Command::new("unshare")
+        .args(["-rn", "bash", "-c", &script])
+        .output()
+        .expect("unshare (util-linux) runs the test in a network namespace of its own");
+    let serve_err = std::fs::read_to_string(dir.path().join("serve.err")).unwrap_or_default();
+    assert!(
+        o.status.success(),
+        "{}\n{}\nserve: {serve_err}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let read = |f: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.path().join(f)).unwrap()).unwrap()
+    };
+    let d = read("discovery.json");
+    let issuer = d["issuer"].as_str().unwrap();
+    assert!(
+        issuer.starts_with("https://login.windows.net/") && issuer.ends_with("/v2.0"),
+        "{d}"
+    );
+    assert_eq!(d["msgraph_host"], "graph.microsoft.com");
+    let i = read("instance.json");
+    assert!(
+        i["tenant_discovery_endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://login.microsoftonline.com/common/"),
+        "{i}"
+    );
+    // The access token names Entra's issuer and Graph's audience.
+    let t = read("token.json");
+    let payload = t["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    use base64::Engine as _;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        claims["iss"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://sts.windows.net/")
+            || claims["iss"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://login.microsoftonline.com/"),
+        "{claims}"
+    );
+    let g = read("graph.json");
+    assert!(
+        g["@odata.context"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://graph.microsoft.com/v1.0/"),
+        "{g}"
+    );
+}
