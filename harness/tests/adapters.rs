@@ -1,5 +1,6 @@
 //! The adapters over real MSAL libraries (`adapters/msal-python`, `adapters/msal-node`,
-//! `adapters/msal-go`, `adapters/msal-browser`, `adapters/msal-java`) run the whole built-in
+//! `adapters/msal-go`, `adapters/msal-browser`, `adapters/msal-java`, and azure-identity for
+//! Python and JavaScript over them) run the whole built-in
 //! library through `tokenstorm run --client NAME` (with the adapter's own `adapter.json`
 //! defaults), installed on first use as a user gets them, and every verdict is compared with the
 //! checked-in expectation: the adapter's `expected-failures.yaml`, each entry with the library
@@ -15,10 +16,11 @@ fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
-/// Adapters whose drivers are light (a Python, Node or Go process per scenario, idle most of
-/// the time, waiting on the scenario's clock) run side by side, which keeps the suite's wall
-/// time down; a heavy one (a browser or a JVM per scenario) runs alone, since two at once on a
-/// small CI machine would measure the machine more than the library.
+/// Adapters whose drivers are light (a Python, Node or Go process per scenario: msal-python,
+/// msal-node, msal-go, azure-identity-python, azure-identity-js; idle most of the time, waiting
+/// on the scenario's clock) run side by side, which keeps the suite's wall time down; a heavy
+/// one (a browser or a JVM per scenario) runs alone, since two at once on a small CI machine
+/// would measure the machine more than the library.
 static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 fn judge(adapter: &str) {
@@ -125,6 +127,9 @@ fn judge_mode(adapter: &str, mode: Option<(&str, &str)>) {
         "msal-browser" => "msal.js.browser",
         // azure-identity's own requests (discovery) name it; its token requests are MSAL's.
         "azure-identity-python" => "azsdk-python-identity",
+        // @azure/identity's user agent; msal-node's token requests carry msal.js.node as their
+        // SKU, but its device-code requests (no x-client-SKU) name it.
+        "azure-identity-js" => "azsdk-js-identity",
         other => panic!("no SKU known for {other}"),
     };
     // Every journal of the run, whichever flows the adapter has.
@@ -328,6 +333,13 @@ fn azure_identity_python_as_a_managed_identity_verdicts_match_its_expectations()
         "azure-identity-python",
         Some(("TOKENSTORM_AZURE_CREDENTIAL", "managed_identity")),
     );
+}
+
+/// @azure/identity for JavaScript, run at Entra's real names with its defaults (its adapter.json
+/// asks for impersonation).
+#[test]
+fn azure_identity_js_verdicts_match_its_expectations() {
+    judge("azure-identity-js");
 }
 
 /// Observe mode on real MSAL: a plain script (no driver protocol) judged by the journal-only
