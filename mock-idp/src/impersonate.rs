@@ -11,13 +11,12 @@
 //! The proxy listens on loopback only and refuses any other peer.
 
 use crate::server::ConnControl;
+use crate::state::Idp;
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
+use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +82,7 @@ pub async fn serve(
     listener: TcpListener,
     tls: TlsAcceptor,
     app: Router,
+    idp: Arc<Idp>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -106,7 +106,9 @@ pub async fn serve(
         let proxy = Proxy {
             tls: tls.clone(),
             app: app.clone(),
+            idp: idp.clone(),
             stop: shutdown.clone(),
+            peer,
         };
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
@@ -114,6 +116,8 @@ pub async fn serve(
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEAD_TIMEOUT)
+                .max_headers(crate::server::MAX_HEADERS)
+                .max_buf_size(crate::server::MAX_HEAD_BYTES)
                 .serve_connection(TokioIo::new(stream), svc)
                 .with_upgrades();
             tokio::select! {
@@ -128,7 +132,9 @@ pub async fn serve(
 struct Proxy {
     tls: TlsAcceptor,
     app: Router,
+    idp: Arc<Idp>,
     stop: watch::Receiver<bool>,
+    peer: SocketAddr,
 }
 
 type ProxyResult = Result<Response<Body>, std::convert::Infallible>;
@@ -209,27 +215,9 @@ impl Proxy {
             }
             Err(_) => return,
         };
-        let ctrl = Arc::new(ConnControl::default());
-        let app = self.app.clone().map_request({
-            let ctrl = ctrl.clone();
-            move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(ctrl.clone());
-                req
-            }
-        });
-        let svc = TowerToHyperService::new(app);
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(HEAD_TIMEOUT);
-        let conn = builder.serve_connection(TokioIo::new(stream), svc);
-        let mut stop = self.stop.clone();
-        tokio::select! {
-            r = conn => if let Err(e) = r { tracing::debug!(error = %e, "impersonated connection ended") },
-            _ = stop.changed() => {}
-            _ = ctrl.notified() => {}
-        }
+        // The upgraded stream has no socket of its own to reset: a scripted reset closes it.
+        crate::server::serve_connection(stream, self.app, self.idp, self.stop, None, self.peer)
+            .await;
     }
 
     /// A plain-HTTP request for an impersonated host (the instance metadata service).

@@ -46,6 +46,27 @@ impl Record {
     }
 }
 
+/// Journals a request refused below the router (see [`Completion::Refused`]): `status` is what
+/// HTTP answered (408 when the connection was closed for a head not sent in time), `why` says
+/// which limit it broke.
+pub fn refused(idp: &Idp, status: u16, why: &str) {
+    let now = idp.now_us();
+    let mut e = blank_entry(
+        idp.next_seq(),
+        None,
+        now,
+        String::new(),
+        String::new(),
+        Endpoint::Unknown,
+        "HTTP/1.1".to_string(),
+    );
+    e.finished_us = Some(now);
+    e.completion = Completion::Refused;
+    e.status = status;
+    e.error = Some(why.to_string());
+    idp.record(e);
+}
+
 /// An entry with only what is known when the request head arrives.
 fn blank_entry(
     seq: u64,

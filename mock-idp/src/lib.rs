@@ -66,6 +66,9 @@ pub struct Options {
     /// App registrations besides the default ones (`--app FILE`, [`config::load_apps`]): their
     /// credentials and redirect URIs are enforced.
     pub apps: Vec<AppRegistration>,
+    /// How long a client may take to send a request head before its connection is closed and
+    /// the refusal journaled (a "slowloris" client); 30 s by default.
+    pub head_timeout: std::time::Duration,
 }
 
 impl Default for Options {
@@ -79,6 +82,7 @@ impl Default for Options {
             scenario: None,
             impersonate: false,
             apps: vec![],
+            head_timeout: server::HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -192,6 +196,7 @@ impl MockIdp {
         );
         idp.default_scenario = opts.scenario.clone();
         idp.impersonate = opts.impersonate;
+        idp.head_timeout = opts.head_timeout;
         let idp = Arc::new(idp);
         let (tx, rx) = watch::channel(false);
         let app = router(idp.clone());
@@ -206,12 +211,18 @@ impl MockIdp {
                 let bound = l
                     .local_addr()
                     .map_err(|source| StartError::Bind { addr: at, source })?;
-                tokio::spawn(impersonate::serve(l, tls.clone(), app.clone(), rx.clone()));
+                tokio::spawn(impersonate::serve(
+                    l,
+                    tls.clone(),
+                    app.clone(),
+                    idp.clone(),
+                    rx.clone(),
+                ));
                 tracing::info!(proxy = %bound, "impersonating Entra and Graph through the proxy");
                 Some(bound)
             }
         };
-        let task = tokio::spawn(server::serve(listener, acceptor, app, rx));
+        let task = tokio::spawn(server::serve(listener, acceptor, app, idp.clone(), rx));
         tracing::info!(base_url = %idp.base_url, "mock identity provider listening");
         Ok(MockIdp {
             idp,

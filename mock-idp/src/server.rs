@@ -1,10 +1,12 @@
 //! The accept loop: plain TCP or TLS (h2 and HTTP/1.1 by ALPN), one task per connection, all
 //! of them ended when the server shuts down.
 
+use crate::state::Idp;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -29,18 +31,21 @@ impl ConnControl {
         self.reset.store(reset, Ordering::SeqCst);
         self.notify.notify_one();
     }
-
-    /// Resolves when a request asked for its connection to end.
-    pub(crate) async fn notified(&self) {
-        self.notify.notified().await;
-    }
 }
 
-/// How long a client may take to send a request head.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send a request head (a slow, trickling head, "slowloris",
+/// is closed then, and journaled as refused).
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most header fields a request head may carry (HTTP/1.1: beyond it, 431).
+pub const MAX_HEADERS: usize = 100;
+
+/// The most bytes a request head may take (HTTP/1.1: beyond it, 431; HTTP/2: the header list
+/// size the mock announces).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 fn abort(ctrl: &ConnControl, sock: Option<&socket2::Socket>) {
     if ctrl.reset.load(Ordering::SeqCst) {
@@ -50,11 +55,101 @@ fn abort(ctrl: &ConnControl, sock: Option<&socket2::Socket>) {
     }
 }
 
+/// A second handle on a TCP socket, so a scripted reset can set SO_LINGER to zero after the
+/// connection (and its stream) has been handed to hyper.
+pub(crate) fn socket_handle(stream: &tokio::net::TcpStream) -> Option<socket2::Socket> {
+    stream
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(socket2::Socket::from)
+}
+
+/// Serves one connection (TLS already accepted where there is TLS) until it ends, the server
+/// stops, or a request asks for it to end (a scripted close or reset). Every request carries the
+/// connection's [`ConnControl`]; request heads are held to [`MAX_HEADERS`],
+/// [`MAX_HEAD_BYTES`] and [`HEADER_READ_TIMEOUT`], and one refused below the router is
+/// journaled ([`crate::journal::refused`]).
+pub(crate) async fn serve_connection<I>(
+    io: I,
+    app: Router,
+    idp: Arc<Idp>,
+    mut stop: watch::Receiver<bool>,
+    sock: Option<socket2::Socket>,
+    peer: SocketAddr,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let ctrl = Arc::new(ConnControl::default());
+    let app = app.map_request({
+        let ctrl = ctrl.clone();
+        move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ctrl.clone());
+            req
+        }
+    });
+    let svc = TowerToHyperService::new(app);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(idp.head_timeout)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEAD_BYTES.max(8192));
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_header_list_size(u32::try_from(MAX_HEAD_BYTES).unwrap_or(u32::MAX));
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
+    let head_timeout = idp.head_timeout;
+    tokio::select! {
+        r = conn => if let Err(e) = r {
+            tracing::debug!(%peer, error = %e, "connection ended");
+            if let Some((status, why)) = refusal(&*e, head_timeout) {
+                crate::journal::refused(&idp, status, &why);
+            }
+        },
+        _ = stop.changed() => {}
+        _ = ctrl.notify.notified() => abort(&ctrl, sock.as_ref()),
+    }
+    // The connection future is gone; closing the last handle closes the socket (with a reset
+    // when SO_LINGER was set to zero).
+    drop(sock);
+}
+
+/// What HTTP answered a request head refused below the router, and why; `None` for a
+/// connection that simply ended.
+fn refusal(e: &(dyn std::error::Error + 'static), head_timeout: Duration) -> Option<(u16, String)> {
+    let h = e.downcast_ref::<hyper::Error>()?;
+    if h.is_parse_too_large() {
+        Some((
+            431,
+            format!(
+                "request head too large (more than {MAX_HEADERS} header fields or {} KiB)",
+                MAX_HEAD_BYTES / 1024
+            ),
+        ))
+    } else if h.is_parse() {
+        Some((400, "malformed request head".to_string()))
+    } else if h.is_timeout() {
+        Some((
+            408,
+            format!(
+                "request head not complete within {:.1} s",
+                head_timeout.as_secs_f64()
+            ),
+        ))
+    } else {
+        None
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` turns true.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Router,
+    idp: Arc<Idp>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -72,68 +167,19 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        // A second handle on the socket, so a scripted reset can set SO_LINGER to zero
-        // after the connection (and its stream) has been handed to hyper.
-        let sock = stream
-            .as_fd()
-            .try_clone_to_owned()
-            .ok()
-            .map(socket2::Socket::from);
-        let ctrl = Arc::new(ConnControl::default());
-        let app = app.clone().map_request({
-            let ctrl = ctrl.clone();
-            move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ctrl.clone());
-                req
-            }
-        });
-        let tls = tls.clone();
-        let mut stop = shutdown.clone();
+        let sock = socket_handle(&stream);
+        let (tls, app, idp, stop) = (tls.clone(), app.clone(), idp.clone(), shutdown.clone());
         tokio::spawn(async move {
-            let svc = TowerToHyperService::new(app);
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            // Idle or trickling request heads do not hold a connection forever.
-            builder
-                .http1()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT);
             match tls {
                 Some(acceptor) => {
-                    let stream = match tokio::time::timeout(
-                        HANDSHAKE_TIMEOUT,
-                        acceptor.accept(stream),
-                    )
-                    .await
-                    {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                    tokio::select! {
-                        r = conn => if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended") },
-                        _ = stop.changed() => {}
-                        _ = ctrl.notify.notified() => abort(&ctrl, sock.as_ref()),
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => serve_connection(s, app, idp, stop, sock, peer).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
-                None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                    tokio::select! {
-                        r = conn => if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended") },
-                        _ = stop.changed() => {}
-                        _ = ctrl.notify.notified() => abort(&ctrl, sock.as_ref()),
-                    }
-                }
+                None => serve_connection(stream, app, idp, stop, sock, peer).await,
             }
-            // The connection future is gone; closing the last handle closes the socket (with a
-            // reset when SO_LINGER was set to zero).
-            drop(sock);
         });
     }
 }

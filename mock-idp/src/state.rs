@@ -45,6 +45,8 @@ pub struct Idp {
     pub tls: bool,
     /// Answering as Entra's real host names: any client id is registered on first use.
     pub impersonate: bool,
+    /// How long a client may take to send a request head.
+    pub head_timeout: std::time::Duration,
     /// The secret App Service's identity endpoint expects in `X-IDENTITY-HEADER` (the app gets
     /// it in `IDENTITY_HEADER`).
     pub identity_header: String,
@@ -81,6 +83,7 @@ impl Idp {
             default_config,
             tls,
             impersonate: false,
+            head_timeout: crate::server::HEADER_READ_TIMEOUT,
             identity_header: crate::tokens::random_text(24),
             first_use: Mutex::new(HashMap::new()),
             started: Instant::now(),

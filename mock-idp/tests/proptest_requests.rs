@@ -319,3 +319,95 @@ proptest! {
         check(&req, status, &ct, &body)?;
     }
 }
+
+// ---- Request heads refused below the router --------------------------------------------------
+
+/// Sends raw bytes on a plain connection and reads what comes back until the server closes.
+async fn raw(idp: &MockIdp, bytes: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(idp.addr()).await.unwrap();
+    // The server may answer (and close) before it has read everything.
+    let _ = s.write_all(bytes).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn refusals(idp: &MockIdp) -> Vec<model::JournalEntry> {
+    idp.journal()
+        .into_iter()
+        .filter(|e| e.completion == model::Completion::Refused)
+        .collect()
+}
+
+#[tokio::test]
+async fn heads_refused_below_the_router_get_their_status_and_are_journaled() {
+    let idp = MockIdp::start(Options {
+        tls: false,
+        head_timeout: std::time::Duration::from_millis(600),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    // Too many header fields (the limit is 100).
+    let mut many =
+        String::from("GET /common/v2.0/.well-known/openid-configuration HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..150 {
+        many.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    assert!(raw(&idp, many.as_bytes()).await.starts_with("HTTP/1.1 431"));
+    // One header larger than the head's 64 KiB.
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nCookie: {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    assert!(raw(&idp, big.as_bytes()).await.starts_with("HTTP/1.1 431"));
+    // Not HTTP at all.
+    assert!(raw(&idp, b"\x16\x03\x01 garbage\r\n\r\n")
+        .await
+        .starts_with("HTTP/1.1 400"));
+    // A head that trickles: closed once the head timeout passes, without an answer.
+    let slow = tokio::spawn({
+        let addr = idp.addr();
+        async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let started = std::time::Instant::now();
+            let _ = s.write_all(b"GET / HTTP/1.1\r\n").await;
+            let mut buf = [0u8; 64];
+            for _ in 0..40 {
+                if s.write_all(b"X-Slow: 1\r\n").await.is_err() {
+                    break;
+                }
+                let read =
+                    tokio::time::timeout(std::time::Duration::from_millis(100), s.read(&mut buf))
+                        .await;
+                if let Ok(Ok(0) | Err(_)) = read {
+                    break;
+                }
+            }
+            started.elapsed()
+        }
+    });
+    let held = slow.await.unwrap();
+    assert!(
+        held < std::time::Duration::from_secs(3),
+        "a trickling head held its connection for {held:?}"
+    );
+    // Give the connection task a moment to journal its end.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let r = refusals(&idp);
+    let statuses: Vec<u16> = r.iter().map(|e| e.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 431).count(), 2, "{r:?}");
+    assert!(statuses.contains(&400), "{r:?}");
+    assert!(statuses.contains(&408), "{r:?}");
+    assert!(r.iter().all(|e| e.tenant.is_none() && e.error.is_some()));
+    // The server still serves.
+    let ok = raw(
+        &idp,
+        b"GET /common/v2.0/.well-known/openid-configuration HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+}

@@ -17,6 +17,10 @@ pub enum Completion {
     ClientDisconnected,
     /// The mock closed or reset the connection on purpose (an injected fault).
     Aborted,
+    /// Refused below the router, before any endpoint saw it: a malformed or oversized request
+    /// head (answered with HTTP's bare 400, 414 or 431), or a head not sent within the time
+    /// allowed (the connection closed; `status` 408). Method and path are unknown.
+    Refused,
 }
 
 /// The OAuth grant of a token request, normalised (both device-code spellings are one grant).
