@@ -114,6 +114,12 @@ impl MockIdp {
         if !opts.allow_remote && !opts.addr.ip().is_loopback() {
             return Err(StartError::NotLoopback(opts.addr));
         }
+        if !opts.addr.ip().is_loopback() {
+            tracing::warn!(
+                addr = %opts.addr,
+                "listening beyond loopback (--allow-remote): any host that reaches this address can get tokens signed by this mock and read its journal with the admin token; never expose it to a network you do not control"
+            );
+        }
         let listener = TcpListener::bind(opts.addr)
             .await
             .map_err(|source| StartError::Bind {
