@@ -342,6 +342,17 @@ fn azure_identity_js_verdicts_match_its_expectations() {
     judge("azure-identity-js");
 }
 
+/// @azure/identity's `ManagedIdentityCredential` with its defaults (msal-node's App Service
+/// source, at the endpoint the run gives in `IDENTITY_ENDPOINT`/`IDENTITY_HEADER`), judged over
+/// the library like any client.
+#[test]
+fn azure_identity_js_as_a_managed_identity_verdicts_match_its_expectations() {
+    judge_mode(
+        "azure-identity-js",
+        Some(("TOKENSTORM_AZURE_CREDENTIAL", "managed_identity")),
+    );
+}
+
 /// Observe mode on real MSAL: a plain script (no driver protocol) judged by the journal-only
 /// rules. MSAL Python retries a malformed 200 at the app's next call (it throttles only
 /// 429/5xx/400 responses), serves repeated needs from its cache, and was not given cp1.
