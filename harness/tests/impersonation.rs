@@ -200,3 +200,96 @@ fn an_unmodified_azure_identity_daemon_is_judged() {
     assert!(j.iter().any(|e| e["status"] == 429), "{j:#?}");
     assert_eq!(verdict(&mi, "throttle.retry-after")["status"], "pass");
 }
+
+/// @azure/identity for JavaScript, as pinned by its adapter (installed here as a user's first
+/// run would); returns its `node_modules`.
+fn azure_identity_js() -> std::path::PathBuf {
+    let dest = root().join("target/adapters/azure-identity-js");
+    let o = Command::new("bash")
+        .arg(root().join("adapters/azure-identity-js/install.sh"))
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    dest.join("node_modules")
+}
+
+/// A Node daemon on @azure/identity, unmodified (EnvironmentCredential from the usual three
+/// variables, real-looking ids, no authority host), is judged by `observe --impersonate`: its
+/// token requests reach the mock at Entra's name under its own tenant, from msal-node under
+/// @azure/identity, and azure-core's retry policy sleeps Retry-After out.
+#[test]
+fn an_unmodified_node_azure_identity_daemon_is_judged_by_observe_impersonate() {
+    let node_modules = azure_identity_js();
+    let dir = tempfile::tempdir().unwrap();
+    // The app's own folder, its dependencies beside it as `npm install` would leave them (an
+    // ES module resolves bare imports from the node_modules folders above it, not NODE_PATH).
+    std::os::unix::fs::symlink(&node_modules, dir.path().join("node_modules")).unwrap();
+    std::fs::write(
+        dir.path().join("app.mjs"),
+        r#"// A daemon as teams write it: EnvironmentCredential, a Graph token every second.
+import { EnvironmentCredential } from "@azure/identity";
+
+const credential = new EnvironmentCredential();
+for (let i = 0; i < 5; i++) {
+  try {
+    await credential.getToken("https://graph.microsoft.com/.default");
+    console.log("got a token");
+  } catch (e) {
+    console.log("no token:", e.name); // the app logs and carries on
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+}
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_tokenstorm"))
+        .args([
+            "observe",
+            "--impersonate",
+            "--quiet",
+            "--scenario",
+            "throttle-429-short",
+            "--timeout",
+            "60s",
+            "--out",
+        ])
+        .arg(&out)
+        .args(["--", "node", "app.mjs"])
+        .env("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47")
+        .env("AZURE_CLIENT_ID", "0f6b2a51-3c7e-4d5f-9a8b-1c2d3e4f5a6b")
+        .env("AZURE_CLIENT_SECRET", "a-secret-the-app-was-given")
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap_or_default())
+            .unwrap_or_else(|_| panic!("{stderr}"));
+    // The token requests went to the app's own tenant at Entra's name, sent by msal-node
+    // (its x-client-SKU: msal.js.node) under @azure/identity, throttled twice, then a token.
+    let j = journal(&out);
+    let tokens: Vec<_> = j
+        .iter()
+        .filter(|e| e["endpoint"] == "token")
+        .filter(|e| e["tenant"] == "72f988bf-86f1-41af-91ab-2d7cd011db47")
+        .filter(|e| e["grant_type"] == "client_credentials")
+        .collect();
+    assert!(
+        tokens.iter().all(|e| e["client_sku"] == "msal.js.node"),
+        "{j:#?}"
+    );
+    assert!(
+        tokens.iter().filter(|e| e["status"] == 429).count() >= 2,
+        "{j:#?}"
+    );
+    assert!(tokens.iter().any(|e| e["status"] == 200), "{j:#?}");
+    // azure-core's throttlingRetryStrategy slept Retry-After out inside the first getToken.
+    assert_eq!(
+        verdict(&report, "throttle.retry-after")["status"],
+        "pass",
+        "{report}"
+    );
+}
