@@ -4,6 +4,12 @@
 //! requests to the user agent, keeps the tail of stderr, and kills the whole group at the end.
 //!
 //! Everything the client says or does is written to the transcript, with tokens redacted.
+//!
+//! A hostile client cannot hold the harness: stdout lines and stderr lines are bounded, so are
+//! the recorded protocol errors; the client's own exit is noticed even while a grandchild keeps
+//! its pipes open; a client ignoring `shutdown` gets SIGTERM, then SIGKILL; and processes that
+//! left its process group are found by the tag in their environment and killed too. The limits
+//! are documented in `docs/driver-protocol.md` ("Limits").
 
 use model::transcript::{Hello, TranscriptEntry, TranscriptEvent};
 use serde_json::{json, Value};
@@ -14,12 +20,27 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// How many stderr lines are kept for evidence.
-const STDERR_TAIL: usize = 40;
-/// The longest protocol line accepted (a line past it is a protocol error).
-const MAX_LINE: usize = 1024 * 1024;
+pub const STDERR_TAIL: usize = 40;
+/// How many bytes of one stderr line are kept (the rest of the line is counted, not kept).
+pub const MAX_STDERR_LINE: usize = 2048;
+/// The longest protocol line accepted: a stdout line past it breaks the protocol, and the
+/// harness stops reading the client.
+pub const MAX_LINE: usize = 1024 * 1024;
+/// How many stdout lines that are not protocol messages are recorded one by one (the rest are
+/// counted).
+pub const MAX_RECORDED_PROTOCOL_ERRORS: usize = 20;
+/// Once the client's own process has exited, how long its last stdout lines may take to
+/// arrive (a grandchild may hold the pipe open for ever).
+pub const EXIT_DRAIN: Duration = Duration::from_millis(300);
+/// After SIGTERM (sent when `shutdown` did not end the client within its grace), how long
+/// before SIGKILL.
+pub const TERM_GRACE: Duration = Duration::from_secs(2);
+/// The environment variable that tags every process of one client start, so processes that
+/// left the client's process group (`setsid`, a double fork) are found and killed too.
+pub const PROCESS_TAG_VAR: &str = "TOKENSTORM_PROCESS_TAG";
 
 /// Why talking to the client failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +77,13 @@ pub enum DriverError {
         /// The operation.
         op: String,
     },
+    /// The client exited, or closed its stdout, before saying hello.
+    #[error("the client exited (or closed its stdout) before saying hello")]
+    EndedBeforeHello,
+    /// The client broke the protocol so that the harness stopped reading it (a stdout line
+    /// past [`MAX_LINE`]).
+    #[error("the client broke the driver protocol: {0}")]
+    Broken(String),
 }
 
 /// Where in a browser an authorize URL is loaded (`browse`'s optional `frame`).
@@ -188,10 +216,24 @@ enum Incoming {
     },
 }
 
+/// The client's exit: `None` while it runs, then `Some(code)` (`Some(None)`: killed by a signal).
+type ExitWatch = watch::Receiver<Option<Option<i32>>>;
+
+/// Waits until the client's own process has exited; its exit code.
+async fn exited(mut exit: ExitWatch) -> Option<i32> {
+    match exit.wait_for(Option::is_some).await {
+        Ok(v) => (*v).flatten(),
+        // The waiter is gone (the runtime is shutting down): nothing more will come.
+        Err(_) => None,
+    }
+}
+
 /// A running client.
 pub struct Client {
-    child: Child,
+    pid: Option<u32>,
     pgid: Option<i32>,
+    tag: String,
+    exit: ExitWatch,
     stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
     pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
@@ -199,6 +241,8 @@ pub struct Client {
     hello: Option<Hello>,
     stdout_done: Option<oneshot::Receiver<()>>,
     closed: Arc<std::sync::atomic::AtomicBool>,
+    broken: Arc<Mutex<Option<String>>>,
+    finished: bool,
 }
 
 impl Client {
@@ -210,9 +254,11 @@ impl Client {
         incarnation: u32,
         hello_deadline: Duration,
     ) -> Result<Client, (DriverError, Option<Client>)> {
+        let tag = process_tag();
         let mut cmd = Command::new(&launch.program);
         cmd.args(&launch.args)
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
+            .env(PROCESS_TAG_VAR, &tag)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -222,7 +268,7 @@ impl Client {
         if let Some(d) = &launch.cwd {
             cmd.current_dir(d);
         }
-        let mut child = cmd.spawn().map_err(|e| {
+        let mut child: Child = cmd.spawn().map_err(|e| {
             (
                 DriverError::Spawn {
                     program: launch.program.clone(),
@@ -232,10 +278,12 @@ impl Client {
             )
         })?;
         let pid = child.id().unwrap_or(0);
+        let pgid = (pid != 0).then_some(pid as i32);
         transcript.push(TranscriptEvent::Started { pid, incarnation });
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
+            kill_group(pgid, Signal::Kill);
             return Err((
                 DriverError::Spawn {
                     program: launch.program.clone(),
@@ -248,19 +296,24 @@ impl Client {
         let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>> = Arc::default();
         let stderr_tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
 
-        // stderr: keep the tail.
+        // The client's own exit, watched apart from its pipes (a grandchild may hold them).
+        let (exit_tx, exit) = watch::channel(None);
+        tokio::spawn(async move {
+            let code = child.wait().await.ok().and_then(|s| s.code());
+            let _ = exit_tx.send(Some(code));
+        });
+
+        // stderr: keep the tail, every line bounded, read to the end so the client never
+        // blocks on it.
         {
             let tail = stderr_tail.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let mut t = lock(&tail);
-                    if t.len() == STDERR_TAIL {
-                        t.pop_front();
-                    }
-                    t.push_back(redact_line(&line));
+            tokio::spawn(bounded_lines(stderr, MAX_STDERR_LINE, move |line| {
+                let mut t = lock(&tail);
+                if t.len() == STDERR_TAIL {
+                    t.pop_front();
                 }
-            });
+                t.push_back(line);
+            }));
         }
 
         // Interactions are served on their own task, so commands can wait meanwhile.
@@ -317,22 +370,39 @@ impl Client {
         let (hello_tx, hello_rx) = oneshot::channel::<Result<Hello, String>>();
         let (done_tx, done_rx) = oneshot::channel::<()>();
         let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let broken: Arc<Mutex<Option<String>>> = Arc::default();
         {
             let pending = pending.clone();
             let closed = closed.clone();
+            let broken = broken.clone();
             let transcript = transcript.clone();
             tokio::spawn(async move {
                 let mut hello_tx = Some(hello_tx);
                 let mut reader = BufReader::new(stdout);
                 let mut buf = Vec::new();
+                // Lines that were not protocol messages: the first few are recorded.
+                let mut junk = 0usize;
                 loop {
                     buf.clear();
                     match read_line_limited(&mut reader, &mut buf).await {
                         Ok(0) => break,
                         Ok(_) => {}
-                        Err(e) => {
+                        Err(ReadError::TooLong) => {
+                            let message = format!(
+                                "a stdout line longer than {MAX_LINE} bytes without a newline; the harness stopped reading the client"
+                            );
+                            // The line's start is the evidence (tokens in it redacted).
+                            let head = &buf[..buf.len().min(64 * 1024)];
                             transcript.push(TranscriptEvent::ProtocolError {
-                                message: e,
+                                message: message.clone(),
+                                line: truncate(&redact_line(&String::from_utf8_lossy(head)), 300),
+                            });
+                            *lock(&broken) = Some(message);
+                            break;
+                        }
+                        Err(ReadError::Io(e)) => {
+                            transcript.push(TranscriptEvent::ProtocolError {
+                                message: format!("cannot read the client's stdout: {e}"),
                                 line: String::new(),
                             });
                             break;
@@ -345,10 +415,13 @@ impl Client {
                     let v: Value = match serde_json::from_str(&line) {
                         Ok(v @ Value::Object(_)) => v,
                         _ => {
-                            transcript.push(TranscriptEvent::ProtocolError {
-                                message: "stdout line is not a JSON object".into(),
-                                line: truncate(&redact_line(&line), 300),
-                            });
+                            junk += 1;
+                            if junk <= MAX_RECORDED_PROTOCOL_ERRORS {
+                                transcript.push(TranscriptEvent::ProtocolError {
+                                    message: "stdout line is not a JSON object".into(),
+                                    line: truncate(&redact_line(&line), 300),
+                                });
+                            }
                             continue;
                         }
                     };
@@ -412,6 +485,15 @@ impl Client {
                         }),
                     }
                 }
+                if junk > MAX_RECORDED_PROTOCOL_ERRORS {
+                    transcript.push(TranscriptEvent::ProtocolError {
+                        message: format!(
+                            "{} more stdout lines were not JSON objects (not recorded: only the first {MAX_RECORDED_PROTOCOL_ERRORS} are)",
+                            junk - MAX_RECORDED_PROTOCOL_ERRORS
+                        ),
+                        line: String::new(),
+                    });
+                }
                 if let Some(tx) = hello_tx.take() {
                     let _ = tx.send(Err("stdout closed".into()));
                 }
@@ -427,8 +509,10 @@ impl Client {
         }
 
         let mut client = Client {
-            child,
-            pgid: (pid != 0).then_some(pid as i32),
+            pid: (pid != 0).then_some(pid),
+            pgid,
+            tag,
+            exit,
             stdin,
             pending,
             stderr_tail,
@@ -436,16 +520,50 @@ impl Client {
             hello: None,
             stdout_done: Some(done_rx),
             closed,
+            broken,
+            finished: false,
         };
-        match tokio::time::timeout(hello_deadline, hello_rx).await {
-            Ok(Ok(Ok(h))) => {
+        let gone = {
+            let exit = client.exit.clone();
+            async move {
+                exited(exit).await;
+                tokio::time::sleep(EXIT_DRAIN).await;
+            }
+        };
+        let hello = tokio::select! {
+            biased;
+            h = hello_rx => h.ok(),
+            _ = gone => None,
+            _ = tokio::time::sleep(hello_deadline) => {
+                return Err((DriverError::NoHello(hello_deadline), Some(client)));
+            }
+        };
+        match hello {
+            Some(Ok(h)) => {
                 if h.protocol != 1 {
                     return Err((DriverError::Protocol(h.protocol), Some(client)));
                 }
                 client.hello = Some(h);
                 Ok(client)
             }
-            _ => Err((DriverError::NoHello(hello_deadline), Some(client))),
+            _ => {
+                let e = match lock(&client.broken).clone() {
+                    Some(why) => DriverError::Broken(why),
+                    None => DriverError::EndedBeforeHello,
+                };
+                Err((e, Some(client)))
+            }
+        }
+    }
+
+    /// Why nothing more can come from the client: it broke the protocol, or it exited.
+    fn gone(&self, id: u64, op: &str) -> DriverError {
+        match lock(&self.broken).clone() {
+            Some(why) => DriverError::Broken(why),
+            None => DriverError::Exited {
+                id,
+                op: op.to_string(),
+            },
         }
     }
 
@@ -456,7 +574,10 @@ impl Client {
 
     /// The last lines the client wrote to stderr (redacted).
     pub fn stderr_tail(&self) -> Vec<String> {
-        lock(&self.stderr_tail).iter().cloned().collect()
+        lock(&self.stderr_tail)
+            .iter()
+            .map(|l| redact_line(l))
+            .collect()
     }
 
     /// Sends a command and waits for its answer.
@@ -472,10 +593,7 @@ impl Client {
         {
             let mut p = lock(&self.pending);
             if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(DriverError::Exited {
-                    id,
-                    op: op.to_string(),
-                });
+                return Err(self.gone(id, op));
             }
             p.insert(id, tx);
         }
@@ -492,14 +610,32 @@ impl Client {
             step,
             deadline_ms: deadline.as_millis() as u64,
         });
+        let due = tokio::time::Instant::now() + deadline;
         write_line(&self.stdin, &msg).await;
-        match tokio::time::timeout(deadline, rx).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(_)) => Err(DriverError::Exited {
-                id,
-                op: op.to_string(),
-            }),
-            Err(_) => {
+        // The client's own exit ends the wait too, even while a grandchild holds stdout open:
+        // its last lines get a moment to arrive.
+        let gone = {
+            let exit = self.exit.clone();
+            async move {
+                exited(exit).await;
+                tokio::time::sleep(EXIT_DRAIN).await;
+            }
+        };
+        let mut rx = rx;
+        tokio::select! {
+            biased;
+            r = &mut rx => match r {
+                Ok(v) => Ok(v),
+                Err(_) => Err(self.gone(id, op)),
+            },
+            _ = gone => {
+                lock(&self.pending).remove(&id);
+                match rx.try_recv() {
+                    Ok(v) => Ok(v),
+                    Err(_) => Err(self.gone(id, op)),
+                }
+            }
+            _ = tokio::time::sleep_until(due) => {
                 lock(&self.pending).remove(&id);
                 self.transcript.push(TranscriptEvent::Timeout {
                     id,
@@ -514,19 +650,26 @@ impl Client {
         }
     }
 
-    /// Asks the client to shut down (it should persist and exit 0), waits up to `grace`, then
-    /// kills its process group. Records the exit.
+    /// Asks the client to shut down (it should persist and exit 0) and waits up to `grace` in
+    /// all for it to exit; then sends its process group SIGTERM, waits up to [`TERM_GRACE`],
+    /// and kills the group. Records the exit.
     pub async fn shutdown(mut self, id: u64, grace: Duration) -> Option<i32> {
+        let due = tokio::time::Instant::now() + grace;
         let _ = tokio::time::timeout(
             grace,
             self.command(id, "shutdown", json!({}), usize::MAX, grace),
         )
         .await;
-        let status = tokio::time::timeout(grace, self.child.wait()).await;
-        let code = match status {
-            Ok(Ok(s)) => s.code(),
-            _ => None,
-        };
+        let mut code = tokio::time::timeout_at(due, exited(self.exit.clone()))
+            .await
+            .ok();
+        if code.is_none() {
+            kill_group(self.pgid, Signal::Term);
+            code = tokio::time::timeout(TERM_GRACE, exited(self.exit.clone()))
+                .await
+                .ok();
+        }
+        let code = code.flatten();
         self.finish(true, code).await;
         code
     }
@@ -538,17 +681,24 @@ impl Client {
 
     /// Waits for the client to exit by itself (for tests of crashing clients).
     pub async fn wait_exit(&mut self, within: Duration) -> Option<Option<i32>> {
-        match tokio::time::timeout(within, self.child.wait()).await {
-            Ok(Ok(s)) => Some(s.code()),
-            _ => None,
-        }
+        tokio::time::timeout(within, exited(self.exit.clone()))
+            .await
+            .ok()
     }
 
     async fn finish(&mut self, expected: bool, code: Option<i32>) {
-        kill_group(self.pgid);
-        let _ = self.child.kill().await;
-        let code = code.or_else(|| self.child.try_wait().ok().flatten().and_then(|s| s.code()));
-        // Let the stderr reader drain what the process wrote last.
+        self.finished = true;
+        kill_group(self.pgid, Signal::Kill);
+        kill_tagged(&self.tag);
+        let code = match code {
+            Some(c) => Some(c),
+            None => tokio::time::timeout(Duration::from_secs(1), exited(self.exit.clone()))
+                .await
+                .ok()
+                .flatten(),
+        };
+        // Let the readers drain what the process wrote last (bounded: an escaped process that
+        // holds the pipes was killed above, but one the tag cannot find may hold them on).
         if let Some(done) = self.stdout_done.take() {
             let _ = tokio::time::timeout(Duration::from_millis(500), done).await;
         }
@@ -562,27 +712,132 @@ impl Client {
 
     /// The client's process id.
     pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+        self.pid
     }
 }
 
 impl Drop for Client {
     fn drop(&mut self) {
-        kill_group(self.pgid);
+        kill_group(self.pgid, Signal::Kill);
+        if !self.finished {
+            kill_tagged(&self.tag);
+        }
     }
 }
 
-/// Kills a process group (the client and everything it started).
-fn kill_group(pgid: Option<i32>) {
+#[derive(Clone, Copy)]
+enum Signal {
+    Term,
+    Kill,
+}
+
+/// Signals a process group (the client and everything it started that stayed in its group).
+fn kill_group(pgid: Option<i32>, sig: Signal) {
     #[cfg(unix)]
     if let Some(p) = pgid {
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(p),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        let sig = match sig {
+            Signal::Term => nix::sys::signal::Signal::SIGTERM,
+            Signal::Kill => nix::sys::signal::Signal::SIGKILL,
+        };
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(p), sig);
     }
     #[cfg(not(unix))]
-    let _ = pgid;
+    let _ = (pgid, sig);
+}
+
+/// A tag no other client start carries: this process's id, a counter and the clock.
+pub(crate) fn process_tag() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{n}-{nanos:08x}", std::process::id())
+}
+
+/// Kills every process whose environment carries the tag: what left the client's process
+/// group (`setsid`, a daemon's double fork) and kept the environment it was given. Linux only
+/// (elsewhere the process group is all there is).
+pub(crate) fn kill_tagged(tag: &str) {
+    #[cfg(target_os = "linux")]
+    {
+        let needle = format!("{PROCESS_TAG_VAR}={tag}");
+        let me = std::process::id();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for e in procs.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                continue;
+            };
+            if pid as u32 == me {
+                continue;
+            }
+            let Ok(env) = std::fs::read(e.path().join("environ")) else {
+                continue;
+            };
+            if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+                tracing::debug!(pid, "killing a process of the client that left its group");
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = tag;
+}
+
+/// Reads `r` to its end as lines, each cut to `max_line` bytes (the cut is said, with how much
+/// was dropped) and decoded lossily, handing each to `f`, not yet redacted (a flood of lines is
+/// read at the pipe's speed; redact what is kept, when it is shown). Never stops early, so the
+/// writer never blocks on a full pipe.
+pub(crate) async fn bounded_lines<R: tokio::io::AsyncRead + Unpin>(
+    r: R,
+    max_line: usize,
+    mut f: impl FnMut(String),
+) {
+    let mut r = BufReader::new(r);
+    let mut line: Vec<u8> = Vec::new();
+    let mut dropped = 0usize;
+    let mut emit = |line: &mut Vec<u8>, dropped: &mut usize| {
+        let mut text = String::from_utf8_lossy(line)
+            .trim_end_matches('\r')
+            .to_string();
+        if *dropped > 0 {
+            text.push_str(&format!("… ({} more bytes not kept)", *dropped));
+        }
+        f(text);
+        line.clear();
+        *dropped = 0;
+    };
+    loop {
+        let available = match r.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(a) => a,
+        };
+        let n = available.len();
+        let (chunk, end) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        let room = max_line.saturating_sub(line.len());
+        let keep = chunk.len().min(room);
+        line.extend_from_slice(&chunk[..keep]);
+        dropped += chunk.len() - keep;
+        match end {
+            Some(i) => {
+                r.consume(i);
+                emit(&mut line, &mut dropped);
+            }
+            None => r.consume(n),
+        }
+    }
+    if !line.is_empty() || dropped > 0 {
+        emit(&mut line, &mut dropped);
+    }
 }
 
 async fn write_line(stdin: &tokio::sync::Mutex<ChildStdin>, msg: &Value) {
@@ -594,12 +849,19 @@ async fn write_line(stdin: &tokio::sync::Mutex<ChildStdin>, msg: &Value) {
     let _ = s.flush().await;
 }
 
+enum ReadError {
+    TooLong,
+    Io(std::io::Error),
+}
+
+/// Reads one line into `buf`; a line past [`MAX_LINE`] is an error (what was read of it stays
+/// in `buf`, for evidence).
 async fn read_line_limited<R: tokio::io::AsyncBufRead + Unpin>(
     r: &mut R,
     buf: &mut Vec<u8>,
-) -> Result<usize, String> {
+) -> Result<usize, ReadError> {
     loop {
-        let available = r.fill_buf().await.map_err(|e| e.to_string())?;
+        let available = r.fill_buf().await.map_err(ReadError::Io)?;
         if available.is_empty() {
             return Ok(buf.len());
         }
@@ -614,7 +876,7 @@ async fn read_line_limited<R: tokio::io::AsyncBufRead + Unpin>(
                 buf.extend_from_slice(available);
                 r.consume(n);
                 if buf.len() > MAX_LINE {
-                    return Err(format!("a stdout line longer than {MAX_LINE} bytes"));
+                    return Err(ReadError::TooLong);
                 }
             }
         }

@@ -316,6 +316,14 @@ fn apps(path: Option<&Path>) -> Result<Vec<mock_idp::AppRegistration>, ExitCode>
 }
 
 async fn run(args: RunArgs) -> ExitCode {
+    // Listening from the start: a signal during the preparations still ends in a report.
+    let interrupt = match harness::run::interrupt_signals() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("tokenstorm: cannot listen for signals: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let apps = match apps(args.app.as_deref()) {
         Ok(a) => a,
         Err(code) => return code,
@@ -376,7 +384,7 @@ async fn run(args: RunArgs) -> ExitCode {
         plan.jobs
     );
     let out = plan.out.clone();
-    match harness::run::execute(plan, mock_idp::cli::wait_for_signal()).await {
+    match harness::run::execute(plan, interrupt).await {
         Ok(r) => {
             let s = &r.summary;
             for e in &r.stale_expected_failures {
@@ -495,6 +503,13 @@ fn report_command(command: ReportCommand) -> ExitCode {
 }
 
 async fn observe(args: ObserveArgs) -> ExitCode {
+    let interrupt = match harness::run::interrupt_signals() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("tokenstorm: cannot listen for signals: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let apps = match apps(args.app.as_deref()) {
         Ok(a) => a,
         Err(code) => return code,
@@ -561,7 +576,7 @@ async fn observe(args: ObserveArgs) -> ExitCode {
         impersonate: args.impersonate,
         apps,
     };
-    match harness::observe::observe(plan, mock_idp::cli::wait_for_signal()).await {
+    match harness::observe::observe(plan, interrupt).await {
         Ok(r) => {
             if let Some(sc) = r.scenarios.first() {
                 for v in &sc.rules {

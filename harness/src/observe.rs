@@ -7,7 +7,7 @@
 //! not a crash), or the run is interrupted (partial report, exit 130). Its output is passed
 //! through to stderr with tokens redacted, and its last lines are kept as evidence.
 
-use crate::driver::{redact_line, Transcript};
+use crate::driver::{bounded_lines, redact_line, Transcript, MAX_STDERR_LINE};
 use crate::report::{self, Report};
 use crate::rules::{judge, Input};
 use crate::runner::{
@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::AsyncRead;
 
 /// How many of the app's last output lines are kept as evidence.
 const TAIL: usize = 40;
@@ -75,16 +75,13 @@ fn pump(
     tail: Arc<Mutex<VecDeque<String>>>,
     echo: bool,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stream).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let line = redact_line(&line);
-            if echo {
-                eprintln!("app| {line}");
-            }
-            keep(&tail, line);
+    // Every line bounded and redacted; read to the end, so the app never blocks on output.
+    tokio::spawn(bounded_lines(stream, MAX_STDERR_LINE, move |line| {
+        if echo {
+            eprintln!("app| {}", redact_line(&line));
         }
-    })
+        keep(&tail, line);
+    }))
 }
 
 #[cfg(unix)]
@@ -153,6 +150,8 @@ pub async fn observe(
     interrupt: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<Report> {
     let started = Instant::now();
+    // Before anything starts: a clear error for an unwritable --out, and no earlier report mixed in.
+    crate::run::prepare_out(&plan.out).map_err(std::io::Error::other)?;
     let mut scenario = match plan.scenario.clone() {
         Some(s) => s,
         None => quiet_scenario(plan.flow.unwrap_or(Flow::ClientCredentials))
@@ -188,9 +187,11 @@ pub async fn observe(
     let clock = idp.state().clone();
     let transcript = Transcript::new(Arc::new(move || clock.now_us()));
 
+    let tag = crate::driver::process_tag();
     let mut cmd = tokio::process::Command::new(&plan.command.program);
     cmd.args(&plan.command.args)
         .envs(env)
+        .env(crate::driver::PROCESS_TAG_VAR, &tag)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -248,6 +249,8 @@ pub async fn observe(
     };
     #[cfg(unix)]
     signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+    // What left the app's process group, found by its tag.
+    crate::driver::kill_tagged(&tag);
     for p in pumps {
         let _ = tokio::time::timeout(Duration::from_millis(500), p).await;
     }
@@ -259,7 +262,7 @@ pub async fn observe(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .cloned()
+            .map(|l| redact_line(l))
             .collect(),
     });
     // Give the mock a moment to journal the last exchanges, then collect.

@@ -1,6 +1,9 @@
 //! `tokenstorm run`: plan (scenarios, filter, shard), one shared mock, scenarios concurrently
 //! (each in its own tenant), verdicts, reports written atomically, partial reports when
 //! interrupted.
+//!
+//! `--out` is proved writable before anything starts, and what an earlier run left there
+//! (its reports and journals) is removed first, so one folder never mixes two runs.
 
 use crate::library::{self, Loaded};
 use crate::report::{self, Report, ScenarioReport};
@@ -152,6 +155,8 @@ pub fn plan(flags: &Flags<'_>) -> Result<Plan, PlanError> {
             .collect();
     }
     let jobs = jobs.unwrap_or(scenarios.len()).max(1);
+    // Last: every flag is valid, so an earlier run's reports are only cleared for a run.
+    prepare_out(&out).map_err(PlanError::Usage)?;
     Ok(Plan {
         client: ClientCommand {
             program: program.clone(),
@@ -168,6 +173,85 @@ pub fn plan(flags: &Flags<'_>) -> Result<Plan, PlanError> {
         impersonate: false,
         apps: vec![],
     })
+}
+
+/// The files a run writes at the top of `--out` (the journals go under `journal/`).
+pub const REPORT_FILES: [&str; 4] = ["report.json", "report.md", "junit.xml", "report.html"];
+
+/// Makes `out` ready for a run: creates it, proves it writable (a 64 KiB probe written, synced
+/// and removed, so a full disk shows too), and removes what an earlier run left there: its
+/// reports, its journals (`journal/*.jsonl`) and unfinished temporary files. Nothing else in
+/// the folder is touched. The error says what is wrong, for the CLI to print (exit 2).
+pub fn prepare_out(out: &Path) -> Result<(), String> {
+    use std::io::Write as _;
+    let what = |e: std::io::Error| format!("--out {}: {e}", out.display());
+    if out.exists() && !out.is_dir() {
+        return Err(format!(
+            "--out {}: exists and is not a folder",
+            out.display()
+        ));
+    }
+    std::fs::create_dir_all(out)
+        .map_err(|e| format!("--out {}: cannot create the folder: {e}", out.display()))?;
+    let mut probe = tempfile::Builder::new()
+        .prefix(".tokenstorm-probe-")
+        .tempfile_in(out)
+        .map_err(|e| format!("--out {}: cannot write there: {e}", out.display()))?;
+    probe
+        .write_all(&[0u8; 64 * 1024])
+        .and_then(|()| probe.as_file().sync_all())
+        .map_err(|e| format!("--out {}: cannot write there: {e}", out.display()))?;
+    drop(probe);
+    let stale = |name: &str| name.starts_with(".tokenstorm-");
+    for name in REPORT_FILES {
+        remove_if_there(&out.join(name)).map_err(what)?;
+    }
+    for dir in [out.to_path_buf(), out.join("journal")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = stale(&name) || (dir != out && name.ends_with(".jsonl"));
+            if ours && e.file_type().is_ok_and(|t| t.is_file()) {
+                remove_if_there(&e.path()).map_err(what)?;
+            }
+        }
+    }
+    // An emptied journal folder goes too (one holding anything else stays).
+    let _ = std::fs::remove_dir(out.join("journal"));
+    Ok(())
+}
+
+fn remove_if_there(p: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(p) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// SIGINT or SIGTERM, listened for from the moment this is called (call it first thing: a
+/// signal that comes before the run starts then interrupts it at its start, with a report,
+/// instead of killing the process without one).
+pub fn interrupt_signals() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
 
 pub(crate) fn write_journal(out: &Path, run: &ScenarioRun) -> std::io::Result<()> {
@@ -207,43 +291,48 @@ pub fn compare(base: &Report, head: &Report, library: &[String]) -> reports::dif
 }
 
 /// Runs the plan; returns the report (also written to `plan.out`).
+///
+/// An interrupt (SIGINT, SIGTERM: see [`interrupt_signals`]) at any point, the mock's start
+/// included, ends the run: every client's process group is killed, the scenarios judged so far
+/// are reported with `interrupted: true`, and the exit code is 130. A signal after the last
+/// scenario was judged leaves the (complete) report as it is.
 pub async fn execute(
     plan: Plan,
     interrupt: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<Report> {
     let started = Instant::now();
-    let idp = Arc::new(
-        MockIdp::start(Options {
-            impersonate: plan.impersonate,
-            apps: plan.apps.clone(),
-            ..Options::default()
-        })
-        .await
-        .map_err(std::io::Error::other)?,
-    );
-    // Impersonating: the CA bundle clients trust (the system's CAs and this run's), beside the
-    // run, not in any client's state directory.
-    let trust = tempfile::Builder::new()
-        .prefix("tokenstorm-trust-")
-        .tempdir()?;
-    let impersonation = if plan.impersonate {
-        Some(crate::impersonation::write_bundle(&idp, trust.path())?)
-    } else {
-        None
-    };
     let done: Arc<Mutex<Vec<ScenarioReport>>> = Arc::default();
     let progress = crate::progress::Progress::new(plan.scenarios.len());
     let ticker = progress.spawn_ticker();
     let sem = Arc::new(tokio::sync::Semaphore::new(plan.jobs));
-    let opts = RunOptions {
-        impersonation,
-        ..RunOptions::default()
-    };
     let work = {
         let done = done.clone();
         let progress = progress.clone();
         let plan = plan.clone();
         async move {
+            let idp = Arc::new(
+                MockIdp::start(Options {
+                    impersonate: plan.impersonate,
+                    apps: plan.apps.clone(),
+                    ..Options::default()
+                })
+                .await
+                .map_err(std::io::Error::other)?,
+            );
+            // Impersonating: the CA bundle clients trust (the system's CAs and this run's),
+            // beside the run, not in any client's state directory.
+            let trust = tempfile::Builder::new()
+                .prefix("tokenstorm-trust-")
+                .tempdir()?;
+            let impersonation = if plan.impersonate {
+                Some(crate::impersonation::write_bundle(&idp, trust.path())?)
+            } else {
+                None
+            };
+            let opts = RunOptions {
+                impersonation,
+                ..RunOptions::default()
+            };
             let tasks = plan.scenarios.iter().map(|l| {
                 let idp = idp.clone();
                 let sem = sem.clone();
@@ -276,14 +365,19 @@ pub async fn execute(
                 }
             });
             futures_util::future::join_all(tasks).await;
+            drop(trust);
+            Ok::<(), std::io::Error>(())
         }
     };
-    let interrupted = tokio::select! {
-        _ = work => false,
-        _ = interrupt => true,
+    // Dropping the unfinished work (interrupted) drops its clients, which kills their process
+    // groups and the processes that left them.
+    let ended = tokio::select! {
+        r = work => r.map(|()| false),
+        _ = interrupt => Ok(true),
     };
     ticker.abort();
     progress.finish();
+    let interrupted = ended?;
     let mut scenarios = done.lock().unwrap_or_else(|p| p.into_inner()).clone();
     scenarios.sort_by(|a, b| a.name.cmp(&b.name));
     let stale = if interrupted {

@@ -103,6 +103,10 @@ pub fn snapshot_state(dir: &Path, journal: &[JournalEntry]) -> Vec<StateFile> {
                 stack.push(p);
                 continue;
             }
+            // A FIFO, socket or device is no cache file; opening a FIFO would block for ever.
+            if !link.is_file() && !link.file_type().is_symlink() {
+                continue;
+            }
             let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
             // A symbolic link is judged by what it points at.
             let (meta, path) = if link.file_type().is_symlink() {
