@@ -18,6 +18,7 @@ pub mod scenario;
 pub mod scope;
 pub mod transcript;
 pub mod verdict;
+pub mod yaml;
 
 pub use endpoint::Endpoint;
 pub use fingerprint::{redact, redact_secrets, Fingerprint};

@@ -33,9 +33,17 @@ impl Dur {
     }
 }
 
-/// Parses `250ms`, `5s`, `1.5s`, `2m`, `1h`, `90d`.
+/// The longest duration accepted: 365 days.
+pub const MAX: Duration = Duration::from_secs(365 * 86_400);
+
+/// Parses `250ms`, `5s`, `1.5s`, `2m`, `1h`, `90d` (0 to [`MAX`]).
 pub fn parse(s: &str) -> Result<Duration, String> {
     let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!(
+            "'{s}' is negative: a duration is 0 or more, like 250ms, 5s, 2m, 1h or 90d"
+        ));
+    }
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(|| {
@@ -45,6 +53,14 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     if unit.starts_with(char::is_whitespace) {
         return Err(format!(
             "'{s}' has a space before its unit: write it without one, like 5s or 250ms"
+        ));
+    }
+    if !num.is_empty()
+        && unit.starts_with(['e', 'E'])
+        && unit[1..].starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
+    {
+        return Err(format!(
+            "'{s}' has an exponent: write the number out, like 250ms or 90d (at most 365d)"
         ));
     }
     let n: f64 = num
@@ -63,8 +79,8 @@ pub fn parse(s: &str) -> Result<Duration, String> {
         }
     };
     let secs = n * mult;
-    if !secs.is_finite() || !(0.0..=1.0e9).contains(&secs) {
-        return Err(format!("'{s}' is out of range"));
+    if !secs.is_finite() || !(0.0..=MAX.as_secs_f64()).contains(&secs) {
+        return Err(format!("'{s}' is too long: a duration is at most 365d"));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -125,6 +141,18 @@ mod tests {
         assert!(parse("5 seconds").is_err());
         assert!(parse("s").is_err());
         assert!(parse("1e400s").is_err());
+        assert_eq!(parse("365d"), Ok(MAX));
+        for (bad, says) in [
+            ("366d", "at most 365d"),
+            ("99999999999h", "at most 365d"),
+            ("1e400s", "exponent"),
+            ("-5s", "negative"),
+            ("9".repeat(400).as_str(), "no unit"),
+            (format!("{}s", "9".repeat(400)).as_str(), "at most 365d"),
+        ] {
+            let e = parse(bad).err().unwrap_or_default();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
         for s in ["250ms", "5s", "2m", "1h", "1500ms"] {
             assert_eq!(Dur(parse(s).unwrap_or_default()).to_string(), s);
         }

@@ -18,12 +18,13 @@
 //! ```
 
 mod at;
+pub mod bounds;
 pub mod duration;
 mod parse;
 
 pub use at::At;
 pub use duration::Dur;
-pub use parse::{parse, parse_file, schema, ScenarioError, ScenarioErrors};
+pub use parse::{parse, parse_file, schema, ScenarioError, ScenarioErrors, SHOWN_ERRORS};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -178,26 +179,50 @@ pub struct RuleParams {
 #[serde(deny_unknown_fields)]
 pub struct TokenShaping {
     /// Access-token lifetime (`expires_in`); Entra: about an hour.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::access_token_lifetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub access_token_lifetime: Option<Dur>,
     /// `refresh_in` sent with access tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::refresh_in",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refresh_in: Option<Dur>,
     /// Refresh-token lifetime.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::refresh_token_lifetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refresh_token_lifetime: Option<Dur>,
     /// The fixed lifetime of a single-page app's refresh tokens (those redeemed cross-origin by
     /// a browser); Entra: 24 hours from the sign-in, never extended by refreshing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::spa_refresh_token_lifetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub spa_refresh_token_lifetime: Option<Dur>,
     /// Lifetime of CAE tokens (issued when the client declared `cp1`); Entra: up to 28h.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::cae_lifetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cae_lifetime: Option<Dur>,
     /// Audiences whose access tokens are opaque strings, not JWTs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub opaque_for: Vec<String>,
     /// How many groups the user is in (generated ids); over 200 is an overage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::groups",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub groups: Option<usize>,
     /// App roles of the user (user flows) or of the app (client credentials).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -212,10 +237,18 @@ pub struct TokenShaping {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra_id_token_claims: BTreeMap<String, serde_json::Value>,
     /// Device-code polling interval (whole seconds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::device_interval",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub device_interval: Option<Dur>,
     /// Device-code lifetime.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::device_code_lifetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub device_code_lifetime: Option<Dur>,
 }
 
@@ -400,7 +433,11 @@ pub struct Fault {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probability: Option<At<f64>>,
     /// Seed for `probability`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::seed",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub seed: Option<u64>,
     /// What to answer.
     pub respond: Respond,
@@ -411,7 +448,11 @@ pub struct Fault {
 #[serde(deny_unknown_fields)]
 pub struct Respond {
     /// HTTP status (default 400 with `error`, else 503).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::status",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<u16>,
     /// `Retry-After` to send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -423,7 +464,11 @@ pub struct Respond {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The AADSTS code of `error`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::aadsts",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub aadsts: Option<u32>,
     /// The error's description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -502,9 +547,15 @@ impl<'de> Deserialize<'de> for Stall {
         if s == "until_disconnect" {
             return Ok(Stall::UntilDisconnect);
         }
-        duration::parse(&s)
-            .map(|x| Stall::For(Dur(x)))
-            .map_err(|e| serde::de::Error::custom(format!("{e}, or until_disconnect")))
+        match duration::parse(&s) {
+            Ok(x) if x.is_zero() => Err(serde::de::Error::custom(
+                "`stall` is zero: it must be longer than 0, or until_disconnect",
+            )),
+            Ok(x) => Ok(Stall::For(Dur(x))),
+            Err(e) => Err(serde::de::Error::custom(format!(
+                "{e}, or until_disconnect"
+            ))),
+        }
     }
 }
 
@@ -527,8 +578,10 @@ impl JsonSchema for Stall {
 #[serde(deny_unknown_fields)]
 pub struct Dribble {
     /// Bytes per piece.
+    #[serde(deserialize_with = "bounds::dribble_bytes")]
     pub bytes: usize,
     /// Time between pieces.
+    #[serde(deserialize_with = "bounds::dribble_every")]
     pub every: Dur,
 }
 
@@ -555,13 +608,21 @@ pub struct Event {
     #[serde(rename = "do")]
     pub action: EventAction,
     /// For `set_groups`: the new number of groups.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::groups",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub groups: Option<usize>,
     /// For `set_roles`: the new roles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
     /// For `outage`: how long.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::outage_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duration: Option<Dur>,
     /// For `outage`: which endpoints (default: token).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -622,7 +683,11 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat: Option<Repeat>,
     /// Send this many copies at once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::concurrency",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub concurrency: Option<u32>,
     /// The answer expected (default `ok`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -701,12 +766,22 @@ fn get() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Repeat {
     /// How many times in all.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "bounds::repeat_count",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub count: Option<u32>,
     /// For how long.
-    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "for",
+        deserialize_with = "bounds::repeat_for",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub for_: Option<Dur>,
     /// Time between starts.
+    #[serde(deserialize_with = "bounds::repeat_every")]
     pub every: Dur,
 }
 
@@ -741,26 +816,26 @@ impl Scenario {
             .map_or(std::time::Duration::from_secs(60), |d| d.0);
         for f in &self.faults {
             let r = &f.respond;
-            total += match r.stall {
+            total = total.saturating_add(match r.stall {
                 Some(Stall::For(d)) => d.0,
                 Some(Stall::UntilDisconnect) => deadline,
                 None => std::time::Duration::ZERO,
-            };
-            total += r.delay.map_or(std::time::Duration::ZERO, |d| d.0);
+            });
+            total = total.saturating_add(r.delay.map_or(std::time::Duration::ZERO, |d| d.0));
         }
         if let Some(d) = self.user.device_code_delay {
-            total += d.0;
+            total = total.saturating_add(d.0);
         }
         for s in &self.steps {
             if let Some(w) = s.wait {
-                total += w.0;
+                total = total.saturating_add(w.0);
             }
             if let Some(r) = s.repeat {
-                total += match (r.count, r.for_) {
+                total = total.saturating_add(match (r.count, r.for_) {
                     (_, Some(f)) => f.0,
-                    (Some(n), None) => r.every.0 * n.saturating_sub(1),
+                    (Some(n), None) => r.every.0.saturating_mul(n.saturating_sub(1)),
                     (None, None) => std::time::Duration::ZERO,
-                };
+                });
             }
         }
         total

@@ -32,63 +32,67 @@ impl fmt::Display for ScenarioError {
     }
 }
 
-/// Every problem found in a file.
+/// Every problem found in a file (or in the files loaded together).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ScenarioErrors(pub Vec<ScenarioError>);
 
+/// How many problems `Display` shows before summing up the rest (`{:#}` shows them all).
+pub const SHOWN_ERRORS: usize = 10;
+
 impl fmt::Display for ScenarioErrors {
+    /// One problem a line: the first [`SHOWN_ERRORS`], then a count of the rest; the alternate
+    /// form (`{:#}`, what `scenarios validate` prints) shows every one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
+        let shown = if f.alternate() {
+            self.0.len()
+        } else {
+            SHOWN_ERRORS
+        };
+        for (i, e) in self.0.iter().take(shown).enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
             write!(f, "{e}")?;
         }
+        if self.0.len() > shown {
+            let files: std::collections::BTreeSet<&str> =
+                self.0.iter().map(|e| e.file.as_str()).collect();
+            write!(
+                f,
+                "\n... and {} more problem(s) ({} in all, in {} file(s)): `tokenstorm scenarios validate` lists every one",
+                self.0.len() - shown,
+                self.0.len(),
+                files.len()
+            )?;
+        }
         Ok(())
     }
 }
 
-/// Reads and checks a scenario file.
+impl ScenarioError {
+    fn from_yaml(file: &str, e: crate::yaml::YamlError) -> Self {
+        ScenarioError {
+            file: file.to_string(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        }
+    }
+}
+
+/// Reads and checks a scenario file. Files over [`crate::yaml::MAX_FILE_BYTES`] are refused
+/// without being read, and YAML is parsed within [`crate::yaml`]'s limits.
 pub fn parse_file(path: &Path) -> Result<Scenario, ScenarioErrors> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ScenarioErrors(vec![ScenarioError {
-            file: file.clone(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read the file: {e}"),
-        }])
-    })?;
+    let text = crate::yaml::read_file(path)
+        .map_err(|e| ScenarioErrors(vec![ScenarioError::from_yaml(&file, e)]))?;
     parse(&text, &file)
 }
 
 /// Parses and checks scenario text; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
-    let scenario: Scenario = serde_saphyr::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        let rendered = e.without_snippet().to_string();
-        // The library's message may carry its own position prefix; ours is in front.
-        let first = rendered.lines().next().unwrap_or("invalid YAML").trim();
-        // The library appends " at line N, column M"; the position is already in front.
-        let mut message = match first.rfind(" at line ") {
-            Some(i) if first[i..].contains(", column ") => first[..i].to_string(),
-            _ => first.to_string(),
-        };
-        // Advice meant for the library's users, not for scenario authors.
-        if let Some(i) = message.find(", set DuplicateKeyPolicy") {
-            message.truncate(i);
-            message.push_str(" (each key may appear once)");
-        }
-        ScenarioErrors(vec![ScenarioError {
-            file: file.to_string(),
-            line,
-            column,
-            message,
-        }])
-    })?;
+    let scenario: Scenario = crate::yaml::from_str(text)
+        .map_err(|e| ScenarioErrors(vec![ScenarioError::from_yaml(file, e)]))?;
     let errors = check(&scenario, file);
     if errors.is_empty() {
         Ok(scenario)
@@ -337,12 +341,20 @@ fn check(s: &Scenario, file: &str) -> Vec<ScenarioError> {
             if r.count.is_none() && r.for_.is_none() {
                 c.at(st, "`repeat` needs `count` or `for`");
             }
-            if r.count == Some(0) {
-                c.at(st, "`repeat.count` must be at least 1");
+            // `count` is bounded while reading; `for` over `every` is bounded the same.
+            if let (None, Some(f)) = (r.count, r.for_) {
+                let times = f.0.as_secs_f64() / r.every.0.as_secs_f64().max(1e-9);
+                if times > super::bounds::MAX_REPEAT as f64 {
+                    c.at(
+                        st,
+                        format!(
+                            "`repeat` for {f} every {} is over {} repeats: repeat less often or for less time",
+                            r.every,
+                            super::bounds::MAX_REPEAT
+                        ),
+                    );
+                }
             }
-        }
-        if st.concurrency == Some(0) {
-            c.at(st, "`concurrency` must be at least 1");
         }
         if let Some(api) = &st.call_api {
             if !api.path.starts_with('/') {
@@ -450,12 +462,17 @@ fn check(s: &Scenario, file: &str) -> Vec<ScenarioError> {
                 c.at(calls, e);
             }
         }
-        if let (Some(a), Some(u)) = (f.after, &f.until) {
-            if u.value <= a {
-                c.at(
+        if let Some(u) = &f.until {
+            match f.after {
+                Some(a) if u.value <= a => c.at(
                     u,
                     format!("{label}: `until` ({}) must be after `after` ({a})", u.value),
-                );
+                ),
+                None if u.value.0.is_zero() => c.at(
+                    u,
+                    format!("{label}: `until` is 0s, so the fault never applies"),
+                ),
+                _ => {}
             }
         }
         if let Some(p) = &f.probability {
@@ -475,11 +492,6 @@ fn check(s: &Scenario, file: &str) -> Vec<ScenarioError> {
             }
         }
         let r = &f.respond;
-        if let Some(st) = r.status {
-            if !(100..=599).contains(&st) {
-                c.at(f, format!("{label}: status {st} is not an HTTP status"));
-            }
-        }
         let exclusive = [
             r.connection.is_some(),
             r.mangle.is_some(),
@@ -493,11 +505,6 @@ fn check(s: &Scenario, file: &str) -> Vec<ScenarioError> {
             && (r.dribble.is_some() || r.delay.is_some())
         {
             c.at(f, format!("{label}: `stall: until_disconnect` never answers, so `delay`/`dribble` do nothing"));
-        }
-        if let Some(d) = r.dribble {
-            if d.bytes == 0 {
-                c.at(f, format!("{label}: `dribble.bytes` must be at least 1"));
-            }
         }
     }
     c.errors.sort_by_key(|e| (e.line, e.column));
