@@ -23,16 +23,18 @@ pub use reports::ExpectedFailure as Entry;
 /// names an entry may name (every scenario loaded for the run, before filters); an entry
 /// naming another is refused, as is one naming an unknown rule.
 pub fn load(path: &Path, known_scenarios: &[&str]) -> Result<Vec<Entry>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let entries: Vec<Entry> = serde_saphyr::from_str(&text).map_err(|e| {
-        let (l, c) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        let msg = e.without_snippet().to_string();
-        let msg = msg.lines().next().unwrap_or_default().to_string();
-        format!("{}:{l}:{c}: {msg}", path.display())
-    })?;
+    // Within the limits of every YAML file tokenstorm reads (`model::yaml`: 1 MiB, ...).
+    let at = |e: model::yaml::YamlError| {
+        format!(
+            "{}:{}:{}: {}",
+            path.display(),
+            e.line.max(1),
+            e.column.max(1),
+            e.message
+        )
+    };
+    let text = model::yaml::read_file(path).map_err(at)?;
+    let entries: Vec<Entry> = model::yaml::from_str(&text).map_err(at)?;
     for e in &entries {
         if e.inconclusive {
             if !e.rule.is_empty() || !e.cause.is_empty() {

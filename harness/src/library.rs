@@ -37,15 +37,29 @@ pub fn builtin() -> Result<Vec<Loaded>, ScenarioErrors> {
 }
 
 fn yaml_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    walk(path, out, &mut std::collections::HashSet::new())
+}
+
+/// Collects `*.yaml` and `*.yml` files under `path`. Each folder is read once, so a symbolic
+/// link back up the tree does not loop, and only regular files are collected from folders (a
+/// FIFO would block the read).
+fn walk(
+    path: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+) -> std::io::Result<()> {
     if path.is_dir() {
+        if !seen.insert(std::fs::canonicalize(path)?) {
+            return Ok(());
+        }
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         entries.sort();
         for p in entries {
             if p.is_dir() {
-                yaml_files(&p, out)?;
-            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                walk(&p, out, seen)?;
+            } else if p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
                 out.push(p);
             }
         }
@@ -86,11 +100,11 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Loaded>, ScenarioErrors> {
 }
 
 fn finish(out: Vec<Loaded>, mut errors: Vec<ScenarioError>) -> Result<Vec<Loaded>, ScenarioErrors> {
-    for (i, a) in out.iter().enumerate() {
-        if let Some(b) = out[..i]
-            .iter()
-            .find(|b| b.scenario.name.value == a.scenario.name.value)
-        {
+    // The first file to use each name (a map: a folder may hold thousands of files).
+    let mut first: std::collections::HashMap<&str, &Loaded> = std::collections::HashMap::new();
+    for a in &out {
+        let b = *first.entry(a.scenario.name.value.as_str()).or_insert(a);
+        if !std::ptr::eq(a, b) {
             errors.push(ScenarioError {
                 file: a.origin.clone(),
                 line: a.scenario.name.line,

@@ -245,7 +245,7 @@ fn scenarios(cmd: ScenariosCommand) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("{e}");
+                eprintln!("{e:#}");
                 eprintln!("{} problem(s)", e.0.len());
                 ExitCode::from(2)
             }

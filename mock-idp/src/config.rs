@@ -125,10 +125,18 @@ pub fn load_apps(path: &std::path::Path) -> Result<Vec<AppRegistration>, String>
         #[serde(default)]
         app_roles: Vec<String>,
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let entries: Vec<Entry> =
-        serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Within the limits of every YAML file tokenstorm reads (`model::yaml`: 1 MiB, ...).
+    let at = |e: model::yaml::YamlError| {
+        format!(
+            "{}:{}:{}: {}",
+            path.display(),
+            e.line.max(1),
+            e.column.max(1),
+            e.message
+        )
+    };
+    let text = model::yaml::read_file(path).map_err(at)?;
+    let entries: Vec<Entry> = model::yaml::from_str(&text).map_err(at)?;
     entries
         .into_iter()
         .map(|e| {
