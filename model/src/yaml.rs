@@ -7,7 +7,7 @@ use serde_saphyr::{Budget, Options};
 use std::io::Read;
 use std::path::Path;
 
-/// The largest file read: 1 MiB. The biggest built-in scenario is under 4 KiB.
+/// The largest file read: 1 MiB. The biggest built-in scenario is under 2 KiB.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// The deepest nesting of lists and maps (a scenario needs about 6, plus free-form JSON).
 pub const MAX_DEPTH: usize = 32;

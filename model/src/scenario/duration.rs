@@ -122,7 +122,7 @@ impl JsonSchema for Dur {
         json_schema!({
             "type": "string",
             "pattern": "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$",
-            "description": "A duration: 250ms, 5s, 1.5s, 2m, 1h, 90d",
+            "description": "A duration: 250ms, 5s, 1.5s, 2m, 1h, 90d (at most 365d)",
         })
     }
 }

@@ -223,6 +223,7 @@ pub struct TokenShaping {
         deserialize_with = "bounds::groups",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(range(min = 0, max = 10_000))]
     pub groups: Option<usize>,
     /// App roles of the user (user flows) or of the app (client credentials).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -453,6 +454,7 @@ pub struct Respond {
         deserialize_with = "bounds::status",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(range(min = 100, max = 599))]
     pub status: Option<u16>,
     /// `Retry-After` to send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -579,6 +581,7 @@ impl JsonSchema for Stall {
 pub struct Dribble {
     /// Bytes per piece.
     #[serde(deserialize_with = "bounds::dribble_bytes")]
+    #[schemars(range(min = 1, max = 1_048_576))]
     pub bytes: usize,
     /// Time between pieces.
     #[serde(deserialize_with = "bounds::dribble_every")]
@@ -613,6 +616,7 @@ pub struct Event {
         deserialize_with = "bounds::groups",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(range(min = 0, max = 10_000))]
     pub groups: Option<usize>,
     /// For `set_roles`: the new roles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -688,6 +692,7 @@ pub struct Step {
         deserialize_with = "bounds::concurrency",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(range(min = 1, max = 1_000))]
     pub concurrency: Option<u32>,
     /// The answer expected (default `ok`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -771,6 +776,7 @@ pub struct Repeat {
         deserialize_with = "bounds::repeat_count",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(range(min = 1, max = 100_000))]
     pub count: Option<u32>,
     /// For how long.
     #[serde(
