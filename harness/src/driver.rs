@@ -655,11 +655,10 @@ impl Client {
     /// and kills the group. Records the exit.
     pub async fn shutdown(mut self, id: u64, grace: Duration) -> Option<i32> {
         let due = tokio::time::Instant::now() + grace;
-        let _ = tokio::time::timeout(
-            grace,
-            self.command(id, "shutdown", json!({}), usize::MAX, grace),
-        )
-        .await;
+        // Bounded by its deadline (the grace) and by the client's exit.
+        let _ = self
+            .command(id, "shutdown", json!({}), usize::MAX, grace)
+            .await;
         let mut code = tokio::time::timeout_at(due, exited(self.exit.clone()))
             .await
             .ok();
