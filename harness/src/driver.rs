@@ -611,7 +611,8 @@ impl Client {
             deadline_ms: deadline.as_millis() as u64,
         });
         let due = tokio::time::Instant::now() + deadline;
-        write_line(&self.stdin, &msg).await;
+        // A client that does not read its stdin fills the pipe: the write is bounded too.
+        let _ = tokio::time::timeout_at(due, write_line(&self.stdin, &msg)).await;
         // The client's own exit ends the wait too, even while a grandchild holds stdout open:
         // its last lines get a moment to arrive.
         let gone = {
@@ -688,7 +689,9 @@ impl Client {
     async fn finish(&mut self, expected: bool, code: Option<i32>) {
         self.finished = true;
         kill_group(self.pgid, Signal::Kill);
-        kill_tagged(&self.tag);
+        // A scan of /proc: off the async workers.
+        let tag = self.tag.clone();
+        let _ = tokio::task::spawn_blocking(move || kill_tagged(&tag)).await;
         let code = match code {
             Some(c) => Some(c),
             None => tokio::time::timeout(Duration::from_secs(1), exited(self.exit.clone()))

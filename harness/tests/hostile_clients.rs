@@ -27,13 +27,18 @@ fn marker(what: &str) -> String {
     format!("hostile-{what}-{}-{nanos:x}", std::process::id())
 }
 
-/// A one-step scenario (or two steps around a restart) with a short deadline.
+/// A one-step scenario with a short deadline.
 fn scenario(dir: &Path, name: &str, deadline: &str) -> PathBuf {
+    scenario_with(dir, name, deadline, "")
+}
+
+/// A one-step scenario with a short deadline and more to the step (`extra`: YAML lines).
+fn scenario_with(dir: &Path, name: &str, deadline: &str, extra: &str) -> PathBuf {
     let p = dir.join(format!("{name}.yaml"));
     std::fs::write(
         &p,
         format!(
-            "name: {name}\nsummary: One token, with a {deadline} deadline.\nflow: client_credentials\nrules: [client.liveness]\nsteps:\n  - acquire_token: {{}}\n    deadline: {deadline}\n"
+            "name: {name}\nsummary: One token, with a {deadline} deadline.\nflow: client_credentials\nrules: [client.liveness]\nsteps:\n  - acquire_token: {{}}\n    deadline: {deadline}\n{extra}"
         ),
     )
     .unwrap();
@@ -363,6 +368,30 @@ fn hundreds_of_open_connections_do_not_hold_the_run() {
     assert_no_survivors(&mark);
 }
 
+#[test]
+fn a_client_that_never_reads_its_stdin_cannot_block_the_harness_past_the_deadline() {
+    // 1000 commands at once: more than a pipe holds, so the harness's writes block.
+    let dir = tempfile::tempdir().unwrap();
+    let mark = marker("deaf");
+    let s = scenario_with(dir.path(), "hostile-deaf", "3s", "    concurrency: 1000\n");
+    let r = tokenstorm_run(&hostile("deaf", &mark), &[&s]);
+    let outcome = &r.scenario()["outcome"];
+    assert_eq!(outcome["kind"], "client_failed", "{outcome}");
+    assert!(
+        outcome["reason"].as_str().unwrap().contains("within 3s"),
+        "{outcome}"
+    );
+    assert!(
+        r.evidence("client.liveness")
+            .iter()
+            .any(|e| e == &format!("stderr: not listening {mark}")),
+        "{:?}",
+        r.evidence("client.liveness")
+    );
+    assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
+    assert_no_survivors(&mark);
+}
+
 /// Starts a run and signals it `delay` after it announced its plan (the mock not started yet);
 /// returns its exit code, its report and the marker of its clients.
 fn signalled_run(delay: Duration, sig: nix::sys::signal::Signal) -> (Option<i32>, Value, String) {
@@ -426,7 +455,7 @@ fn sigint_and_sigterm_at_any_point_exit_130_with_an_interrupted_report_and_no_ch
         (400, Signal::SIGINT),
         (800, Signal::SIGINT),
         (1300, Signal::SIGTERM),
-        (2000, Signal::SIGINT),
+        (1700, Signal::SIGINT),
     ];
     for (ms, sig) in points {
         let (code, report, mark) = signalled_run(Duration::from_millis(ms), sig);

@@ -14,6 +14,7 @@ Modes:
   files       fills its state directory with a FIFO, a link to /dev/zero and a link out of
               it, writes a file beside it (outside), and answers
   conns       opens 300 connections to the mock, holds them, and answers
+  deaf        never reads its stdin (the harness's writes fill the pipe), never answers
 """
 import json, os, signal, socket, sys, time
 
@@ -34,6 +35,9 @@ if MODE == "sigterm":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 send({"type": "hello", "protocol": 1, "client": "hostile-" + MODE, "version": "0",
       "flows": ["client_credentials"], "features": ["persist", "call_api"]})
+if MODE == "deaf":
+    print("not listening " + MARK, file=sys.stderr, flush=True)
+    time.sleep(600)
 held = []
 for line in sys.stdin:
     msg = json.loads(line)
