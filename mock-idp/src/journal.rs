@@ -50,9 +50,9 @@ impl Record {
 /// HTTP answered (408 when the connection was closed for a head not sent in time), `why` says
 /// which limit it broke.
 pub fn refused(idp: &Idp, status: u16, why: &str) {
-    let now = idp.now_us();
+    let (seq, now) = idp.arrive();
     let mut e = blank_entry(
-        idp.next_seq(),
+        seq,
         None,
         now,
         String::new(),
@@ -173,8 +173,7 @@ fn redact_location(loc: &str) -> String {
 
 /// The journal middleware.
 pub async fn layer(State(idp): State<Arc<Idp>>, mut req: Request, next: Next) -> Response {
-    let arrived_us = idp.now_us();
-    let seq = idp.next_seq();
+    let (seq, arrived_us) = idp.arrive();
     let path = req.uri().path().to_string();
     let (endpoint, tenant) = classify(&path);
     let correlation = req

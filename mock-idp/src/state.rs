@@ -8,7 +8,6 @@ use crate::error::OAuthError;
 use crate::keys::KeySet;
 use model::{Fingerprint, JournalEntry};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -53,7 +52,9 @@ pub struct Idp {
     /// Apps registered on first use (when impersonating), by client id.
     first_use: Mutex<HashMap<String, AppRegistration>>,
     started: Instant,
-    seq: AtomicU64,
+    /// The next request's sequence number; taken with the arrival time under one lock
+    /// ([`Idp::arrive`]), so that sequence order is arrival order.
+    seq: Mutex<u64>,
     journal: Mutex<Vec<JournalEntry>>,
     tenants: Mutex<HashMap<String, Arc<Tenant>>>,
     opaque: Mutex<HashMap<Fingerprint, (String, OpaqueClaims)>>,
@@ -87,7 +88,7 @@ impl Idp {
             identity_header: crate::tokens::random_text(24),
             first_use: Mutex::new(HashMap::new()),
             started: Instant::now(),
-            seq: AtomicU64::new(0),
+            seq: Mutex::new(0),
             journal: Mutex::new(Vec::new()),
             tenants: Mutex::new(HashMap::new()),
             opaque: Mutex::new(HashMap::new()),
@@ -109,9 +110,14 @@ impl Idp {
         self.started.elapsed().as_micros() as u64
     }
 
-    /// The next request sequence number.
-    pub fn next_seq(&self) -> u64 {
-        self.seq.fetch_add(1, Ordering::Relaxed)
+    /// A request's sequence number and arrival time (microseconds since start), taken
+    /// together: a later number never has an earlier time, so the journal in sequence order is
+    /// in arrival order, which the rules rely on.
+    pub fn arrive(&self) -> (u64, u64) {
+        let mut seq = lock(&self.seq);
+        let s = *seq;
+        *seq += 1;
+        (s, self.now_us())
     }
 
     /// Appends a finished entry to the journal.
