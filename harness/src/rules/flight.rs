@@ -50,16 +50,19 @@ pub(crate) struct Window {
 
 impl Window {
     /// The window of `answer`, among `same_source`: the requests of the same source (endpoint
-    /// and client), in arrival order, `answer` included or not.
+    /// and client), in arrival order (it reads only those that arrived before the answer was
+    /// sent), `answer` included or not.
     pub(crate) fn of(
         input: &Input<'_>,
         answer: &JournalEntry,
         same_source: &[&JournalEntry],
     ) -> Window {
         let sent = answer.finished_us.unwrap_or(answer.arrived_us);
+        // In arrival order: the requests that arrived before the answer was sent are a prefix.
         let open = same_source
             .iter()
-            .filter(|r| r.seq != answer.seq && r.arrived_us < sent)
+            .take_while(|r| r.arrived_us < sent)
+            .filter(|r| r.seq != answer.seq)
             .filter(|r| r.finished_us.unwrap_or(r.arrived_us) > sent)
             .count();
         let allowance = if input.observed {
