@@ -30,10 +30,14 @@ fn issued_tokens<'a>(input: &'a Input<'_>, rule: &str) -> Vec<Issued<'a>> {
             let issued_at = e.finished_us.unwrap_or(e.arrived_us);
             let life = at.expires_in.unwrap_or(0) * 1_000_000;
             // Clients count `expires_in` and `refresh_in` (whole seconds on the wire) from
-            // when they sent the request, often on a whole-second clock (MSAL does both), so
-            // renewal is allowed from one second before the boundary as measured from the
-            // request's arrival: a renewal that early is conservative, not a cache miss.
-            let start = e.arrived_us;
+            // when they began the request, often on a whole-second clock (MSAL does both), so
+            // renewal is allowed from one second before the boundary as measured from when the
+            // request can have begun: its arrival, or, when a command was in progress, when
+            // the oldest such command was sent (msal-node reads its clock before sending, and
+            // on a loaded machine the request arrives a second or more later). A renewal that
+            // early is conservative, not a cache miss.
+            let start = super::flight::oldest_outstanding_command(input, e.arrived_us)
+                .map_or(e.arrived_us, |sent| sent.min(e.arrived_us));
             let by_window = start + life.saturating_sub(window);
             let by_refresh_in = at.refresh_in.map_or(u64::MAX, |r| start + r * 1_000_000);
             Some(Issued {
@@ -383,6 +387,47 @@ mod tests {
             )
             .0,
             Status::NotApplicable
+        );
+    }
+
+    /// A request that arrives long after its command was sent (a loaded machine): the client
+    /// read its clock when it began, so the token's life counts from the command, not from the
+    /// arrival. A renewal before even that boundary is still a miss.
+    #[test]
+    fn reuse_counts_from_when_the_request_can_have_begun() {
+        let res = |at_s: f64, id: u64| TranscriptEntry {
+            at_us: (at_s * 1e6) as u64,
+            event: TranscriptEvent::Result {
+                id,
+                ok: true,
+                body: serde_json::Value::Null,
+            },
+        };
+        // The first command was sent at 1.0, its request arrived 1.2 s later.
+        let t = vec![started(0.0, 1), cmd(1.0, 1), res(2.3, 1), cmd(5.3, 2)];
+        let mut short = entry(1, 2.2, Endpoint::Token, 200);
+        short.issued[0].expires_in = Some(305);
+        // Renewable from 1.0 + 5 - 1 = 5.0 counted from the command (6.2 from the arrival).
+        assert_eq!(
+            verdict(
+                "cache.reuse",
+                &[short.clone(), entry(2, 5.3, Endpoint::Token, 200)],
+                &t,
+                &[]
+            )
+            .0,
+            Status::Pass
+        );
+        let t = vec![started(0.0, 1), cmd(1.0, 1), res(2.3, 1), cmd(4.5, 2)];
+        assert_eq!(
+            verdict(
+                "cache.reuse",
+                &[short, entry(2, 4.5, Endpoint::Token, 200)],
+                &t,
+                &[]
+            )
+            .0,
+            Status::Fail
         );
     }
 

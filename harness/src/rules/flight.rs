@@ -21,6 +21,30 @@ pub(crate) fn outstanding(input: &Input<'_>, at: u64) -> usize {
     still_outstanding(input, at, at)
 }
 
+/// When the oldest driver command still unanswered at `at` was sent (shutdown aside): a request
+/// that arrives at `at` serves a command in progress, so the client began it no earlier than
+/// that, and may count a token's lifetime from then (a loaded machine can take a second or more
+/// between a client's clock reading and the request's arrival). `None` in observe mode or when
+/// no command was in progress.
+pub(crate) fn oldest_outstanding_command(input: &Input<'_>, at: u64) -> Option<u64> {
+    input
+        .transcript
+        .iter()
+        .filter(|e| e.at_us < at)
+        .filter_map(|e| match &e.event {
+            TranscriptEvent::Command { id, op, .. } if op != "shutdown" => Some((e.at_us, *id)),
+            _ => None,
+        })
+        .filter(|(_, id)| {
+            !input.transcript.iter().any(|r| {
+                r.at_us <= at
+                    && matches!(&r.event, TranscriptEvent::Result { id: rid, .. } if rid == id)
+            })
+        })
+        .map(|(sent, _)| sent)
+        .min()
+}
+
 /// Driver commands sent before `before` and still unanswered at `at`.
 fn still_outstanding(input: &Input<'_>, before: u64, at: u64) -> usize {
     input
