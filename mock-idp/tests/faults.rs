@@ -482,9 +482,14 @@ async fn events_fire_at_their_time() {
     assert_eq!(jwks("elsewhere").await, 1);
     let fired = idp.fired_events("ev");
     let names: Vec<_> = fired.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, vec!["revoke", "cae", "rotate"]);
+    // The outage at 1.5 s has fired too when a loaded machine took that long to get here.
+    assert_eq!(names[..3], ["revoke", "cae", "rotate"], "{names:?}");
+    assert!(
+        names.len() == 3 || (names[3..] == ["down"] && t0.elapsed() >= Duration::from_millis(1500)),
+        "{names:?}"
+    );
     // Recorded at their scheduled time, 1 s after the start, though applied later.
-    assert!(fired.windows(2).all(|w| w[0].at_us == w[1].at_us));
+    assert!(fired[..3].windows(2).all(|w| w[0].at_us == w[1].at_us));
     // The outage window: 503 from 1.5 s to 2 s.
     tokio::time::sleep(Duration::from_millis(1600).saturating_sub(t0.elapsed())).await;
     let r = cc_call(&http, &idp, "ev").await.unwrap();
