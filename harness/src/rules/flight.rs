@@ -27,41 +27,32 @@ pub(crate) fn outstanding(input: &Input<'_>, at: u64) -> usize {
 /// between a client's clock reading and the request's arrival). `None` in observe mode or when
 /// no command was in progress.
 pub(crate) fn oldest_outstanding_command(input: &Input<'_>, at: u64) -> Option<u64> {
+    unanswered(input, at, at).min()
+}
+
+/// Driver commands sent before `before` and still unanswered at `at`.
+fn still_outstanding(input: &Input<'_>, before: u64, at: u64) -> usize {
+    unanswered(input, before, at).count()
+}
+
+/// When each driver command (shutdown aside) sent before `before` and still unanswered at `at`
+/// was sent.
+fn unanswered<'i>(input: &'i Input<'_>, before: u64, at: u64) -> impl Iterator<Item = u64> + 'i {
     input
         .transcript
         .iter()
-        .filter(|e| e.at_us < at)
+        .filter(move |e| e.at_us < before)
         .filter_map(|e| match &e.event {
             TranscriptEvent::Command { id, op, .. } if op != "shutdown" => Some((e.at_us, *id)),
             _ => None,
         })
-        .filter(|(_, id)| {
+        .filter(move |(_, id)| {
             !input.transcript.iter().any(|r| {
                 r.at_us <= at
                     && matches!(&r.event, TranscriptEvent::Result { id: rid, .. } if rid == id)
             })
         })
         .map(|(sent, _)| sent)
-        .min()
-}
-
-/// Driver commands sent before `before` and still unanswered at `at`.
-fn still_outstanding(input: &Input<'_>, before: u64, at: u64) -> usize {
-    input
-        .transcript
-        .iter()
-        .filter(|e| e.at_us < before)
-        .filter_map(|e| match &e.event {
-            TranscriptEvent::Command { id, op, .. } if op != "shutdown" => Some(*id),
-            _ => None,
-        })
-        .filter(|id| {
-            !input.transcript.iter().any(|r| {
-                r.at_us <= at
-                    && matches!(&r.event, TranscriptEvent::Result { id: rid, .. } if rid == id)
-            })
-        })
-        .count()
 }
 
 /// The requests an answer can't have caused, judged in arrival order.
