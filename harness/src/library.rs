@@ -71,12 +71,35 @@ fn walk(
     }
 }
 
-/// Loads scenario files and folders (recursively, `*.yaml` and `*.yml`); every problem in
-/// every file is reported, and names must be unique across them.
+/// Loads scenario files and folders (recursively, `*.yaml` and `*.yml`) and built-in
+/// scenarios by name (an argument that is no file or folder but a built-in scenario's name);
+/// every problem in every file is reported, and names must be unique across them. Every
+/// command that takes scenarios reads its arguments through this, so a name works wherever a
+/// path does.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<Loaded>, ScenarioErrors> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
+    let mut out = Vec::new();
+    let mut library: Option<Vec<Loaded>> = None;
     for p in paths {
+        if !p.exists() {
+            if let Some(name) = p.to_str().filter(|n| is_name(n)) {
+                let all = library.get_or_insert_with(|| builtin().unwrap_or_default());
+                if let Some(l) = all.iter().find(|l| l.scenario.name.value == name) {
+                    out.push(l.clone());
+                    continue;
+                }
+                errors.push(ScenarioError {
+                    file: name.to_string(),
+                    line: 0,
+                    column: 0,
+                    message: "no such file or folder, and no built-in scenario of that name \
+                              (see `tokenstorm scenarios list`)"
+                        .into(),
+                });
+                continue;
+            }
+        }
         if let Err(e) = yaml_files(p, &mut files) {
             errors.push(ScenarioError {
                 file: p.display().to_string(),
@@ -86,7 +109,6 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Loaded>, ScenarioErrors> {
             });
         }
     }
-    let mut out = Vec::new();
     for f in files {
         match scenario::parse_file(&f) {
             Ok(s) => out.push(Loaded {
@@ -97,6 +119,35 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Loaded>, ScenarioErrors> {
         }
     }
     finish(out, errors)
+}
+
+/// One scenario, by file or built-in name (`observe --scenario`, `serve --scenario`): a folder
+/// or a file holding no scenario is an error.
+pub fn one(arg: &Path) -> Result<Loaded, ScenarioErrors> {
+    let mut all = load(&[arg.to_path_buf()])?;
+    if all.len() == 1 {
+        if let Some(l) = all.pop() {
+            return Ok(l);
+        }
+    }
+    Err(ScenarioErrors(vec![ScenarioError {
+        file: arg.display().to_string(),
+        line: 0,
+        column: 0,
+        message: format!(
+            "names {} scenarios where one is wanted (give a file or a built-in scenario's name)",
+            all.len()
+        ),
+    }]))
+}
+
+/// Whether an argument can be a scenario's name rather than a path: a built-in name is made of
+/// lowercase letters, digits and `-`.
+fn is_name(arg: &str) -> bool {
+    !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn finish(out: Vec<Loaded>, mut errors: Vec<ScenarioError>) -> Result<Vec<Loaded>, ScenarioErrors> {

@@ -2,6 +2,7 @@
 //! list|validate|schema`, `serve` and `rules`.
 
 use harness::library;
+use model::exit;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -18,25 +19,64 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run scenarios against a client and judge it.
+    #[command(after_help = "Examples:
+  tokenstorm run                                        # the built-in library, the reference client
+  tokenstorm run --client-cmd \"python3 my_driver.py\"   # your client, speaking the driver protocol
+  tokenstorm run --client msal-python --filter throttle # a real library, the throttling scenarios
+  tokenstorm run --scenarios throttle-429-short --scenarios my-scenarios/
+  tokenstorm run --shard 1/4 --out shard-1              # a quarter of the library (merge with `report merge`)
+
+Exit codes: 0 passed, 1 failed (or stale expected failures, or a regression against --baseline),
+2 bad input (nothing was run), 130 interrupted (the partial report is written).")]
     Run(RunArgs),
     /// List, check, or describe scenarios.
+    #[command(after_help = "Examples:
+  tokenstorm scenarios list --filter outage
+  tokenstorm scenarios list --json | jq -r '.[].name'
+  tokenstorm scenarios validate my-scenarios/
+  tokenstorm scenarios schema > scenario.schema.json")]
     Scenarios {
         #[command(subcommand)]
         command: ScenariosCommand,
     },
     /// The mock identity provider alone, for local development (same flags as `mock-idp`).
+    #[command(after_help = "Examples:
+  tokenstorm serve --ready-file ready.json                       # a good day, until Ctrl-C
+  tokenstorm serve --scenario throttle-429-short                 # a built-in scenario's faults
+  tokenstorm serve --scenario my.yaml --impersonate              # as login.microsoftonline.com too
+
+`--scenario` takes a file or a built-in scenario's name (`tokenstorm scenarios list`).")]
     Serve(mock_idp::cli::ServeArgs),
     /// The rule catalog: IDs, levels and the guidance each comes from.
-    Rules,
+    #[command(
+        after_help = "Examples:\n  tokenstorm rules\n  tokenstorm rules --json | jq '.[] | select(.level == \"MUST\") | .id'"
+    )]
+    Rules {
+        /// One JSON array on stdout: every rule with its level, guidance, what it judges, kind,
+        /// whether observe mode judges it, and its causes.
+        #[arg(long)]
+        json: bool,
+    },
     /// Judge an app that can't be driven: run CMD against the mock (with a scenario's faults)
     /// and judge what the journal alone can show.
+    #[command(after_help = "Examples:
+  tokenstorm observe --scenario throttle-429-short -- python3 my_daemon.py
+  tokenstorm observe --impersonate --timeout 90s -- node app.js   # the app unmodified, at Entra's names
+  tokenstorm observe --scenario my.yaml --app apps.yaml -- ./my-service
+
+Exit codes as for `run`.")]
     Observe(ObserveArgs),
     /// Render a report.json in another format, or merge shard reports.
+    #[command(after_help = "Examples:
+  tokenstorm report render --from tokenstorm-report/report.json --format md
+  tokenstorm report merge shard-*/report.json --out tokenstorm-report")]
     Report {
         #[command(subcommand)]
         command: ReportCommand,
     },
     /// Compare two report.json files: new fails, fixed, unchanged (exit 1 on a regression).
+    #[command(after_help = "Example:
+  tokenstorm diff main-report/report.json tokenstorm-report/report.json >> \"$GITHUB_STEP_SUMMARY\"")]
     Diff {
         /// The baseline report.json.
         base: PathBuf,
@@ -110,13 +150,15 @@ struct ObserveArgs {
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// The built-in client to run: `reference`, or an adapter over a real library
-    /// (`msal-python`, `msal-node`, `msal-java`, `msal-go`; installed, pinned, on first use).
+    /// (`msal-python`, `msal-node`, `msal-java`, `msal-go`, `msal-browser`,
+    /// `azure-identity-python`, `azure-identity-js`; installed, pinned, on first use).
     #[arg(long, default_value = "reference", conflicts_with = "client_cmd")]
     client: String,
     /// Any client speaking the driver protocol: "CMD ARGS".
     #[arg(long)]
     client_cmd: Option<String>,
-    /// Scenario files or folders (default: the built-in library).
+    /// Scenario files, folders or built-in scenarios' names, repeatable (default: the built-in
+    /// library).
     #[arg(long = "scenarios")]
     scenarios: Vec<PathBuf>,
     /// Only scenarios whose name or a tag contains this.
@@ -155,16 +197,20 @@ struct RunArgs {
 enum ScenariosCommand {
     /// List scenarios: name, flow, tags, rules, expected duration.
     List {
-        /// Scenario files or folders (default: the built-in library).
+        /// Scenario files, folders or built-in scenarios' names (default: the built-in library).
         #[arg(long = "scenarios")]
         scenarios: Vec<PathBuf>,
         /// Only scenarios whose name or a tag contains this.
         #[arg(long)]
         filter: Option<String>,
+        /// One JSON array on stdout: name, origin, summary, flow, tags, rules and expected
+        /// duration of each scenario.
+        #[arg(long)]
+        json: bool,
     },
     /// Check scenario files or folders; errors name file:line:column (exit 2 on any).
     Validate {
-        /// Files or folders.
+        /// Files, folders or built-in scenarios' names.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -193,26 +239,21 @@ async fn main() -> ExitCode {
                 (Ok(b), Ok(h)) => (b, h),
                 (Err(e), _) | (_, Err(e)) => {
                     eprintln!("tokenstorm: {e}");
-                    return ExitCode::from(2);
+                    return ExitCode::from(exit::USAGE);
                 }
             };
             let d = reports::diff::diff(&b, &h);
             print!("{}", reports::diff::markdown(&d));
-            ExitCode::from(u8::from(d.regressed()))
+            ExitCode::from(if d.regressed() {
+                exit::FAILED
+            } else {
+                exit::PASSED
+            })
         }
         Command::Scenarios { command } => scenarios(command),
-        Command::Serve(args) => match mock_idp::cli::serve(args).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(mock_idp::cli::ServeError::Scenario(e)) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
-            }
-            Err(e) => {
-                eprintln!("tokenstorm: error: {e}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Rules => {
+        Command::Serve(args) => serve(args).await,
+        Command::Rules { json: true } => print_json(&*model::rules::CATALOG),
+        Command::Rules { json: false } => {
             println!("{:<32} {:<6} GUIDANCE", "ID", "LEVEL");
             for r in model::rules::CATALOG.iter() {
                 println!("{:<32} {:<6} {}", r.id.as_str(), r.level, r.guidance);
@@ -222,20 +263,45 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `tokenstorm serve`: `mock-idp`'s flags, with `--scenario` read as every command reads it (a
+/// file or a built-in scenario's name).
+async fn serve(args: mock_idp::cli::ServeArgs) -> ExitCode {
+    let scenario = match &args.scenario {
+        None => None,
+        Some(arg) => match library::one(arg) {
+            Ok(l) => Some(l.scenario),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(exit::USAGE);
+            }
+        },
+    };
+    match mock_idp::cli::serve_scenario(args, scenario).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tokenstorm: error: {e}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+/// Prints a value as pretty JSON on stdout (`--json`).
+fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tokenstorm: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn scenarios(cmd: ScenariosCommand) -> ExitCode {
     match cmd {
-        ScenariosCommand::Schema => {
-            match serde_json::to_string_pretty(&model::scenario::schema()) {
-                Ok(s) => {
-                    println!("{s}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("tokenstorm: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        ScenariosCommand::Schema => print_json(&model::scenario::schema()),
         ScenariosCommand::Validate { paths } => match library::load(&paths) {
             Ok(all) => {
                 for l in &all {
@@ -247,10 +313,14 @@ fn scenarios(cmd: ScenariosCommand) -> ExitCode {
             Err(e) => {
                 eprintln!("{e:#}");
                 eprintln!("{} problem(s)", e.0.len());
-                ExitCode::from(2)
+                ExitCode::from(exit::USAGE)
             }
         },
-        ScenariosCommand::List { scenarios, filter } => {
+        ScenariosCommand::List {
+            scenarios,
+            filter,
+            json,
+        } => {
             let loaded = if scenarios.is_empty() {
                 library::builtin()
             } else {
@@ -260,7 +330,7 @@ fn scenarios(cmd: ScenariosCommand) -> ExitCode {
                 Ok(a) => a,
                 Err(e) => {
                     eprintln!("{e}");
-                    return ExitCode::from(2);
+                    return ExitCode::from(exit::USAGE);
                 }
             };
             let shown: Vec<_> = all
@@ -273,6 +343,24 @@ fn scenarios(cmd: ScenariosCommand) -> ExitCode {
                     }
                 })
                 .collect();
+            if json {
+                let rows: Vec<serde_json::Value> = shown
+                    .iter()
+                    .map(|l| {
+                        let s = &l.scenario;
+                        serde_json::json!({
+                            "name": s.name.value,
+                            "origin": l.origin,
+                            "summary": s.summary,
+                            "flow": s.flow.as_str(),
+                            "tags": s.tags,
+                            "rules": s.rules.iter().map(|r| r.value.id()).collect::<Vec<_>>(),
+                            "expected_duration_s": s.expected_duration().as_secs_f64(),
+                        })
+                    })
+                    .collect();
+                return print_json(&rows);
+            }
             println!(
                 "{:<36} {:<18} {:>6}  {:<28} RULES",
                 "NAME", "FLOW", "~TIME", "TAGS"
@@ -310,7 +398,7 @@ fn apps(path: Option<&Path>) -> Result<Vec<mock_idp::AppRegistration>, ExitCode>
         None => Ok(vec![]),
         Some(p) => mock_idp::config::load_apps(p).map_err(|e| {
             eprintln!("tokenstorm: --app: {e}");
-            ExitCode::from(2)
+            ExitCode::from(exit::USAGE)
         }),
     }
 }
@@ -321,7 +409,7 @@ async fn run(args: RunArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => {
             eprintln!("tokenstorm: cannot listen for signals: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(exit::USAGE);
         }
     };
     let apps = match apps(args.app.as_deref()) {
@@ -336,7 +424,7 @@ async fn run(args: RunArgs) -> ExitCode {
             Some(p) => shell_words::quote(&p.display().to_string()).into_owned(),
             None => {
                 eprintln!("tokenstorm: the reference client (`reference-client`) is not installed next to tokenstorm; build it with `cargo build -p reference-client`, or use --client-cmd \"CMD ARGS\"");
-                return ExitCode::from(2);
+                return ExitCode::from(exit::USAGE);
             }
         },
         (None, other) => match harness::adapters::prepare(other) {
@@ -346,7 +434,7 @@ async fn run(args: RunArgs) -> ExitCode {
             }
             Err(e) => {
                 eprintln!("tokenstorm: {e}");
-                return ExitCode::from(2);
+                return ExitCode::from(exit::USAGE);
             }
         },
     };
@@ -368,7 +456,7 @@ async fn run(args: RunArgs) -> ExitCode {
         },
         Err(e) => {
             eprintln!("tokenstorm: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(exit::USAGE);
         }
     };
     if which(&plan.client.program).is_none() {
@@ -376,7 +464,7 @@ async fn run(args: RunArgs) -> ExitCode {
             "tokenstorm: client command not found: {}",
             plan.client.program
         );
-        return ExitCode::from(2);
+        return ExitCode::from(exit::USAGE);
     }
     eprintln!(
         "tokenstorm: {} scenario(s), {} at a time, client `{client_cmd}`",
@@ -405,7 +493,7 @@ async fn run(args: RunArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("tokenstorm: error: {e}");
-            ExitCode::from(2)
+            ExitCode::from(exit::USAGE)
         }
     }
 }
@@ -417,7 +505,7 @@ fn report_command(command: ReportCommand) -> ExitCode {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("tokenstorm: {e}");
-                    return ExitCode::from(2);
+                    return ExitCode::from(exit::USAGE);
                 }
             };
             let text = match format.as_str() {
@@ -431,7 +519,7 @@ fn report_command(command: ReportCommand) -> ExitCode {
                     Ok(s) => s + "\n",
                     Err(e) => {
                         eprintln!("tokenstorm: {e}");
-                        return ExitCode::from(2);
+                        return ExitCode::from(exit::USAGE);
                     }
                 },
             };
@@ -444,7 +532,7 @@ fn report_command(command: ReportCommand) -> ExitCode {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => {
                         eprintln!("tokenstorm: {}: {e}", p.display());
-                        ExitCode::from(2)
+                        ExitCode::from(exit::USAGE)
                     }
                 },
             }
@@ -459,7 +547,7 @@ fn report_command(command: ReportCommand) -> ExitCode {
                     Ok(r) => parts.push(r),
                     Err(e) => {
                         eprintln!("tokenstorm: {e}");
-                        return ExitCode::from(2);
+                        return ExitCode::from(exit::USAGE);
                     }
                 }
             }
@@ -467,7 +555,7 @@ fn report_command(command: ReportCommand) -> ExitCode {
                 Ok(m) => m,
                 Err(e) => {
                     eprintln!("tokenstorm: cannot merge: {e}");
-                    return ExitCode::from(2);
+                    return ExitCode::from(exit::USAGE);
                 }
             };
             // The journals travel with the merged report, so its timelines have them.
@@ -480,7 +568,7 @@ fn report_command(command: ReportCommand) -> ExitCode {
                         if let Ok(bytes) = std::fs::read(dir.join(rel)) {
                             if let Err(e) = reports::write_atomic(&out.join(rel), &bytes) {
                                 eprintln!("tokenstorm: {}: {e}", out.join(rel).display());
-                                return ExitCode::from(2);
+                                return ExitCode::from(exit::USAGE);
                             }
                         }
                     }
@@ -488,7 +576,7 @@ fn report_command(command: ReportCommand) -> ExitCode {
             }
             if let Err(e) = reports::write_all(&out, &merged) {
                 eprintln!("tokenstorm: {}: {e}", out.display());
-                return ExitCode::from(2);
+                return ExitCode::from(exit::USAGE);
             }
             eprint!("{}", harness::progress::summary_table(&merged));
             eprintln!(
@@ -507,7 +595,7 @@ async fn observe(args: ObserveArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => {
             eprintln!("tokenstorm: cannot listen for signals: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(exit::USAGE);
         }
     };
     let apps = match apps(args.app.as_deref()) {
@@ -516,7 +604,7 @@ async fn observe(args: ObserveArgs) -> ExitCode {
     };
     let usage = |msg: String| {
         eprintln!("tokenstorm: {msg}");
-        ExitCode::from(2)
+        ExitCode::from(exit::USAGE)
     };
     let timeout = match model::scenario::duration::parse(&args.timeout) {
         Ok(t) => t,
@@ -535,25 +623,12 @@ async fn observe(args: ObserveArgs) -> ExitCode {
     };
     let scenario = match args.scenario.as_deref() {
         None => None,
-        Some(s) if std::path::Path::new(s).exists() => {
-            match model::scenario::parse_file(std::path::Path::new(s)) {
-                Ok(sc) => Some(sc),
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(2);
-                }
+        Some(arg) => match library::one(Path::new(arg)) {
+            Ok(l) => Some(l.scenario),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(exit::USAGE);
             }
-        }
-        Some(name) => match library::builtin() {
-            Ok(all) => match all.into_iter().find(|l| l.scenario.name.value == name) {
-                Some(l) => Some(l.scenario),
-                None => {
-                    return usage(format!(
-                        "--scenario '{name}': no such file and no built-in scenario of that name (see `tokenstorm scenarios list`)"
-                    ))
-                }
-            },
-            Err(e) => return usage(e.to_string()),
         },
     };
     let Some((program, rest)) = args.command.split_first() else {
@@ -625,7 +700,7 @@ async fn observe(args: ObserveArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("tokenstorm: error: {e}");
-            ExitCode::from(2)
+            ExitCode::from(exit::USAGE)
         }
     }
 }

@@ -85,6 +85,134 @@ fn rules_lists_the_catalog() {
     assert!(text.contains("SHOULD") && text.contains("MUST"));
 }
 
+/// docs/cli.md is the CLI reference, made of every command's `--help` (clap's own text, with
+/// its examples): a flag added or changed without the reference shows here.
+/// `TOKENSTORM_BLESS=1` rewrites it.
+#[test]
+fn the_cli_reference_is_every_commands_help() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["run"],
+        &["observe"],
+        &["serve"],
+        &["scenarios"],
+        &["scenarios", "list"],
+        &["scenarios", "validate"],
+        &["scenarios", "schema"],
+        &["rules"],
+        &["report"],
+        &["report", "render"],
+        &["report", "merge"],
+        &["diff"],
+    ];
+    let mut doc = String::from(
+        "# The `tokenstorm` command line\n\n\
+         This reference is every command's `--help`, as `tokenstorm` prints it (a test keeps the two\n\
+         equal). Exit codes, for every command that judges: 0 passed, 1 failed (a MUST rule failed,\n\
+         a SHOULD rule too with `--strict`, a scenario errored or judged nothing, an expected\n\
+         failure no longer fails, or a regression against `--baseline`), 2 bad input (nothing was\n\
+         run), 130 interrupted (the partial report is written). Wherever a command takes a\n\
+         scenario, a file, a folder or a built-in scenario's name will do.\n",
+    );
+    for c in commands {
+        let mut args: Vec<&str> = c.to_vec();
+        args.push("--help");
+        let out = tokenstorm(&args);
+        assert!(out.status.success(), "{args:?}");
+        let title = if c.is_empty() {
+            "tokenstorm".to_string()
+        } else {
+            format!("tokenstorm {}", c.join(" "))
+        };
+        doc.push_str(&format!(
+            "\n## `{title}`\n\n```text\n{}```\n",
+            String::from_utf8_lossy(&out.stdout).replace(env!("CARGO_PKG_VERSION"), "VERSION")
+        ));
+    }
+    // `run --client` names every built-in adapter.
+    let run_help = String::from_utf8_lossy(&tokenstorm(&["run", "--help"]).stdout).to_string();
+    let adapters = Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters");
+    for a in std::fs::read_dir(adapters).unwrap().flatten() {
+        if a.path().join("install.sh").exists() {
+            let name = a.file_name().to_string_lossy().to_string();
+            assert!(
+                run_help.contains(&format!("`{name}`")),
+                "run --help misses {name}"
+            );
+        }
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md");
+    if std::env::var_os("TOKENSTORM_BLESS").is_some() {
+        std::fs::write(&path, &doc).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        want == doc,
+        "docs/cli.md differs from the commands' --help (TOKENSTORM_BLESS=1 cargo test -p harness \
+         --test cli -- the_cli_reference rewrites it)"
+    );
+}
+
+#[test]
+fn rules_and_scenarios_list_speak_json() {
+    let out = tokenstorm(&["rules", "--json"]);
+    assert!(out.status.success());
+    let rules: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rules.len(), model::rules::CATALOG.len());
+    let retry = rules
+        .iter()
+        .find(|r| r["id"] == "throttle.retry-after")
+        .unwrap();
+    assert_eq!(retry["level"], "MUST");
+    assert!(retry["causes"].as_array().is_some_and(|c| !c.is_empty()));
+    let out = tokenstorm(&["scenarios", "list", "--json", "--filter", "throttle-429"]);
+    assert!(out.status.success());
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let short = list
+        .iter()
+        .find(|s| s["name"] == "throttle-429-short")
+        .unwrap();
+    assert_eq!(short["flow"], "client_credentials");
+    assert!(short["rules"]
+        .as_array()
+        .unwrap()
+        .contains(&"throttle.retry-after".into()));
+    assert!(short["expected_duration_s"].as_f64().unwrap() > 10.0);
+    assert!(list
+        .iter()
+        .all(|s| s["name"].as_str().unwrap().contains("throttle-429")
+            || s["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t.as_str().unwrap().contains("throttle-429"))));
+}
+
+/// A built-in scenario's name works wherever a path does; a name that is neither is refused
+/// with the argument named.
+#[test]
+fn scenario_arguments_take_built_in_names() {
+    let out = tokenstorm(&[
+        "scenarios",
+        "validate",
+        "throttle-429-short",
+        "scenarios/cache",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ok  throttle-429-short  (builtin:"), "{text}");
+    let out = tokenstorm(&["scenarios", "validate", "no-such-scenario"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no-such-scenario") && err.contains("no built-in scenario of that name"),
+        "{err}"
+    );
+    let out = tokenstorm(&["serve", "--scenario", "scenarios/cache"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("where one is wanted"));
+}
+
 #[test]
 fn serve_refuses_an_invalid_scenario_with_exit_2() {
     let out = tokenstorm(&[
@@ -94,6 +222,65 @@ fn serve_refuses_an_invalid_scenario_with_exit_2() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("call-range-from-zero.yaml:8:12:"));
+}
+
+/// One CLI grammar: `serve --scenario` takes a built-in scenario's name as `observe` and `run`
+/// do, and the mock then plays it (the built-in throttle-429-short answers the first token
+/// request 429 with Retry-After 3).
+#[test]
+fn serve_takes_a_built_in_scenario_by_name_and_plays_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokenstorm"))
+        .args(["serve", "--scenario", "throttle-429-short", "--ready-file"])
+        .arg(&ready)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !ready.exists()
+        && started.elapsed() < std::time::Duration::from_secs(30)
+        && child.try_wait().unwrap().is_none()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The ready file is written atomically: once it exists it is whole.
+    let r: Option<model::ReadyFile> = std::fs::read_to_string(&ready)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let curl = r.as_ref().map(|r| {
+        let c = &r.clients.confidential;
+        Command::new("curl")
+            .args(["-sS", "--noproxy", "*", "-o", "/dev/null"])
+            .args(["-w", "%{http_code} %header{retry-after}", "--cacert"])
+            .arg(r.ca_cert.as_ref().unwrap())
+            .arg("-d")
+            .arg(format!(
+                "grant_type=client_credentials&client_id={}&client_secret={}\
+                 &scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
+                c.client_id, c.client_secret
+            ))
+            .arg(format!("{}/oauth2/v2.0/token", r.authority))
+            .output()
+            .unwrap()
+    });
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        r.is_some(),
+        "no ready file: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("scenario   throttle-429-short"), "{stdout}");
+    let curl = curl.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&curl.stdout),
+        "429 3",
+        "{}",
+        String::from_utf8_lossy(&curl.stderr)
+    );
 }
 
 fn holds_a_jwt(text: &str) -> bool {

@@ -22,7 +22,8 @@ pub struct ServeArgs {
     /// Directory for the generated CA certificate (default: a temporary directory).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
-    /// Replay this scenario's faults, events and token shaping in every tenant.
+    /// A scenario file whose faults, events and token shaping every tenant replays
+    /// (`tokenstorm serve` also takes a built-in scenario's name).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
     /// Also answer as Entra (login.microsoftonline.com, ...) and Graph (graph.microsoft.com) by
@@ -53,16 +54,26 @@ pub enum ServeError {
     ReadyFile(crate::StartError),
 }
 
-/// Serves until Ctrl-C or SIGTERM.
+/// Serves until Ctrl-C or SIGTERM; `--scenario` names a file.
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let scenario = match &args.scenario {
         Some(path) => Some(model::scenario::parse_file(path)?),
         None => None,
     };
+    serve_scenario(args, scenario).await
+}
+
+/// Serves until Ctrl-C or SIGTERM, replaying `scenario` (which the caller read from
+/// `args.scenario` its own way: `tokenstorm serve` also takes a built-in scenario's name).
+pub async fn serve_scenario(
+    args: ServeArgs,
+    scenario: Option<model::scenario::Scenario>,
+) -> Result<(), ServeError> {
     let apps = match &args.app {
         Some(path) => crate::config::load_apps(path).map_err(ServeError::Apps)?,
         None => vec![],
     };
+    let scenario_name = scenario.as_ref().map(|s| s.name.value.clone());
     let idp = crate::MockIdp::start(crate::Options {
         addr: args.addr,
         tls: !args.no_tls,
@@ -94,8 +105,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
             path.display()
         );
     }
-    if let Some(s) = &args.scenario {
-        println!("  scenario   {} (replayed in every tenant)", s.display());
+    if let Some(name) = &scenario_name {
+        println!("  scenario   {name} (replayed in every tenant)");
     }
     wait_for_signal().await;
     tracing::info!("shutting down");

@@ -31,7 +31,7 @@ async fn main() -> std::process::ExitCode {
                 Some(mock_idp::cli::ServeError::Scenario(errors)) => eprintln!("{errors}"),
                 _ => eprintln!("mock-idp: error: {e:#}"),
             }
-            std::process::ExitCode::from(2)
+            std::process::ExitCode::from(model::exit::USAGE)
         }
     }
 }

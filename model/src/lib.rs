@@ -9,6 +9,7 @@
 
 pub mod directory;
 pub mod endpoint;
+pub mod exit;
 pub mod fingerprint;
 pub mod journal;
 pub mod outcome;

@@ -503,10 +503,7 @@ fn scenario_section(sc: &ScenarioReport, journals: &Journals) -> String {
             out,
             "<li><span class=\"{cls}\">{word}</span> <code>{}</code> <span class=\"muted\">({}, “{}”)</span>: {}",
             esc(&v.rule),
-            match v.level {
-                model::rules::Level::Must => "MUST",
-                model::rules::Level::Should => "SHOULD",
-            },
+            v.level,
             esc(guidance),
             esc(&v.summary)
         );

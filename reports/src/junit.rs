@@ -5,7 +5,6 @@
 //! XSD and parsed by a real consumer in the tests).
 
 use crate::Report;
-use model::rules::Level;
 use model::verdict::{secs, Status};
 use std::fmt::Write as _;
 
@@ -102,11 +101,7 @@ pub fn render(r: &Report) -> String {
                     );
                 }
                 Status::Fail => {
-                    let kind = if v.level == Level::Must {
-                        "MUST"
-                    } else {
-                        "SHOULD"
-                    };
+                    let kind = v.level;
                     let causes = if v.causes.is_empty() {
                         String::new()
                     } else {

@@ -243,16 +243,16 @@ impl Report {
     /// baseline; 130 when interrupted; else 0.
     pub fn exit_code(&self) -> u8 {
         if self.interrupted {
-            130
+            model::exit::INTERRUPTED
         } else if self.summary.failed > 0
             || self.summary.errors > 0
             || self.summary.inconclusive > 0
             || !self.stale_expected_failures.is_empty()
             || self.baseline.as_ref().is_some_and(diff::Diff::regressed)
         {
-            1
+            model::exit::FAILED
         } else {
-            0
+            model::exit::PASSED
         }
     }
 

@@ -5,7 +5,6 @@
 //! comment limit by default) by dropping detail from the end and saying so.
 
 use crate::{label, reading_order, Outcome, Report, ScenarioReport};
-use model::rules::Level;
 use model::verdict::{secs, Status, Verdict};
 use std::fmt::Write as _;
 
@@ -19,13 +18,6 @@ const EVIDENCE_LINES: usize = 8;
 /// Text made safe for a table cell: one line, no pipes.
 pub fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
-fn level(l: Level) -> &'static str {
-    match l {
-        Level::Must => "MUST",
-        Level::Should => "SHOULD",
-    }
 }
 
 /// The failing section of one scenario.
@@ -82,7 +74,7 @@ fn failure_section(sc: &ScenarioReport) -> String {
             out,
             "- **`{}`** {} · *\"{guidance}\"*: {}{causes}.{accepted}",
             v.rule,
-            level(v.level),
+            v.level,
             v.summary.trim_end_matches('.')
         );
         for e in v.evidence.iter().take(EVIDENCE_LINES) {
