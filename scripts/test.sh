@@ -18,10 +18,13 @@ if [ -z "${TOKENSTORM_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2 ||
         { $SUDO apt-get update -q >&2 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2; }
 fi
-# The harness's tests run the binaries (tokenstorm, mock-idp, reference-client) as a user
-# would; cargo test builds only the binaries of packages with integration tests, so build them
-# all first. The zoo feature lets the test build of the reference client be broken on purpose.
-cargo build --workspace --locked --bins --features reference-client/zoo
+# Every cargo command below selects the whole workspace with its dev-dependencies, so each
+# resolves the same features and the dependency tree is compiled once: a command with fewer
+# packages (`-p harness`) or without dev-dependencies (`cargo build --bins`) resolves other
+# features for tokio, hyper, syn and the crates above them, and builds them all again. The
+# binaries the tests run (tokenstorm, mock-idp, reference-client: each package has integration
+# tests, so `--no-run` builds them) come from that one build; the reference client's `zoo`
+# feature, which lets the tests break it on purpose, comes from the harness's dev-dependency.
 log=$(mktemp)
 adapters_log=$(mktemp)
 trap 'rm -f "$log" "$adapters_log"' EXIT
@@ -37,7 +40,7 @@ if [ "$built" -ne 0 ]; then
     echo "scripts/test.sh: the tests did not build" >&2
     exit "$built"
 fi
-cargo test -p harness --locked --test adapters -- --test-threads 16 >"$adapters_log" 2>&1 &
+cargo test --workspace --locked --test adapters -- --test-threads 16 >"$adapters_log" 2>&1 &
 adapters_pid=$!
 (
     # Every part runs, whatever an earlier one found. Benches run once in test mode; criterion
