@@ -11,6 +11,7 @@
 //! left its process group are found by the tag in their environment and killed too. The limits
 //! are documented in `docs/driver-protocol.md` ("Limits").
 
+use model::protocol::{self, Answer, Browsed, FromClient, Op, ToClient};
 use model::transcript::{Hello, TranscriptEntry, TranscriptEvent};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
@@ -86,16 +87,7 @@ pub enum DriverError {
     Broken(String),
 }
 
-/// Where in a browser an authorize URL is loaded (`browse`'s optional `frame`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Frame {
-    /// A top-level window: the page itself or a popup (the default).
-    #[default]
-    Top,
-    /// A hidden iframe (MSAL.js's silent `prompt=none`): a third-party context, where a browser
-    /// that blocks third-party cookies sends no SSO cookie.
-    Iframe,
-}
+pub use model::protocol::Frame;
 
 /// Who plays the user and the browser for the client.
 pub trait UserAgent: Send + Sync + 'static {
@@ -235,7 +227,7 @@ pub struct Client {
     tag: String,
     exit: ExitWatch,
     stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
-    pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>,
+    pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     transcript: Transcript,
     hello: Option<Hello>,
@@ -293,7 +285,7 @@ impl Client {
             ));
         };
         let stdin = Arc::new(tokio::sync::Mutex::new(stdin));
-        let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>> = Arc::default();
+        let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>> = Arc::default();
         let stderr_tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
 
         // The client's own exit, watched apart from its pipes (a grandchild may hold them).
@@ -332,11 +324,19 @@ impl Client {
                                 let r = agent.browse(url.clone(), frame).await;
                                 let (msg, outcome) = match &r {
                                     Ok(end) => (
-                                        json!({"type": "browsed", "id": id, "url": end}),
+                                        ToClient::Browsed(Browsed {
+                                            id,
+                                            url: Some(end.clone()),
+                                            error: None,
+                                        }),
                                         end.clone(),
                                     ),
                                     Err(e) => (
-                                        json!({"type": "browsed", "id": id, "error": e}),
+                                        ToClient::Browsed(Browsed {
+                                            id,
+                                            url: None,
+                                            error: Some(e.clone()),
+                                        }),
                                         format!("error: {e}"),
                                     ),
                                 };
@@ -425,59 +425,44 @@ impl Client {
                             continue;
                         }
                     };
-                    let id = v.get("id").and_then(Value::as_u64);
-                    match (v.get("type").and_then(Value::as_str), id) {
-                        (Some("hello"), _) => match serde_json::from_value::<Hello>(v.clone()) {
-                            Ok(h) => {
-                                transcript.push(TranscriptEvent::Hello(h.clone()));
-                                if let Some(tx) = hello_tx.take() {
-                                    let _ = tx.send(Ok(h));
-                                }
+                    match serde_json::from_value::<FromClient>(v.clone()) {
+                        Ok(FromClient::Hello(h)) => {
+                            transcript.push(TranscriptEvent::Hello(h.clone()));
+                            if let Some(tx) = hello_tx.take() {
+                                let _ = tx.send(Ok(h));
                             }
-                            Err(e) => {
-                                transcript.push(TranscriptEvent::ProtocolError {
-                                    message: format!("invalid hello: {e}"),
-                                    line: truncate(&line, 300),
-                                });
-                            }
-                        },
-                        (Some("result"), Some(id)) => {
-                            let ok = v.get("ok").and_then(Value::as_bool).unwrap_or(false);
+                        }
+                        Ok(FromClient::Result(answer)) => {
                             transcript.push(TranscriptEvent::Result {
-                                id,
-                                ok,
+                                id: answer.id,
+                                ok: answer.ok,
                                 body: redact(&v),
                             });
-                            if let Some(tx) = lock(&pending).remove(&id) {
-                                let _ = tx.send(v);
+                            if let Some(tx) = lock(&pending).remove(&answer.id) {
+                                let _ = tx.send(answer);
                             }
                         }
-                        (Some("browse"), Some(id)) => {
-                            let url = v.get("url").and_then(Value::as_str).unwrap_or_default();
-                            let frame = match v.get("frame").and_then(Value::as_str) {
-                                Some("iframe") => Frame::Iframe,
-                                _ => Frame::Top,
-                            };
+                        Ok(FromClient::Browse(b)) => {
                             let _ = itx.send(Incoming::Browse {
-                                id,
-                                url: url.to_string(),
-                                frame,
+                                id: b.id,
+                                url: b.url,
+                                frame: b.frame,
                             });
                         }
-                        (Some("device_code"), Some(id)) => {
-                            let s = |k: &str| {
-                                v.get(k)
-                                    .and_then(Value::as_str)
-                                    .unwrap_or_default()
-                                    .to_string()
-                            };
+                        Ok(FromClient::DeviceCode(d)) => {
                             let _ = itx.send(Incoming::DeviceCode {
-                                id,
-                                user_code: s("user_code"),
-                                verification_uri: s("verification_uri"),
+                                id: d.id,
+                                user_code: d.user_code,
+                                verification_uri: d.verification_uri,
                             });
                         }
-                        _ => transcript.push(TranscriptEvent::ProtocolError {
+                        Err(e) if v.get("type").and_then(Value::as_str) == Some("hello") => {
+                            transcript.push(TranscriptEvent::ProtocolError {
+                                message: format!("invalid hello: {e}"),
+                                line: truncate(&line, 300),
+                            });
+                        }
+                        Err(_) => transcript.push(TranscriptEvent::ProtocolError {
                             message:
                                 "unknown message (needs a known `type` and, but for hello, an `id`)"
                                     .into(),
@@ -584,29 +569,23 @@ impl Client {
     pub async fn command(
         &self,
         id: u64,
-        op: &str,
-        args: Value,
+        op: &Op,
         step: usize,
         deadline: Duration,
-    ) -> Result<Value, DriverError> {
+    ) -> Result<Answer, DriverError> {
         let (tx, rx) = oneshot::channel();
         {
             let mut p = lock(&self.pending);
             if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(self.gone(id, op));
+                return Err(self.gone(id, op.name()));
             }
             p.insert(id, tx);
         }
-        let mut msg = json!({"type": "command", "id": id, "op": op});
-        if let (Value::Object(m), Value::Object(a)) = (&mut msg, &args) {
-            for (k, v) in a {
-                m.insert(k.clone(), v.clone());
-            }
-        }
+        let msg = ToClient::Command(protocol::Command { id, op: op.clone() });
         self.transcript.push(TranscriptEvent::Command {
             id,
-            op: op.to_string(),
-            args: redact(&args),
+            op: op.name().to_string(),
+            args: redact(&op.args()),
             step,
             deadline_ms: deadline.as_millis() as u64,
         });
@@ -627,13 +606,13 @@ impl Client {
             biased;
             r = &mut rx => match r {
                 Ok(v) => Ok(v),
-                Err(_) => Err(self.gone(id, op)),
+                Err(_) => Err(self.gone(id, op.name())),
             },
             _ = gone => {
                 lock(&self.pending).remove(&id);
                 match rx.try_recv() {
                     Ok(v) => Ok(v),
-                    Err(_) => Err(self.gone(id, op)),
+                    Err(_) => Err(self.gone(id, op.name())),
                 }
             }
             _ = tokio::time::sleep_until(due) => {
@@ -644,7 +623,7 @@ impl Client {
                 });
                 Err(DriverError::Timeout {
                     id,
-                    op: op.to_string(),
+                    op: op.name().to_string(),
                     deadline,
                 })
             }
@@ -657,9 +636,7 @@ impl Client {
     pub async fn shutdown(mut self, id: u64, grace: Duration) -> Option<i32> {
         let due = tokio::time::Instant::now() + grace;
         // Bounded by its deadline (the grace) and by the client's exit.
-        let _ = self
-            .command(id, "shutdown", json!({}), usize::MAX, grace)
-            .await;
+        let _ = self.command(id, &Op::Shutdown, usize::MAX, grace).await;
         let mut code = tokio::time::timeout_at(due, exited(self.exit.clone()))
             .await
             .ok();
@@ -842,9 +819,8 @@ pub(crate) async fn bounded_lines<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
-async fn write_line(stdin: &tokio::sync::Mutex<ChildStdin>, msg: &Value) {
-    let mut line = msg.to_string();
-    line.push('\n');
+async fn write_line(stdin: &tokio::sync::Mutex<ChildStdin>, msg: &ToClient) {
+    let line = model::protocol::line(msg);
     let mut s = stdin.lock().await;
     // A client that closed stdin will show up as a timeout or an exit.
     let _ = s.write_all(line.as_bytes()).await;

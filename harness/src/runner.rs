@@ -6,10 +6,10 @@
 use crate::browser::Browser;
 use crate::driver::{Client, DriverError, Launch, Transcript};
 use mock_idp::MockIdp;
+use model::protocol::Op;
 use model::scenario::{Expect, Flow, Scenario, Step};
 use model::transcript::{Hello, TranscriptEntry};
 use model::JournalEntry;
-use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -235,7 +235,7 @@ impl Session<'_> {
         }
     }
 
-    fn command_for(&self, step: &Step) -> Option<(&'static str, Value)> {
+    fn command_for(&self, step: &Step) -> Option<Op> {
         if let Some(a) = &step.acquire_token {
             let scopes: Vec<String> = if a.scopes.is_empty() {
                 default_scopes(self.scenario.flow.value)
@@ -245,11 +245,10 @@ impl Session<'_> {
             } else {
                 a.scopes.clone()
             };
-            let mut args = json!({ "scopes": scopes });
-            if let Some(a) = &self.assertion {
-                args["assertion"] = json!(a);
-            }
-            return Some(("acquire_token", args));
+            return Some(Op::AcquireToken {
+                scopes,
+                assertion: self.assertion.clone(),
+            });
         }
         if let Some(c) = &step.call_api {
             // The Graph the client was given: the mock's, or Graph's real name when impersonating.
@@ -258,12 +257,12 @@ impl Session<'_> {
             } else {
                 self.idp.graph_url()
             };
-            return Some((
-                "call_api",
-                json!({"method": c.method, "url": format!("{graph}{}", c.path)}),
-            ));
+            return Some(Op::CallApi {
+                method: c.method.clone(),
+                url: format!("{graph}{}", c.path),
+            });
         }
-        step.whoami.map(|_| ("whoami", json!({})))
+        step.whoami.map(|_| Op::Whoami)
     }
 
     /// Runs one command step: its repeats and concurrent copies. A client that fails to
@@ -274,7 +273,7 @@ impl Session<'_> {
         index: usize,
         step: &Step,
     ) -> Result<(), Outcome> {
-        let Some((op, args)) = self.command_for(step) else {
+        let Some(op) = self.command_for(step) else {
             return Ok(());
         };
         let deadline = step.deadline.map_or(Duration::from_secs(60), |d| d.0);
@@ -286,18 +285,17 @@ impl Session<'_> {
                 let due = start + r.every.0 * iteration;
                 tokio::time::sleep_until(due.into()).await;
             }
-            let calls = (0..copies)
-                .map(|_| client.command(self.next_id(), op, args.clone(), index, deadline));
+            let calls = (0..copies).map(|_| client.command(self.next_id(), &op, index, deadline));
             let answers = futures_util::future::join_all(calls).await;
             for a in answers {
                 match a {
-                    Ok(v) => {
-                        let ok = v.get("ok").and_then(Value::as_bool).unwrap_or(false);
+                    Ok(answer) => {
+                        let ok = answer.ok;
                         let expect = step.expect.unwrap_or(Expect::Ok);
                         if (expect == Expect::Ok && !ok) || (expect == Expect::Error && ok) {
                             tracing::debug!(
                                 step = index,
-                                op,
+                                op = op.name(),
                                 ok,
                                 "answer differs from the step's expectation"
                             );

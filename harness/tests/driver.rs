@@ -6,8 +6,8 @@
 use harness::browser::Browser;
 use harness::driver::{Client, DriverError, Launch, Transcript};
 use mock_idp::{MockIdp, Options};
+use model::protocol::Op;
 use model::transcript::TranscriptEvent;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,6 +81,14 @@ async fn start(
     .await
 }
 
+/// An `acquire_token` with the client's default scopes.
+fn acquire() -> Op {
+    Op::AcquireToken {
+        scopes: vec![],
+        assertion: None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_good_client_is_driven_and_its_transcript_is_redacted() {
     let w = world().await;
@@ -90,34 +98,38 @@ async fn a_good_client_is_driven_and_its_transcript_is_redacted() {
     let a = c
         .command(
             1,
-            "acquire_token",
-            json!({"scopes": ["https://graph.microsoft.com/.default"]}),
+            &Op::AcquireToken {
+                scopes: vec!["https://graph.microsoft.com/.default".into()],
+                assertion: None,
+            },
             0,
             Duration::from_secs(20),
         )
         .await
         .unwrap();
     let b = c
-        .command(2, "acquire_token", json!({}), 1, Duration::from_secs(20))
+        .command(2, &acquire(), 1, Duration::from_secs(20))
         .await
         .unwrap();
-    assert_eq!(a["ok"], true);
+    assert!(a.ok);
     assert_eq!(
-        a["access_token"], b["access_token"],
+        a.fields["access_token"], b.fields["access_token"],
         "served from its cache"
     );
     let oid = w.idp.ready().user.oid;
     let api = c
         .command(
             3,
-            "call_api",
-            json!({"method": "GET", "url": format!("{}/users/{oid}", w.idp.graph_url())}),
+            &Op::CallApi {
+                method: "GET".into(),
+                url: format!("{}/users/{oid}", w.idp.graph_url()),
+            },
             2,
             Duration::from_secs(20),
         )
         .await
         .unwrap();
-    assert_eq!(api["status"], 200);
+    assert_eq!(api.fields["status"], 200);
     assert_eq!(c.shutdown(4, Duration::from_secs(5)).await, Some(0));
     // What reached the mock: one token request, one Graph call.
     let j = w.idp.journal_for("good");
@@ -154,7 +166,7 @@ async fn a_good_client_is_driven_and_its_transcript_is_redacted() {
     ));
     let text = serde_json::to_string(&t).unwrap();
     assert!(
-        !text.contains(a["access_token"].as_str().unwrap()),
+        !text.contains(a.fields["access_token"].as_str().unwrap()),
         "no token in the transcript"
     );
     // Transcript and journal share a clock: the token request lies between command 1 and its result.
@@ -182,7 +194,7 @@ async fn a_crashing_client_is_reported_with_its_stderr() {
     let w = world().await;
     let c = start(&w, "crash", "crash").await.map_err(|e| e.0).unwrap();
     let err = c
-        .command(1, "acquire_token", json!({}), 0, Duration::from_secs(10))
+        .command(1, &acquire(), 0, Duration::from_secs(10))
         .await
         .unwrap_err();
     assert!(matches!(err, DriverError::Exited { id: 1, .. }), "{err:?}");
@@ -217,7 +229,7 @@ async fn a_hanging_client_times_out_and_its_whole_process_group_is_killed() {
         .unwrap();
     let t0 = std::time::Instant::now();
     let err = c
-        .command(1, "acquire_token", json!({}), 0, Duration::from_millis(800))
+        .command(1, &acquire(), 0, Duration::from_millis(800))
         .await
         .unwrap_err();
     assert!(matches!(err, DriverError::Timeout { id: 1, .. }), "{err:?}");
@@ -259,10 +271,10 @@ async fn garbage_on_stdout_is_a_protocol_error_with_the_line_as_evidence() {
         .map_err(|e| e.0)
         .unwrap();
     let a = c
-        .command(1, "acquire_token", json!({}), 0, Duration::from_secs(20))
+        .command(1, &acquire(), 0, Duration::from_secs(20))
         .await
         .unwrap();
-    assert_eq!(a["ok"], true);
+    assert!(a.ok);
     c.shutdown(2, Duration::from_secs(5)).await;
     let errors: Vec<_> = w
         .transcript
@@ -308,15 +320,15 @@ async fn a_client_that_exits_unasked_fails_the_next_command() {
         .await
         .map_err(|e| e.0)
         .unwrap();
-    assert_eq!(
-        c.command(1, "acquire_token", json!({}), 0, Duration::from_secs(20))
+    assert!(
+        c.command(1, &acquire(), 0, Duration::from_secs(20))
             .await
-            .unwrap()["ok"],
-        true
+            .unwrap()
+            .ok
     );
     assert_eq!(c.wait_exit(Duration::from_secs(5)).await, Some(Some(0)));
     let err = c
-        .command(2, "acquire_token", json!({}), 1, Duration::from_secs(5))
+        .command(2, &acquire(), 1, Duration::from_secs(5))
         .await
         .unwrap_err();
     assert!(matches!(err, DriverError::Exited { id: 2, .. }), "{err:?}");

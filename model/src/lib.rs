@@ -13,6 +13,7 @@ pub mod exit;
 pub mod fingerprint;
 pub mod journal;
 pub mod outcome;
+pub mod protocol;
 pub mod ready;
 pub mod rules;
 pub mod scenario;

@@ -2,8 +2,9 @@
 //! (`docs/driver-protocol.md`, version 1). Commands run concurrently; answers are written as
 //! they complete.
 
+use model::protocol::{self, Answer, Browse, DeviceCode, Frame, FromClient, Hello, Op, ToClient};
 use reference_client::{Boxed, Client, Config, Error, Flow, Interaction};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -13,14 +14,14 @@ fn env(k: &str) -> Option<String> {
     std::env::var(k).ok().filter(|v| !v.is_empty())
 }
 
-fn error_answer(id: u64, e: &Error) -> Value {
+fn error_answer(id: u64, e: &Error) -> FromClient {
     let kind = match e {
         Error::Waiting(_) => "temporarily_unavailable",
         Error::Refused { error, .. } => error.as_str(),
         Error::Transient(_) => "transient",
         Error::Local(_) => "local",
     };
-    json!({"type": "result", "id": id, "ok": false, "error": kind, "description": e.to_string()})
+    FromClient::Result(Answer::failed(id, kind, &e.to_string()))
 }
 
 type Waiting = Arc<Mutex<HashMap<u64, tokio::sync::oneshot::Sender<Result<String, String>>>>>;
@@ -29,7 +30,7 @@ type Waiting = Arc<Mutex<HashMap<u64, tokio::sync::oneshot::Sender<Result<String
 /// carrying the id of the command they serve.
 struct DriverUi {
     id: u64,
-    out: mpsc::UnboundedSender<(Value, bool)>,
+    out: mpsc::UnboundedSender<(FromClient, bool)>,
     waiting: Waiting,
 }
 
@@ -41,9 +42,14 @@ impl Interaction for DriverUi {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(self.id, tx);
-            let _ = self
-                .out
-                .send((json!({"type": "browse", "id": self.id, "url": url}), false));
+            let _ = self.out.send((
+                FromClient::Browse(Browse {
+                    id: self.id,
+                    url,
+                    frame: Frame::Top,
+                }),
+                false,
+            ));
             rx.await
                 .unwrap_or_else(|_| Err("the harness never answered".into()))
         })
@@ -52,7 +58,11 @@ impl Interaction for DriverUi {
     fn device_code(&self, user_code: String, verification_uri: String) -> Boxed<'_, ()> {
         Box::pin(async move {
             let _ = self.out.send((
-                json!({"type": "device_code", "id": self.id, "user_code": user_code, "verification_uri": verification_uri}),
+                FromClient::DeviceCode(DeviceCode {
+                    id: self.id,
+                    user_code,
+                    verification_uri,
+                }),
                 false,
             ));
         })
@@ -134,12 +144,11 @@ async fn main() -> anyhow::Result<()> {
     })?);
     let waiting: Waiting = Arc::default();
 
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Value, bool)>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(FromClient, bool)>();
     let writer = tokio::spawn(async move {
         let mut out = tokio::io::stdout();
-        while let Some((v, last)) = rx.recv().await {
-            let mut line = v.to_string();
-            line.push('\n');
+        while let Some((message, last)) = rx.recv().await {
+            let line = protocol::line(&message);
             let _ = out.write_all(line.as_bytes()).await;
             let _ = out.flush().await;
             if last {
@@ -147,46 +156,45 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     });
-    let hello = json!({
-        "type": "hello", "protocol": 1, "client": "tokenstorm-reference-client",
-        "version": env!("CARGO_PKG_VERSION"),
-        "flows": ["client_credentials", "auth_code", "device_code", "obo"],
-        "features": ["persist", "call_api", "cae", "whoami"],
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let hello = FromClient::Hello(Hello {
+        protocol: protocol::VERSION,
+        client: "tokenstorm-reference-client".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        flows: strings(&["client_credentials", "auth_code", "device_code", "obo"]),
+        features: strings(&["persist", "call_api", "cae", "whoami"]),
     });
     let _ = tx.send((hello, false));
 
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
-        let Ok(msg) = serde_json::from_str::<Value>(&line) else {
-            eprintln!("reference-client: ignoring a line that is not JSON");
-            continue;
-        };
-        if msg["type"] == "browsed" {
-            let id = msg["id"].as_u64().unwrap_or(0);
-            let answer = match msg["url"].as_str() {
-                Some(u) => Ok(u.to_string()),
-                None => Err(msg["error"]
-                    .as_str()
-                    .unwrap_or("the browser could not finish")
-                    .to_string()),
-            };
-            if let Some(tx) = waiting
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&id)
-            {
-                let _ = tx.send(answer);
+        let command = match serde_json::from_str::<ToClient>(&line) {
+            Ok(ToClient::Browsed(b)) => {
+                let answer = match b.url {
+                    Some(u) => Ok(u),
+                    None => Err(b
+                        .error
+                        .unwrap_or_else(|| "the browser could not finish".into())),
+                };
+                if let Some(tx) = waiting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&b.id)
+                {
+                    let _ = tx.send(answer);
+                }
+                continue;
             }
-            continue;
-        }
-        if msg["type"] != "command" {
-            continue;
-        }
-        let id = msg["id"].as_u64().unwrap_or(0);
-        let op = msg["op"].as_str().unwrap_or_default().to_string();
-        if op == "shutdown" {
+            Ok(ToClient::Command(c)) => c,
+            Err(e) => {
+                eprintln!("reference-client: ignoring a line that is no protocol message: {e}");
+                continue;
+            }
+        };
+        let id = command.id;
+        if command.op == Op::Shutdown {
             // The cache is persisted on every change; nothing is pending.
-            let _ = tx.send((json!({"type": "result", "id": id, "ok": true}), true));
+            let _ = tx.send((FromClient::Result(Answer::new(id, true, json!({}))), true));
             break;
         }
         let client = client.clone();
@@ -198,46 +206,49 @@ async fn main() -> anyhow::Result<()> {
             waiting: waiting.clone(),
         };
         tokio::spawn(async move {
-            let answer = match op.as_str() {
-                "acquire_token" => {
-                    let asked: Vec<String> = msg["scopes"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|s| s.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .filter(|v: &Vec<String>| !v.is_empty())
-                        .unwrap_or(scopes);
-                    let got = match msg["assertion"].as_str() {
-                        Some(a) => client.acquire_on_behalf_of(a, &asked).await,
+            let answer = match command.op {
+                Op::AcquireToken {
+                    scopes: asked,
+                    assertion,
+                } => {
+                    let asked = if asked.is_empty() { scopes } else { asked };
+                    let got = match assertion {
+                        Some(a) => client.acquire_on_behalf_of(&a, &asked).await,
                         None => client.acquire_with(&asked, Some(&ui)).await,
                     };
                     match got {
-                        Ok(t) => json!({"type": "result", "id": id, "ok": true, "access_token": t}),
-                        Err(e) => error_answer(id, &e),
-                    }
-                }
-                "call_api" => {
-                    let method = msg["method"].as_str().unwrap_or("GET");
-                    let url = msg["url"].as_str().unwrap_or_default();
-                    match client.call_api(method, url, &scopes, Some(&ui)).await {
-                        Ok(r) => {
-                            json!({"type": "result", "id": id, "ok": (200..300).contains(&r.status), "status": r.status, "body": r.body})
+                        Ok(t) => {
+                            FromClient::Result(Answer::new(id, true, json!({"access_token": t})))
                         }
                         Err(e) => error_answer(id, &e),
                     }
                 }
-                "whoami" => match client.whoami(&scopes, Some(&ui)).await {
-                    Ok(w) => json!({
-                        "type": "result", "id": id, "ok": true, "name": w.name, "username": w.username,
-                        "oid": w.oid, "roles": w.roles, "groups": w.groups,
-                    }),
+                Op::CallApi { method, url } => {
+                    match client.call_api(&method, &url, &scopes, Some(&ui)).await {
+                        Ok(r) => FromClient::Result(Answer::new(
+                            id,
+                            (200..300).contains(&r.status),
+                            json!({"status": r.status, "body": r.body}),
+                        )),
+                        Err(e) => error_answer(id, &e),
+                    }
+                }
+                Op::Whoami => match client.whoami(&scopes, Some(&ui)).await {
+                    Ok(w) => FromClient::Result(Answer::new(
+                        id,
+                        true,
+                        json!({
+                            "name": w.name, "username": w.username, "oid": w.oid,
+                            "roles": w.roles, "groups": w.groups,
+                        }),
+                    )),
                     Err(e) => error_answer(id, &e),
                 },
-                other => {
-                    json!({"type": "result", "id": id, "ok": false, "error": "unsupported", "description": format!("this client does not support {other}")})
-                }
+                other => FromClient::Result(Answer::failed(
+                    id,
+                    "unsupported",
+                    &format!("this client does not support {}", other.name()),
+                )),
             };
             let _ = tx.send((answer, false));
         });
