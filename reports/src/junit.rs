@@ -6,7 +6,8 @@
 
 use crate::Report;
 use model::verdict::{secs, Status};
-use std::fmt::Write as _;
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+use std::time::Duration;
 
 /// Text made safe for XML attributes and content (control characters dropped).
 pub fn xml(s: &str) -> String {
@@ -19,145 +20,106 @@ pub fn xml(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// How a verdict shows in JUnit.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Passed,
-    Failure,
-    Error,
-    Skipped,
-}
-
-fn kind(v: &model::verdict::Verdict) -> Kind {
-    match v.status {
-        Status::Fail if v.expected.is_some() => Kind::Skipped,
-        Status::Fail => Kind::Failure,
-        Status::Error => Kind::Error,
-        Status::NotApplicable => Kind::Skipped,
-        Status::Pass => Kind::Passed,
-    }
-}
-
-fn count<'a>(rules: impl Iterator<Item = &'a model::verdict::Verdict>, k: Kind) -> usize {
-    rules.filter(|v| kind(v) == k).count()
-}
-
 /// `junit.xml`: one testsuite per scenario, one testcase per rule (`scenario::rule`), and a
-/// failing `scenario::inconclusive` testcase for a scenario in which nothing was judged. The
-/// declared counts match the elements (an accepted fail is skipped, not a failure).
+/// failing `scenario::inconclusive` testcase for a scenario in which nothing was judged (a
+/// skipped one when an expected-failures entry accepts it). Written by quick-junit (cargo
+/// nextest's serializer), which keeps the declared counts equal to the elements and drops
+/// characters XML can't hold; the run's start is the timestamp, and a client that crashed or
+/// hung leaves its stderr's tail (tokens redacted) as the testsuite's `system-err`.
 pub fn render(r: &Report) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let all = || r.scenarios.iter().flat_map(|s| &s.rules);
-    // An inconclusive scenario is a failing testcase, unless an expected-failures entry accepts
-    // it (then it is skipped, with the entry's reason).
-    let inconclusive = |s: &crate::ScenarioReport| {
-        usize::from(s.verdict == "inconclusive" && s.expected_inconclusive.is_none())
-    };
-    let accepted = |s: &crate::ScenarioReport| {
-        usize::from(s.verdict == "inconclusive" && s.expected_inconclusive.is_some())
-    };
-    let inconclusive_all: usize = r.scenarios.iter().map(inconclusive).sum();
-    let accepted_all: usize = r.scenarios.iter().map(accepted).sum();
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"tokenstorm\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-        all().count() + inconclusive_all + accepted_all,
-        count(all(), Kind::Failure) + inconclusive_all,
-        count(all(), Kind::Error),
-        count(all(), Kind::Skipped) + accepted_all,
-        r.duration_ms as f64 / 1000.0
-    );
+    let mut report = quick_junit::Report::new("tokenstorm");
+    report.set_time(Duration::from_millis(r.duration_ms));
+    let started = chrono::DateTime::from_timestamp(i64::try_from(r.started_unix).unwrap_or(0), 0)
+        .map(|t| t.fixed_offset());
+    if let Some(t) = started {
+        report.set_timestamp(t);
+    }
     for sc in &r.scenarios {
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-            xml(&sc.name),
-            sc.rules.len() + inconclusive(sc) + accepted(sc),
-            count(sc.rules.iter(), Kind::Failure) + inconclusive(sc),
-            count(sc.rules.iter(), Kind::Error),
-            count(sc.rules.iter(), Kind::Skipped) + accepted(sc),
-            sc.duration_ms as f64 / 1000.0
-        );
+        let mut suite = TestSuite::new(sc.name.as_str());
+        suite.set_time(Duration::from_millis(sc.duration_ms));
+        if let Some(t) = started {
+            suite.set_timestamp(t);
+        }
+        if let model::Outcome::ClientFailed { stderr_tail, .. } = &sc.outcome {
+            if !stderr_tail.is_empty() {
+                suite.set_system_err(stderr_tail.join("\n"));
+            }
+        }
         for v in &sc.rules {
-            let _ = write!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{}::{}\">",
-                xml(&sc.name),
-                xml(&sc.name),
-                xml(&v.rule)
-            );
             let detail: String = v
                 .evidence
                 .iter()
                 .map(|e| format!("{}: {}\n", secs(e.at_us), e.what))
                 .collect();
-            match v.status {
+            let status = match v.status {
+                Status::Pass => TestCaseStatus::success(),
                 Status::Fail if v.expected.is_some() => {
-                    let _ = write!(
-                        out,
-                        "<skipped message=\"expected failure (observed cause: {}): accepted as {}\"/>",
-                        xml(&v.causes.join(", ")),
-                        xml(v.expected.as_deref().unwrap_or_default())
-                    );
+                    let mut st = TestCaseStatus::skipped();
+                    st.set_message(format!(
+                        "expected failure (observed cause: {}): accepted as {}",
+                        v.causes.join(", "),
+                        v.expected.as_deref().unwrap_or_default()
+                    ));
+                    st
                 }
                 Status::Fail => {
-                    let kind = v.level;
                     let causes = if v.causes.is_empty() {
                         String::new()
                     } else {
                         format!(" (cause: {})", v.causes.join(", "))
                     };
-                    let _ = write!(
-                        out,
-                        "<failure message=\"{}{}\" type=\"{kind}\">{}</failure>",
-                        xml(&v.summary),
-                        xml(&causes),
-                        xml(&detail)
-                    );
+                    let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    st.set_message(format!("{}{causes}", v.summary))
+                        .set_type(v.level.to_string())
+                        .set_description(detail);
+                    st
                 }
                 Status::Error => {
-                    let _ = write!(
-                        out,
-                        "<error message=\"{}\">{}</error>",
-                        xml(&v.summary),
-                        xml(&detail)
-                    );
+                    let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    st.set_message(v.summary.as_str()).set_description(detail);
+                    st
                 }
                 Status::NotApplicable => {
-                    let _ = write!(out, "<skipped message=\"{}\"/>", xml(&v.summary));
+                    let mut st = TestCaseStatus::skipped();
+                    st.set_message(v.summary.as_str());
+                    st
                 }
-                Status::Pass => {}
-            }
-            let _ = writeln!(out, "</testcase>");
+            };
+            let mut case = TestCase::new(format!("{}::{}", sc.name, v.rule), status);
+            case.set_classname(sc.name.as_str());
+            suite.add_test_case(case);
         }
-        if let Some(reason) = sc
-            .expected_inconclusive
-            .as_deref()
-            .filter(|_| sc.verdict == "inconclusive")
-        {
-            let _ = writeln!(
-                out,
-                "    <testcase classname=\"{0}\" name=\"{0}::inconclusive\"><skipped message=\"inconclusive, accepted: {1}\"/></testcase>",
-                xml(&sc.name),
-                xml(reason)
-            );
+        if sc.verdict == "inconclusive" {
+            let status = match &sc.expected_inconclusive {
+                Some(reason) => {
+                    let mut st = TestCaseStatus::skipped();
+                    st.set_message(format!("inconclusive, accepted: {reason}"));
+                    st
+                }
+                None => {
+                    let why: String = sc
+                        .rules
+                        .iter()
+                        .filter(|v| !model::rules::is_guard(&v.rule))
+                        .map(|v| format!("{}: {}\n", v.rule, v.summary))
+                        .collect();
+                    let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    st.set_message(
+                        "nothing was judged: no rule of the scenario found its situation",
+                    )
+                    .set_type("MUST")
+                    .set_description(why);
+                    st
+                }
+            };
+            let mut case = TestCase::new(format!("{}::inconclusive", sc.name), status);
+            case.set_classname(sc.name.as_str());
+            suite.add_test_case(case);
         }
-        if inconclusive(sc) == 1 {
-            let why: Vec<String> = sc
-                .rules
-                .iter()
-                .filter(|v| !model::rules::is_guard(&v.rule))
-                .map(|v| format!("{}: {}\n", v.rule, v.summary))
-                .collect();
-            let _ = writeln!(
-                out,
-                "    <testcase classname=\"{0}\" name=\"{0}::inconclusive\"><failure message=\"nothing was judged: no rule of the scenario found its situation\" type=\"MUST\">{1}</failure></testcase>",
-                xml(&sc.name),
-                xml(&why.concat())
-            );
-        }
-        let _ = writeln!(out, "  </testsuite>");
+        report.add_test_suite(suite);
     }
-    out.push_str("</testsuites>\n");
-    out
+    report.to_string().unwrap_or_else(|e| {
+        // Serializing into a String can't fail for I/O; say so in the file rather than lose it.
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- junit.xml could not be written: {} -->\n<testsuites name=\"tokenstorm\" tests=\"0\"/>\n", xml(&e.to_string()))
+    })
 }

@@ -72,6 +72,18 @@ fn junit_validates_and_a_real_consumer_sees_every_verdict() {
             }
         }
     }
+    // The crashed client's stderr (redacted already) is its suite's system-err.
+    let crashed = r
+        .scenarios
+        .iter()
+        .position(|s| matches!(s.outcome, model::Outcome::ClientFailed { .. }))
+        .unwrap();
+    let err = suites[crashed]["system_err"].as_str().unwrap_or_default();
+    assert!(err.contains("Traceback: simulated crash"), "{err:?}");
+    assert!(suites
+        .iter()
+        .enumerate()
+        .all(|(i, s)| i == crashed || s["system_err"].is_null()));
     let t = &seen["totals"];
     // The fixture: two rule fails, a crash (liveness fails, the rest errors), an accepted fail.
     assert_eq!(t["failures"], 3);
@@ -89,6 +101,21 @@ fn the_schema_check_can_fail() {
     let mut r = reports::load(&fixture).unwrap();
     r.scenarios[0].rules[0].status = Status::Fail;
     r.scenarios[0].rules[0].summary = "<&\"'>\u{1b}]]> boom".into();
-    let seen = consume(&reports::junit::render(&r)).unwrap();
-    assert_eq!(seen["suites"][0]["cases"][0]["message"], "<&\"'>]]> boom");
+    // Characters XML 1.0 can't hold (NUL, other C0 controls) and terminal escapes are dropped.
+    r.scenarios[0].rules[0]
+        .evidence
+        .push(model::verdict::Evidence {
+            at_us: 1,
+            what: "nul\u{0} bell\u{7} \u{1b}[31mred\u{1b}[0m".into(),
+            seq: None,
+        });
+    let text = reports::junit::render(&r);
+    assert!(!text.contains('\u{0}') && !text.contains('\u{7}') && !text.contains('\u{1b}'));
+    assert!(text.contains("nul bell red"), "{text}");
+    let seen = consume(&text).unwrap();
+    // The markup characters arrive as text. (quick-junit reads `ESC ]` as the start of a
+    // terminal's OSC sequence and drops it with what follows: a stray escape costs the rest of
+    // its line, never the file's well-formedness.)
+    let message = seen["suites"][0]["cases"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("<&\"'>"), "{message}");
 }

@@ -5,10 +5,12 @@ usage: check_junit.py JUNIT.XML XSD
 1. Validates it against the XSD (xmlschema); an invalid file exits 1 with the reasons.
 2. Parses it with junitparser (the library many CI integrations use) and prints one JSON
    object: totals, and per suite its counts and each case's name and result kind
-   (passed, failure, error, skipped) with the failure message.
+   (passed, failure, error, skipped) with the failure message, and the suite's system-err.
 """
 import json
 import sys
+
+import xml.etree.ElementTree as ET
 
 import junitparser
 import xmlschema
@@ -20,6 +22,7 @@ if errors:
     print("\n".join(errors), file=sys.stderr)
     sys.exit(1)
 
+system_err = {s.get("name"): (s.findtext("system-err") or None) for s in ET.parse(path).getroot().iter("testsuite")}
 xml = junitparser.JUnitXml.fromfile(path)
 suites = []
 totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -41,5 +44,6 @@ for suite in xml:
     for k in totals:
         totals[k] += counts[k]
     suites.append({"name": suite.name, "declared": {"tests": suite.tests, "failures": suite.failures,
-                   "errors": suite.errors, "skipped": suite.skipped}, "counts": counts, "cases": cases})
+                   "errors": suite.errors, "skipped": suite.skipped}, "counts": counts, "cases": cases,
+                   "system_err": system_err.get(suite.name)})
 print(json.dumps({"totals": totals, "suites": suites}))
