@@ -8,9 +8,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use harness::rules::{judge, Input};
 use model::{JournalEntry, Outcome};
 
-/// A journal of `n` requests from one app, 10 ms apart: client-credentials token requests
-/// (most answered, one in 500 throttled with Retry-After: 2 and retried after it, one in 700 a
-/// 503 retried after 5 s), Graph calls between them, and discovery now and then.
+/// A journal of `n` requests from a fleet, 10 ms apart: client-credentials token requests
+/// (most answered with a token, one in 500 throttled with Retry-After: 2 and retried after it,
+/// one in 700 a 503 retried after 5 s), Graph calls between them, and discovery now and then.
 fn journal(n: usize) -> Vec<JournalEntry> {
     let token: JournalEntry = serde_json::from_value(serde_json::json!({
         "seq": 0, "tenant": "t", "arrived_us": 0, "finished_us": 0, "completion": "sent",
@@ -36,6 +36,7 @@ fn journal(n: usize) -> Vec<JournalEntry> {
     let mut out = Vec::with_capacity(n);
     let mut at: u64 = 0;
     let mut i = 0usize;
+    let mut tokens = 0usize;
     while out.len() < n {
         let mut e = match i % 10 {
             0..=2 => token.clone(),
@@ -43,14 +44,33 @@ fn journal(n: usize) -> Vec<JournalEntry> {
             _ => graph.clone(),
         };
         if e.endpoint == model::Endpoint::Token {
+            // A fleet of 3,000 instances (each its own client id) taking turns: each renews
+            // its 400 s token every 100 s, once it is inside the 300 s renewal window, so the
+            // cache rules follow every token from issue to renewal and find nothing needless.
+            let instance = tokens % 3_000;
+            tokens += 1;
+            e.client_id = Some(format!("app-{instance}"));
+            e.issued = vec![model::IssuedToken {
+                kind: model::TokenKind::Access,
+                fingerprint: model::Fingerprint::of(&format!("token-{i}")),
+                uti: None,
+                expires_in: Some(400),
+                refresh_in: None,
+                scopes: vec![],
+                audience: None,
+                cae: false,
+                opaque: false,
+            }];
             if i % 500 == 0 {
                 e.status = 429;
                 e.error = Some("temporarily_unavailable".into());
                 e.response_headers = vec![("retry-after".into(), "2".into())];
+                e.issued.clear();
                 at += 2_100_000;
             } else if i % 700 == 1 {
                 e.status = 503;
                 e.error = Some("temporarily_unavailable".into());
+                e.issued.clear();
                 at += 5_100_000;
             }
         }

@@ -5,7 +5,8 @@ use super::flight::Window;
 use super::{about, describe, incarnation_of, incarnations, scope_key, Breaches, Finding, Input};
 use model::scope::Ask;
 use model::verdict::{secs, Evidence};
-use model::{Endpoint, GrantType, JournalEntry, TokenKind};
+use model::{Endpoint, Fingerprint, GrantType, JournalEntry, TokenKind};
+use std::collections::HashMap;
 
 /// The granularity of lifetimes on the wire (`expires_in`, `refresh_in`: whole seconds).
 const CLOCK_GRANULARITY_US: u64 = 1_000_000;
@@ -67,23 +68,31 @@ fn answers_a_challenge(e: &JournalEntry) -> bool {
         .is_some_and(|a| a.keys().any(|k| k != "xms_cc"))
 }
 
-/// Whether the resource rejected this token (a 401 presenting it) before `at`.
-fn rejected_before(input: &Input<'_>, t: &Issued<'_>, at: u64) -> bool {
-    let Some(fp) = t.entry.issued_of(TokenKind::Access).map(|i| &i.fingerprint) else {
-        return false;
-    };
-    input.journal.iter().any(|e| {
-        e.status == 401
-            && e.arrived_us < at
-            && e.presented.as_ref().is_some_and(|p| &p.fingerprint == fp)
-    })
+/// When the resource first rejected each token (a 401 presenting it): a token rejected before a
+/// request can't be what the request should have reused.
+fn first_rejections<'a>(input: &'a Input<'_>) -> HashMap<&'a Fingerprint, u64> {
+    let mut first: HashMap<&Fingerprint, u64> = HashMap::new();
+    for e in input.journal.iter().filter(|e| e.status == 401) {
+        if let Some(p) = &e.presented {
+            let at = first.entry(&p.fingerprint).or_insert(e.arrived_us);
+            *at = (*at).min(e.arrived_us);
+        }
+    }
+    first
 }
 
 /// Requests for a new token while a cached one is valid, within one incarnation (`same`)
 /// or across a restart (`!same`).
+///
+/// One pass over the requests in arrival order (the journal's sequence order, `Idp::arrive`),
+/// with the tokens that could answer each kept per client: a token joins once it was sent, and
+/// leaves once a request reaches its renewal point (every later request does too), so each
+/// token is added and removed once.
 fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Vec<Evidence>) {
     let starts = incarnations(input);
-    let tokens = issued_tokens(input, rule);
+    let mut tokens = issued_tokens(input, rule);
+    tokens.sort_by_key(|t| t.issued_at);
+    let rejected = first_rejections(input);
     // A request counts as early only if it comes more than the tolerance before the
     // renewal point (client and mock clocks differ by the response's flight).
     let tol = input.tolerance_us(rule);
@@ -93,7 +102,14 @@ fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Ve
         .client_requests()
         .filter(|e| matches!(e.endpoint, Endpoint::Token | Endpoint::Authorize))
         .collect();
-    let mut windows: std::collections::HashMap<u64, Window> = Default::default();
+    let mut of_client: HashMap<Option<&str>, Vec<&JournalEntry>> = HashMap::new();
+    for e in &all {
+        of_client.entry(e.client_id.as_deref()).or_default().push(e);
+    }
+    let mut windows: HashMap<u64, Window> = HashMap::new();
+    // The tokens that may still answer a request, per client, in journal order.
+    let mut live: HashMap<Option<&str>, Vec<&Issued<'_>>> = HashMap::new();
+    let mut next = 0;
     for r in all.iter().copied() {
         if r.endpoint == Endpoint::Token && answers_a_challenge(r) {
             continue;
@@ -101,32 +117,59 @@ fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Ve
         if matches!(r.grant_type, Some(GrantType::DeviceCode)) {
             continue; // polls of a device code in progress
         }
+        while let Some(t) = tokens.get(next).filter(|t| t.issued_at <= r.arrived_us) {
+            let list = live.entry(t.client).or_default();
+            let at = list.partition_point(|x| x.entry.seq < t.entry.seq);
+            list.insert(at, t);
+            next += 1;
+        }
         let inc = incarnation_of(&starts, r.arrived_us);
         let key = scope_key(&r.scopes);
         let asked = Ask::of(&r.scopes);
-        let cached = tokens.iter().find(|t| {
+        let still_due = |t: &&Issued<'_>| r.arrived_us + tol < t.renewable_from;
+        let answers = |t: &&Issued<'_>| {
             t.issued_at <= r.arrived_us
+                && still_due(t)
                 && (incarnation_of(&starts, t.issued_at) == inc) == same_incarnation
-                && (r.endpoint == Endpoint::Authorize || t.client == r.client_id.as_deref())
                 // The same account: on-behalf-of tokens are per user assertion.
                 && (r.grant_type != Some(GrantType::JwtBearer)
                     || t.entry.presented.as_ref().map(|p| &p.fingerprint)
                         == r.presented.as_ref().map(|p| &p.fingerprint))
                 // A token for these scopes or more answers the request.
                 && (key.is_empty() || t.ask.covers(&asked))
-                && r.arrived_us + tol < t.renewable_from
-                && !rejected_before(input, t, r.arrived_us)
-        });
+                // Not a token the resource had already rejected.
+                && t
+                    .entry
+                    .issued_of(TokenKind::Access)
+                    .and_then(|i| rejected.get(&i.fingerprint))
+                    .is_none_or(|first| *first >= r.arrived_us)
+        };
+        // A sign-in may be answered by any client's token; a token request by its own client's.
+        let cached: Option<&Issued<'_>> = if r.endpoint == Endpoint::Authorize {
+            let mut first: Option<&Issued<'_>> = None;
+            for list in live.values_mut() {
+                list.retain(still_due);
+                if let Some(t) = list.iter().find(|t| answers(t)) {
+                    if first.is_none_or(|f| t.entry.seq < f.entry.seq) {
+                        first = Some(t);
+                    }
+                }
+            }
+            first
+        } else {
+            live.get_mut(&r.client_id.as_deref()).and_then(|list| {
+                list.retain(still_due);
+                list.iter().find(|t| answers(t)).copied()
+            })
+        };
         // A request already on its way when the token was sent (concurrent commands that each
         // missed the cache before the answer came) is single-flight's business.
         let cached = cached.filter(|t| {
             let window = windows.entry(t.entry.seq).or_insert_with(|| {
-                let same: Vec<&JournalEntry> = all
-                    .iter()
-                    .copied()
-                    .filter(|x| x.seq != t.entry.seq && x.client_id == t.entry.client_id)
-                    .collect();
-                Window::of(input, t.entry, &same)
+                let same = of_client
+                    .get(&t.entry.client_id.as_deref())
+                    .map_or(&[][..], Vec::as_slice);
+                Window::of(input, t.entry, same)
             });
             !window.in_flight(input, r)
         });

@@ -36,8 +36,15 @@ fn still_outstanding(input: &Input<'_>, before: u64, at: u64) -> usize {
 }
 
 /// When each driver command (shutdown aside) sent before `before` and still unanswered at `at`
-/// was sent.
+/// was sent. Linear in the transcript: each command's earliest answer is found once.
 fn unanswered<'i>(input: &'i Input<'_>, before: u64, at: u64) -> impl Iterator<Item = u64> + 'i {
+    let mut answered: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    for r in input.transcript {
+        if let TranscriptEvent::Result { id, .. } = &r.event {
+            let t = answered.entry(*id).or_insert(r.at_us);
+            *t = (*t).min(r.at_us);
+        }
+    }
     input
         .transcript
         .iter()
@@ -46,12 +53,7 @@ fn unanswered<'i>(input: &'i Input<'_>, before: u64, at: u64) -> impl Iterator<I
             TranscriptEvent::Command { id, op, .. } if op != "shutdown" => Some((e.at_us, *id)),
             _ => None,
         })
-        .filter(move |(_, id)| {
-            !input.transcript.iter().any(|r| {
-                r.at_us <= at
-                    && matches!(&r.event, TranscriptEvent::Result { id: rid, .. } if rid == id)
-            })
-        })
+        .filter(move |(_, id)| answered.get(id).is_none_or(|r| *r > at))
         .map(|(sent, _)| sent)
 }
 
