@@ -514,6 +514,42 @@ fn an_unwritable_out_is_refused_with_exit_2_before_any_client_starts() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "in the way");
 }
 
+/// A full disk: `--out` on a 32 KiB tmpfs (mounted in a user and mount namespace of the test's
+/// own, `unshare -rm`, so no privilege is needed) can't take the 64 KiB probe, and the run
+/// stops before any client starts, naming the folder and the reason.
+#[test]
+fn a_full_out_is_refused_with_exit_2_before_any_client_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let started = dir.path().join("client-started");
+    let client = format!("sh -c 'touch {}'", started.display());
+    let s = scenario(dir.path(), "never-runs", "5s");
+    let script = format!(
+        "mount -t tmpfs -o size=32k tmpfs {mnt} && exec {bin} run --client-cmd \"{client}\" \
+         --scenarios {s} --out {mnt}/reports",
+        mnt = mnt.display(),
+        bin = env!("CARGO_BIN_EXE_tokenstorm"),
+        s = s.display(),
+    );
+    let o = Command::new("unshare")
+        .args(["-rm", "sh", "-c", &script])
+        .current_dir(root())
+        .output()
+        .expect(
+            "unshare (util-linux) mounts the small file system in a namespace of the test's own",
+        );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--out") && err.contains("/small/reports"),
+        "{err}"
+    );
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!err.contains("scenario(s),"), "the run started: {err}");
+    assert!(!started.exists(), "a client started");
+}
+
 #[test]
 fn a_second_run_into_the_same_out_holds_nothing_of_the_first() {
     let dir = tempfile::tempdir().unwrap();

@@ -61,6 +61,54 @@ fn same_source(a: &JournalEntry, b: &JournalEntry) -> bool {
     place && (a.client_id.is_none() || b.client_id.is_none() || a.client_id == b.client_id)
 }
 
+/// Splits requests (in arrival order) into places, each in arrival order: a request joins the
+/// first place whose first request [`same_source`] matches it. The same as trying every place
+/// in turn, in one lookup per request: a request without a client id joins the first place of
+/// its kind, one with a client id the first of those begun by that client or by a request
+/// without one.
+fn places<'a>(reqs: impl Iterator<Item = &'a JournalEntry>) -> Vec<Vec<&'a JournalEntry>> {
+    use std::collections::HashMap;
+    #[derive(Default)]
+    struct Kind<'a> {
+        first: Option<usize>,
+        first_without_client: Option<usize>,
+        first_of_client: HashMap<&'a str, usize>,
+    }
+    let kind_of = |e: &JournalEntry| match e.endpoint {
+        Endpoint::Token | Endpoint::Authorize | Endpoint::Devicecode => Endpoint::Token,
+        other => other,
+    };
+    let mut kinds: HashMap<Endpoint, Kind<'a>> = HashMap::new();
+    let mut places: Vec<Vec<&JournalEntry>> = Vec::new();
+    for e in reqs {
+        let k = kinds.entry(kind_of(e)).or_default();
+        let found = match e.client_id.as_deref() {
+            None => k.first,
+            Some(c) => match (k.first_without_client, k.first_of_client.get(c).copied()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+        };
+        match found {
+            Some(i) => places[i].push(e),
+            None => {
+                let i = places.len();
+                places.push(vec![e]);
+                k.first.get_or_insert(i);
+                match e.client_id.as_deref() {
+                    None => {
+                        k.first_without_client.get_or_insert(i);
+                    }
+                    Some(c) => {
+                        k.first_of_client.entry(c).or_insert(i);
+                    }
+                }
+            }
+        }
+    }
+    places
+}
+
 /// The requests after `e` that go where it went, in arrival order (`reqs` is in arrival order,
 /// so they start where its arrival time does: a journal of a million requests is not walked
 /// again for each throttled one).
@@ -215,15 +263,7 @@ pub(super) fn backoff(
         situations: 0,
         breaches: Vec::new(),
     };
-    let reqs: Vec<&JournalEntry> = input.client_requests().collect();
-    // Split the requests into places, each in arrival order.
-    let mut places: Vec<Vec<&JournalEntry>> = Vec::new();
-    for e in &reqs {
-        match places.iter_mut().find(|p| same_source(p[0], e)) {
-            Some(p) => p.push(e),
-            None => places.push(vec![e]),
-        }
-    }
+    let places = places(input.client_requests());
     for on in places {
         let mut streak: u32 = 0;
         let mut last_failure: Option<(&JournalEntry, Window)> = None;
@@ -316,6 +356,49 @@ mod tests {
     use super::super::testkit::*;
     use model::verdict::Status;
     use model::Endpoint;
+
+    /// `places` groups as trying every place in turn with `same_source` would, for requests
+    /// with and without client ids across endpoints.
+    #[test]
+    fn places_are_the_first_matching_place_of_each_request() {
+        let endpoints = [
+            Endpoint::Token,
+            Endpoint::Authorize,
+            Endpoint::Graph,
+            Endpoint::Devicecode,
+            Endpoint::Discovery,
+        ];
+        let clients = [None, Some("a"), Some("b"), Some("c")];
+        let mut state: u64 = 7;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        for _ in 0..50 {
+            let reqs: Vec<model::JournalEntry> = (0..40)
+                .map(|i| {
+                    let mut e = entry(i, i as f64, endpoints[next() % endpoints.len()], 200);
+                    e.client_id = clients[next() % clients.len()].map(str::to_string);
+                    e
+                })
+                .collect();
+            let mut naive: Vec<Vec<&model::JournalEntry>> = Vec::new();
+            for e in &reqs {
+                match naive.iter_mut().find(|p| super::same_source(p[0], e)) {
+                    Some(p) => p.push(e),
+                    None => naive.push(vec![e]),
+                }
+            }
+            let seqs = |ps: Vec<Vec<&model::JournalEntry>>| -> Vec<Vec<u64>> {
+                ps.iter()
+                    .map(|p| p.iter().map(|e| e.seq).collect())
+                    .collect()
+            };
+            assert_eq!(seqs(super::places(reqs.iter())), seqs(naive));
+        }
+    }
 
     fn status(
         rule: &str,
