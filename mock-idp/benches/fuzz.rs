@@ -662,12 +662,7 @@ async fn send(app: &axum::Router, case: &Case) -> Result<(), String> {
     };
     let Ok(resp) = app.clone().oneshot(req).await;
     let status = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let ct = shape::content_type(resp.headers());
     let body = resp
         .into_body()
         .collect()

@@ -286,12 +286,7 @@ proptest! {
         let (status, ct, body) = w.rt.block_on(async {
             let resp = rb.send().await.map_err(|e| format!("{e:?}"))?;
             let status = resp.status().as_u16();
-            let ct = resp
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
+            let ct = shape::content_type(resp.headers());
             let body = resp.bytes().await.map_err(|e| format!("{e:?}"))?;
             Ok::<_, String>((status, ct, body))
         }).map_err(|e| TestCaseError::fail(format!("{req:?}: connection failed (a panic?): {e}")))?;

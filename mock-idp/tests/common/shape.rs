@@ -28,6 +28,15 @@ impl Surface {
     }
 }
 
+/// An answer's `Content-Type` (empty when it has none).
+pub fn content_type(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// `Ok` when the answer is no 5xx and, for an error, JSON in the surface's shape; else why not.
 pub fn check(
     surface: Surface,
