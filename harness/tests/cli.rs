@@ -340,8 +340,16 @@ fn run_judges_a_client_and_writes_every_report() {
         "{md}"
     );
     let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+    // The rule's testcase holds a failure.
+    let case = junit
+        .split("<testcase ")
+        .find(|c| c.starts_with("name=\"throttle-429-short::throttle.retry-after\""))
+        .unwrap_or_default();
     assert!(
-        junit.contains("name=\"throttle-429-short::throttle.retry-after\"><failure"),
+        case.split("</testcase>")
+            .next()
+            .unwrap_or_default()
+            .contains("<failure"),
         "{junit}"
     );
     let journal =
