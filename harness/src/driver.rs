@@ -425,7 +425,7 @@ impl Client {
                             continue;
                         }
                     };
-                    match serde_json::from_value::<FromClient>(v.clone()) {
+                    match <FromClient as serde::Deserialize>::deserialize(&v) {
                         Ok(FromClient::Hello(h)) => {
                             transcript.push(TranscriptEvent::Hello(h.clone()));
                             if let Some(tx) = hello_tx.take() {

@@ -336,6 +336,11 @@ mod tests {
             },
         }
     }
+    /// `cache.reuse`'s status over a journal and transcript (no state files).
+    fn reuse(j: &[model::JournalEntry], t: &[TranscriptEntry]) -> Status {
+        verdict("cache.reuse", j, t, &[]).0
+    }
+
     fn verdict(
         rule: &str,
         j: &[model::JournalEntry],
@@ -349,13 +354,7 @@ mod tests {
     fn reuse_pass_fail_na() {
         let t = vec![started(0.0, 1), cmd(1.0, 1), cmd(2.0, 2), cmd(3.0, 3)];
         assert_eq!(
-            verdict(
-                "cache.reuse",
-                &[entry(1, 1.0, Endpoint::Token, 200)],
-                &t,
-                &[]
-            )
-            .0,
+            reuse(&[entry(1, 1.0, Endpoint::Token, 200)], &t),
             Status::Pass
         );
         let (st, ev) = verdict(
@@ -376,59 +375,32 @@ mod tests {
         let mut other = entry(2, 2.0, Endpoint::Token, 200);
         other.scopes = vec!["api://orders/.default".into()];
         assert_eq!(
-            verdict(
-                "cache.reuse",
-                &[entry(1, 1.0, Endpoint::Token, 200), other],
-                &t,
-                &[]
-            )
-            .0,
+            reuse(&[entry(1, 1.0, Endpoint::Token, 200), other], &t),
             Status::Pass
         );
         // In the renewal window, a new request is allowed (a token of 305 s is renewable after 5 s).
         let mut short = entry(1, 1.0, Endpoint::Token, 200);
         short.issued[0].expires_in = Some(305);
         assert_eq!(
-            verdict(
-                "cache.reuse",
-                &[short.clone(), entry(2, 6.1, Endpoint::Token, 200)],
-                &t,
-                &[]
-            )
-            .0,
+            reuse(&[short.clone(), entry(2, 6.1, Endpoint::Token, 200)], &t),
             Status::Pass
         );
         // Up to a second before the boundary (whole-second lifetimes, counted from the
         // request) is conservative, not a miss; earlier is a breach.
         assert_eq!(
-            verdict(
-                "cache.reuse",
-                &[short.clone(), entry(2, 5.3, Endpoint::Token, 200)],
-                &t,
-                &[]
-            )
-            .0,
+            reuse(&[short.clone(), entry(2, 5.3, Endpoint::Token, 200)], &t),
             Status::Pass
         );
         assert_eq!(
-            verdict(
-                "cache.reuse",
-                &[short, entry(2, 4.5, Endpoint::Token, 200)],
-                &t,
-                &[]
-            )
-            .0,
+            reuse(&[short, entry(2, 4.5, Endpoint::Token, 200)], &t),
             Status::Fail
         );
         // One need only: not applicable.
         assert_eq!(
-            verdict(
-                "cache.reuse",
+            reuse(
                 &[entry(1, 1.0, Endpoint::Token, 200)],
-                &[started(0.0, 1), cmd(1.0, 1)],
-                &[]
-            )
-            .0,
+                &[started(0.0, 1), cmd(1.0, 1)]
+            ),
             Status::NotApplicable
         );
     }
@@ -452,24 +424,12 @@ mod tests {
         short.issued[0].expires_in = Some(305);
         // Renewable from 1.0 + 5 - 1 = 5.0 counted from the command (6.2 from the arrival).
         assert_eq!(
-            verdict(
-                "cache.reuse",
-                &[short.clone(), entry(2, 5.3, Endpoint::Token, 200)],
-                &t,
-                &[]
-            )
-            .0,
+            reuse(&[short.clone(), entry(2, 5.3, Endpoint::Token, 200)], &t),
             Status::Pass
         );
         let t = vec![started(0.0, 1), cmd(1.0, 1), res(2.3, 1), cmd(4.5, 2)];
         assert_eq!(
-            verdict(
-                "cache.reuse",
-                &[short, entry(2, 4.5, Endpoint::Token, 200)],
-                &t,
-                &[]
-            )
-            .0,
+            reuse(&[short, entry(2, 4.5, Endpoint::Token, 200)], &t),
             Status::Fail
         );
     }
@@ -485,10 +445,7 @@ mod tests {
         ];
         let mut sub = entry(2, 2.0, Endpoint::Token, 200);
         sub.scopes = vec!["https://graph.microsoft.com/User.Read".into()];
-        assert_eq!(
-            verdict("cache.reuse", &[both, sub], &t, &[]).0,
-            Status::Fail
-        );
+        assert_eq!(reuse(&[both, sub], &t), Status::Fail);
         // On-behalf-of: another user's assertion is another account.
         let obo = |seq: u64, at: f64, user: &str| {
             let mut e = entry(seq, at, Endpoint::Token, 200);
@@ -501,23 +458,11 @@ mod tests {
             e
         };
         assert_eq!(
-            verdict(
-                "cache.reuse",
-                &[obo(1, 1.0, "alice"), obo(2, 2.0, "bob")],
-                &t,
-                &[]
-            )
-            .0,
+            reuse(&[obo(1, 1.0, "alice"), obo(2, 2.0, "bob")], &t),
             Status::Pass
         );
         assert_eq!(
-            verdict(
-                "cache.reuse",
-                &[obo(1, 1.0, "alice"), obo(2, 2.0, "alice")],
-                &t,
-                &[]
-            )
-            .0,
+            reuse(&[obo(1, 1.0, "alice"), obo(2, 2.0, "alice")], &t),
             Status::Fail
         );
         // Three commands at once, each missing the cache before the first answer: the
@@ -528,10 +473,10 @@ mod tests {
             entry(2, 1.01, Endpoint::Token, 200),
             entry(3, 1.02, Endpoint::Token, 200),
         ];
-        assert_eq!(verdict("cache.reuse", &j, &burst, &[]).0, Status::Pass);
+        assert_eq!(reuse(&j, &burst), Status::Pass);
         // With one command at a time, the same requests are needless.
         let one = vec![started(0.0, 1), cmd(0.9, 1), cmd(1.005, 2), cmd(1.015, 3)];
-        assert_eq!(verdict("cache.reuse", &j, &one, &[]).0, Status::Fail);
+        assert_eq!(reuse(&j, &one), Status::Fail);
     }
 
     #[test]
