@@ -208,15 +208,40 @@ enum Incoming {
     },
 }
 
-/// The client's exit: `None` while it runs, then `Some(code)` (`Some(None)`: killed by a signal).
-type ExitWatch = watch::Receiver<Option<Option<i32>>>;
+/// How the client's own process ended: its exit code, or the signal that ended it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Ended {
+    code: Option<i32>,
+    signal: Option<i32>,
+}
 
-/// Waits until the client's own process has exited; its exit code.
-async fn exited(mut exit: ExitWatch) -> Option<i32> {
+impl Ended {
+    fn of(status: std::process::ExitStatus) -> Ended {
+        #[cfg(unix)]
+        let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+        #[cfg(not(unix))]
+        let signal = None;
+        Ended {
+            code: status.code(),
+            signal,
+        }
+    }
+}
+
+/// The client's exit: `None` while it runs, then how it ended.
+type ExitWatch = watch::Receiver<Option<Ended>>;
+
+/// Waits until the client's own process has exited; its exit code (`None`: ended by a signal).
+async fn exited(exit: ExitWatch) -> Option<i32> {
+    ended(exit).await.code
+}
+
+/// Waits until the client's own process has exited; how it ended.
+async fn ended(mut exit: ExitWatch) -> Ended {
     match exit.wait_for(Option::is_some).await {
-        Ok(v) => (*v).flatten(),
+        Ok(v) => (*v).unwrap_or_default(),
         // The waiter is gone (the runtime is shutting down): nothing more will come.
-        Err(_) => None,
+        Err(_) => Ended::default(),
     }
 }
 
@@ -291,8 +316,8 @@ impl Client {
         // The client's own exit, watched apart from its pipes (a grandchild may hold them).
         let (exit_tx, exit) = watch::channel(None);
         tokio::spawn(async move {
-            let code = child.wait().await.ok().and_then(|s| s.code());
-            let _ = exit_tx.send(Some(code));
+            let ended = child.wait().await.map(Ended::of).unwrap_or_default();
+            let _ = exit_tx.send(Some(ended));
         });
 
         // stderr: keep the tail, every line bounded, read to the end so the client never
@@ -641,7 +666,7 @@ impl Client {
             .await
             .ok();
         if code.is_none() {
-            kill_group(self.pgid, Signal::Term);
+            self.signal(Signal::Term);
             code = tokio::time::timeout(TERM_GRACE, exited(self.exit.clone()))
                 .await
                 .ok();
@@ -665,16 +690,23 @@ impl Client {
 
     async fn finish(&mut self, expected: bool, code: Option<i32>) {
         self.finished = true;
-        kill_group(self.pgid, Signal::Kill);
+        if self.exit.borrow().is_none() {
+            self.signal(Signal::Kill);
+        } else {
+            // Whatever the client left behind in its group.
+            kill_group(self.pgid, Signal::Kill);
+        }
         // A scan of /proc: off the async workers.
         let tag = self.tag.clone();
         let _ = tokio::task::spawn_blocking(move || kill_tagged(&tag)).await;
-        let code = match code {
-            Some(c) => Some(c),
-            None => tokio::time::timeout(Duration::from_secs(1), exited(self.exit.clone()))
+        let ended = match code {
+            Some(c) => Ended {
+                code: Some(c),
+                signal: None,
+            },
+            None => tokio::time::timeout(Duration::from_secs(1), ended(self.exit.clone()))
                 .await
-                .ok()
-                .flatten(),
+                .unwrap_or_default(),
         };
         // Let the readers drain what the process wrote last (bounded: an escaped process that
         // holds the pipes was killed above, but one the tag cannot find may hold them on).
@@ -683,10 +715,24 @@ impl Client {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
         self.transcript.push(TranscriptEvent::Exited {
-            code,
+            code: ended.code,
+            signal: ended.signal,
             expected,
             stderr_tail: self.stderr_tail(),
         });
+    }
+
+    /// Signals the client's process group because the client did not exit by itself, and
+    /// records that the harness did.
+    fn signal(&self, sig: Signal) {
+        self.transcript.push(TranscriptEvent::Signalled {
+            signal: match sig {
+                Signal::Term => "SIGTERM",
+                Signal::Kill => "SIGKILL",
+            }
+            .to_string(),
+        });
+        kill_group(self.pgid, sig);
     }
 
     /// The client's process id.

@@ -220,31 +220,35 @@ pub async fn observe(
     }
 
     enum End {
-        Exited(Option<i32>),
+        Exited(Option<std::process::ExitStatus>),
         TimedOut,
         Interrupted,
     }
     let end = tokio::select! {
-        s = child.wait() => End::Exited(s.ok().and_then(|s| s.code())),
+        s = child.wait() => End::Exited(s.ok()),
         _ = tokio::time::sleep(plan.timeout) => End::TimedOut,
         _ = interrupt => End::Interrupted,
         _ = play(&idp, &tenant, &scenario, &transcript) => End::TimedOut,
         _ = device_user(&idp, &scenario) => End::TimedOut,
     };
-    let code = match end {
-        End::Exited(code) => code,
+    #[cfg(unix)]
+    let signal_of = |s: &std::process::ExitStatus| std::os::unix::process::ExitStatusExt::signal(s);
+    #[cfg(not(unix))]
+    let signal_of = |_: &std::process::ExitStatus| None;
+    let (code, signal) = match end {
+        End::Exited(s) => (s.and_then(|s| s.code()), s.as_ref().and_then(signal_of)),
         End::TimedOut | End::Interrupted => {
             // Ask politely, then make sure nothing of the app's survives.
             #[cfg(unix)]
             signal_group(pid, nix::sys::signal::Signal::SIGTERM);
-            let code = match tokio::time::timeout(Duration::from_secs(3), child.wait()).await {
-                Ok(Ok(s)) => s.code(),
-                _ => None,
+            let ended = match tokio::time::timeout(Duration::from_secs(3), child.wait()).await {
+                Ok(Ok(s)) => (s.code(), signal_of(&s)),
+                _ => (None, None),
             };
             #[cfg(unix)]
             signal_group(pid, nix::sys::signal::Signal::SIGKILL);
             let _ = child.kill().await;
-            code
+            ended
         }
     };
     #[cfg(unix)]
@@ -257,6 +261,7 @@ pub async fn observe(
     let stopped_by_us = !matches!(end, End::Exited(_));
     transcript.push(TranscriptEvent::Exited {
         code,
+        signal,
         expected: stopped_by_us || code == Some(0),
         stderr_tail: tail
             .lock()

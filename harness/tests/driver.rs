@@ -209,10 +209,12 @@ async fn a_crashing_client_is_reported_with_its_stderr() {
     match &w.transcript.entries().last().unwrap().event {
         TranscriptEvent::Exited {
             code,
+            signal,
             expected,
             stderr_tail,
         } => {
             assert_eq!(*code, Some(3));
+            assert_eq!(*signal, None);
             assert!(!expected);
             assert!(stderr_tail.iter().any(|l| l.contains("Traceback")));
         }

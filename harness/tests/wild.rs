@@ -96,6 +96,12 @@ const BREACHES: &[(&str, &str, &str, &str)] = &[
         "killed-at-shutdown",
     ),
     (
+        "crash-at-exit",
+        "cache-reuse-app-token",
+        "client.liveness",
+        "crash",
+    ),
+    (
         "spa-interactive",
         "silent-spa-refresh-token-expiry",
         "silent.prompt-none",
@@ -106,6 +112,19 @@ const BREACHES: &[(&str, &str, &str, &str)] = &[
         "silent-spa-third-party-cookies",
         "client.outcome",
         "expected-ok",
+    ),
+];
+
+/// What the evidence of a mode's failure must say: which signal ended the client, who sent
+/// it, and what the client wrote last.
+const EVIDENCE: &[(&str, &[&str])] = &[
+    ("slow-shutdown", &["the harness sent SIGTERM"]),
+    (
+        "crash-at-exit",
+        &[
+            "signal 6 (SIGABRT), which the harness did not send",
+            "stderr: FATAL ERROR: simulated crash in teardown",
+        ],
     ),
 ];
 
@@ -147,7 +166,15 @@ async fn each_wrong_behaviour_fails_for_its_cause_and_the_conformant_client_pass
             Some(v)
                 if v.status == Status::Fail
                     && v.causes.iter().any(|c| c == cause)
-                    && !v.evidence.is_empty() => {}
+                    && !v.evidence.is_empty() =>
+            {
+                let said: Vec<&str> = v.evidence.iter().map(|e| e.what.as_str()).collect();
+                for (_, needles) in EVIDENCE.iter().filter(|(m, _)| m == mode) {
+                    for n in needles.iter().filter(|n| !said.iter().any(|w| w.contains(*n))) {
+                        wrong.push(format!("{mode} in {scenario}: no evidence says {n:?}: {said:?}"));
+                    }
+                }
+            }
             other => wrong.push(format!(
                 "{mode} in {scenario}: expected {rule} to fail for {cause} with evidence, got {other:?}"
             )),

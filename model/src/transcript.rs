@@ -90,10 +90,21 @@ pub enum TranscriptEvent {
     },
     /// The harness cleared the browser's SSO cookie.
     ClearedSso,
+    /// The harness signalled the client's process group because the client had not exited
+    /// by itself in time (after `shutdown`, or to end a command that timed out).
+    Signalled {
+        /// The signal's name (`SIGTERM`, `SIGKILL`).
+        signal: String,
+    },
     /// The client process ended.
     Exited {
-        /// The exit code (`None`: killed by a signal).
+        /// The exit code (`None`: ended by a signal).
         code: Option<i32>,
+        /// The signal that ended it, if one did (whoever sent it: a `Signalled` event before
+        /// this one says the harness did). Absent in transcripts written before it was
+        /// recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
         /// Whether the harness had asked it to stop (shutdown or restart).
         expected: bool,
         /// The last lines of its stderr.

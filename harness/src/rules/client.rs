@@ -387,8 +387,12 @@ pub fn liveness(input: &Input<'_>) -> Finding {
     }
     // A command that timed out and ended the run: the harness killed the client for it.
     let mut killed_for_timeout = false;
+    // Signals the harness sent this incarnation of the client, and when.
+    let mut signalled: Vec<(u64, &str)> = Vec::new();
     for e in input.transcript {
         match &e.event {
+            TranscriptEvent::Started { .. } => signalled.clear(),
+            TranscriptEvent::Signalled { signal } => signalled.push((e.at_us, signal)),
             TranscriptEvent::ProtocolError { message, line } => b.add(
                 "protocol-error",
                 [Evidence {
@@ -440,15 +444,53 @@ pub fn liveness(input: &Input<'_>) -> Finding {
             TranscriptEvent::Exited {
                 expected: true,
                 code: None,
-                ..
-            } if !std::mem::take(&mut killed_for_timeout) => b.add(
-                "killed-at-shutdown",
-                [Evidence {
+                signal,
+                stderr_tail,
+            } if !std::mem::take(&mut killed_for_timeout) => {
+                // Ended by a signal the harness did not send: it crashed while stopping.
+                let crashed = signalled.is_empty() && signal.is_some();
+                let mut ev: Vec<Evidence> = if crashed {
+                    vec![Evidence {
+                        at_us: e.at_us,
+                        what: format!(
+                            "the client was asked to stop and died by signal {} ({}), which the harness did not send",
+                            signal.unwrap_or_default(),
+                            signal_name(signal.unwrap_or_default())
+                        ),
+                        seq: None,
+                    }]
+                } else {
+                    let mut ev: Vec<Evidence> = signalled
+                        .iter()
+                        .map(|(at, sig)| Evidence {
+                            at_us: *at,
+                            what: format!(
+                                "the client had not exited after shutdown: the harness sent {sig}"
+                            ),
+                            seq: None,
+                        })
+                        .collect();
+                    ev.push(Evidence {
+                        at_us: e.at_us,
+                        what: "the client did not exit after shutdown and was killed".to_string(),
+                        seq: None,
+                    });
+                    ev
+                };
+                ev.extend(stderr_tail.iter().rev().take(10).rev().map(|l| Evidence {
                     at_us: e.at_us,
-                    what: "the client did not exit after shutdown and was killed".to_string(),
+                    what: format!("stderr: {l}"),
                     seq: None,
-                }],
-            ),
+                }));
+                b.add(
+                    if crashed {
+                        "crash"
+                    } else {
+                        "killed-at-shutdown"
+                    },
+                    ev,
+                )
+            }
             _ => {}
         }
     }
@@ -464,15 +506,19 @@ fn liveness_observed(input: &Input<'_>) -> Finding {
     for e in input.transcript {
         if let TranscriptEvent::Exited {
             code,
+            signal,
             expected: false,
             stderr_tail,
         } = &e.event
         {
             let mut evidence = vec![Evidence {
                 at_us: e.at_us,
-                what: match code {
-                    Some(c) => format!("the app exited with code {c}"),
-                    None => "the app was killed by a signal".to_string(),
+                what: match (code, signal) {
+                    (Some(c), _) => format!("the app exited with code {c}"),
+                    (None, Some(s)) => {
+                        format!("the app was ended by signal {s} ({})", signal_name(*s))
+                    }
+                    (None, None) => "the app was ended by a signal".to_string(),
                 },
                 seq: None,
             }];
@@ -485,6 +531,27 @@ fn liveness_observed(input: &Input<'_>) -> Finding {
         }
     }
     Finding::pass("the app ran until it finished or was stopped")
+}
+
+/// A POSIX signal's name, for evidence (the numbers Linux uses; `signal N` for the rest).
+fn signal_name(signal: i32) -> String {
+    match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        _ => return format!("signal {signal}"),
+    }
+    .to_string()
 }
 
 #[cfg(test)]

@@ -467,6 +467,81 @@ mod tests {
     use model::transcript::TranscriptEntry;
     use model::Endpoint;
 
+    /// A client ended by a signal after shutdown: killed by the harness (it did not exit in
+    /// time), or crashed by itself; a transcript from before signals were recorded reads as
+    /// killed, as it always did.
+    #[test]
+    fn a_signal_at_shutdown_is_a_kill_when_the_harness_sent_it_and_a_crash_when_not() {
+        let s = scenario("[client.liveness]", "");
+        let started = TranscriptEntry {
+            at_us: 1,
+            event: TranscriptEvent::Started {
+                pid: 7,
+                incarnation: 1,
+            },
+        };
+        let exited = |signal: Option<i32>| TranscriptEntry {
+            at_us: 12_500_000,
+            event: TranscriptEvent::Exited {
+                code: None,
+                signal,
+                expected: true,
+                stderr_tail: vec!["last words".into()],
+            },
+        };
+        let term = TranscriptEntry {
+            at_us: 12_000_000,
+            event: TranscriptEvent::Signalled {
+                signal: "SIGTERM".into(),
+            },
+        };
+        let liveness = |t: Vec<TranscriptEntry>| {
+            let v = judge(&Input {
+                scenario: &s,
+                journal: &[],
+                transcript: &t,
+                state_files: &[],
+                outcome: &Outcome::Completed,
+                fired: &[],
+                observed: false,
+            });
+            v.into_iter()
+                .find(|v| v.rule == "client.liveness")
+                .expect("judged")
+        };
+        let killed = liveness(vec![started.clone(), term.clone(), exited(Some(15))]);
+        assert_eq!(killed.status, Status::Fail);
+        assert_eq!(killed.causes, ["killed-at-shutdown"]);
+        assert!(killed
+            .evidence
+            .iter()
+            .any(|e| e.at_us == 12_000_000 && e.what.contains("the harness sent SIGTERM")));
+        assert!(killed
+            .evidence
+            .iter()
+            .any(|e| e.what == "stderr: last words"));
+
+        let crashed = liveness(vec![started.clone(), exited(Some(11))]);
+        assert_eq!(crashed.causes, ["crash"]);
+        assert!(crashed.evidence[0].what.contains("signal 11 (SIGSEGV)"));
+        assert!(crashed
+            .evidence
+            .iter()
+            .any(|e| e.what == "stderr: last words"));
+
+        // A SIGTERM sent to an earlier incarnation says nothing about this one.
+        let restarted = liveness(vec![
+            started.clone(),
+            term,
+            started.clone(),
+            exited(Some(6)),
+        ]);
+        assert_eq!(restarted.causes, ["crash"]);
+
+        let old = liveness(vec![started, exited(None)]);
+        assert_eq!(old.causes, ["killed-at-shutdown"]);
+    }
+
     #[test]
     fn liveness_pass_fail_and_error_for_the_others() {
         let s = scenario("[client.liveness, throttle.retry-after]", "");
@@ -474,6 +549,7 @@ mod tests {
             at_us: 10,
             event: TranscriptEvent::Exited {
                 code: Some(0),
+                signal: None,
                 expected: true,
                 stderr_tail: vec![],
             },

@@ -15,6 +15,8 @@ Modes (argv[1]):
   tokenless      a 200 without a readable access token is answered as a success, with no token
   no-timeout     no request timeout: a stalled request hangs the command
   slow-shutdown  conformant, but takes 40 s to exit after shutdown
+  crash-at-exit  conformant, but aborts (SIGABRT, after a fatal-error line on stderr) once it
+                 has answered shutdown, as a runtime that crashes in its teardown does
   spa            conformant single-page app, the MSAL.js way: redeems codes and refresh tokens
                  cross-origin (an Origin header), treats the refresh token as spent 300 s
                  before refresh_token_expires_in says, then signs in with prompt=none in a
@@ -236,6 +238,9 @@ for line in sys.stdin:
         send({"type": "result", "id": msg["id"], "ok": True})
         if MODE == "slow-shutdown":
             time.sleep(40)
+        if MODE == "crash-at-exit":
+            print("FATAL ERROR: simulated crash in teardown", file=sys.stderr, flush=True)
+            os.abort()
         sys.exit(0)
     if msg.get("op") == "acquire_token":
         threading.Thread(target=handle, args=(msg,), daemon=True).start()
