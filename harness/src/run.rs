@@ -333,7 +333,13 @@ pub async fn execute(
                 impersonation,
                 ..RunOptions::default()
             };
-            let tasks = plan.scenarios.iter().map(|l| {
+            // Each scenario is its own task, and its judging and writing run off the async
+            // workers: one scenario's end never holds up another's timers (a step's `every`,
+            // a command's deadline, the shutdown grace). The set aborts what is left if the
+            // run is interrupted, which drops those clients.
+            let mut tasks = tokio::task::JoinSet::new();
+            for l in &plan.scenarios {
+                let scenario = l.scenario.clone();
                 let idp = idp.clone();
                 let sem = sem.clone();
                 let done = done.clone();
@@ -343,28 +349,51 @@ pub async fn execute(
                 let opts = opts.clone();
                 let out = plan.out.clone();
                 let strict = plan.strict;
-                async move {
+                tasks.spawn(async move {
                     let Ok(_permit) = sem.acquire().await else {
                         return;
                     };
-                    progress.started(&l.scenario.name.value);
-                    let run = run_scenario(&idp, &l.scenario, &client, &opts).await;
-                    let verdicts = judge(&Input::of(&run, false));
-                    if let Err(e) = write_journal(&out, &run) {
+                    progress.started(&scenario.name.value);
+                    let run = run_scenario(&idp, &scenario, &client, &opts).await;
+                    let judged = tokio::task::spawn_blocking(move || {
+                        let verdicts = judge(&Input::of(&run, false));
+                        if let Err(e) = write_journal(&out, &run) {
+                            eprintln!(
+                                "tokenstorm: cannot write the journal of {}: {e}",
+                                run.scenario.name.value
+                            );
+                        }
+                        let mut sr = report::scenario_report(&run, verdicts, strict);
+                        // Accepted fails show as accepted from the first line on.
+                        crate::expected::apply(&expected, std::slice::from_mut(&mut sr), strict);
+                        sr
+                    })
+                    .await;
+                    match judged {
+                        Ok(sr) => {
+                            progress.finished(&sr);
+                            let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
+                            d.push(sr);
+                        }
+                        // A panic while judging is a bug in tokenstorm: say so, and lose
+                        // nothing else of the run.
+                        Err(e) if e.is_panic() => eprintln!(
+                            "tokenstorm: judging {} failed (a bug in tokenstorm): {e}",
+                            scenario.name.value
+                        ),
+                        Err(_) => {}
+                    }
+                });
+            }
+            while let Some(r) = tasks.join_next().await {
+                if let Err(e) = r {
+                    if e.is_panic() {
                         eprintln!(
-                            "tokenstorm: cannot write the journal of {}: {e}",
-                            run.scenario.name.value
+                            "tokenstorm: a scenario's task failed (a bug in tokenstorm): {e}"
                         );
                     }
-                    let mut sr = report::scenario_report(&run, verdicts, strict);
-                    // Accepted fails show as accepted from the first line on.
-                    crate::expected::apply(&expected, std::slice::from_mut(&mut sr), strict);
-                    progress.finished(&sr);
-                    let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
-                    d.push(sr);
                 }
-            });
-            futures_util::future::join_all(tasks).await;
+            }
             drop(trust);
             Ok::<(), std::io::Error>(())
         }
