@@ -285,12 +285,27 @@ pub async fn observe(
     } else {
         (idp.journal_for(&tenant), idp.fired_events(&tenant))
     };
+    // Verdicts on a journal with holes could fail a good app or pass a bad one.
+    let dropped = idp.journal_dropped(if plan.impersonate {
+        None
+    } else {
+        Some(&tenant)
+    });
+    let outcome = match dropped {
+        0 => Outcome::Completed,
+        n => Outcome::Unjudgeable {
+            reason: format!(
+                "{n} of the app's requests are missing from the journal: it reached its cap on \
+                 disk, or the disk refused a write"
+            ),
+        },
+    };
     let run = ScenarioRun {
         state_files: snapshot_state(state.path(), &journal),
         scenario: scenario.clone(),
         tenant: tenant.clone(),
         hello: None,
-        outcome: Outcome::Completed,
+        outcome,
         journal,
         transcript: transcript.entries(),
         fired,

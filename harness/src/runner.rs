@@ -481,6 +481,16 @@ pub async fn run_scenario(
     let journal = idp.journal_for(&tenant);
     let transcript = transcript.entries();
     let outcome = stalled_to_completion(scenario, outcome, &journal, &transcript);
+    // Verdicts on a journal with holes could fail a good client or pass a bad one.
+    let outcome = match idp.journal_dropped(Some(&tenant)) {
+        0 => outcome,
+        n => Outcome::Unjudgeable {
+            reason: format!(
+                "{n} of this scenario's requests are missing from the journal: it reached its \
+                 cap on disk, or the disk refused a write"
+            ),
+        },
+    };
     let state_files = snapshot_state(state.path(), &journal);
     ScenarioRun {
         scenario: scenario.clone(),

@@ -19,9 +19,18 @@ pub struct ServeArgs {
     /// Allow binding a non-loopback address.
     #[arg(long)]
     pub allow_remote: bool,
-    /// Directory for the generated CA certificate (default: a temporary directory).
+    /// Directory for the generated CA certificate and the journal, `journal/TENANT.jsonl`
+    /// (default: a temporary directory, removed at exit).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// How many of the latest journal entries (all tenants) stay in memory for cursor reads;
+    /// older ones are read back from the journal's files.
+    #[arg(long, default_value_t = crate::store::JournalLimits::default().window, value_name = "ENTRIES")]
+    pub journal_window: usize,
+    /// The most the journal's files may hold, in bytes (suffixes K, M, G): past it, entries are
+    /// counted, not written, and every journal read says how many it misses.
+    #[arg(long, default_value = "4G", value_parser = parse_size, value_name = "BYTES")]
+    pub journal_cap: u64,
     /// A scenario file whose faults, events and token shaping every tenant replays
     /// (`tokenstorm serve` also takes a built-in scenario's name).
     #[arg(long)]
@@ -35,6 +44,27 @@ pub struct ServeArgs {
     /// redirect_uris, spa_redirect_uris): the real client ids your app uses.
     #[arg(long)]
     pub app: Option<PathBuf>,
+}
+
+/// `4096`, `512K`, `64M`, `4G` (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&t[..i], t[i..].trim()),
+        None => (t, ""),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size: give bytes, or a number with K, M or G"))?;
+    let shift = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        _ => return Err(format!("`{text}`: the unit must be K, M or G")),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// Why serving stopped early.
@@ -82,6 +112,10 @@ pub async fn serve_scenario(
         scenario,
         impersonate: args.impersonate,
         apps,
+        journal: crate::store::JournalLimits {
+            window: args.journal_window,
+            cap_bytes: args.journal_cap,
+        },
         ..Default::default()
     })
     .await
@@ -95,6 +129,9 @@ pub async fn serve_scenario(
     println!("  graph      {}", ready.graph_url);
     if let Some(ca) = &ready.ca_cert {
         println!("  ca_cert    {}", ca.display());
+    }
+    if let Some(dir) = idp.journal_dir() {
+        println!("  journal    {}/TENANT.jsonl", dir.display());
     }
     if let Some(proxy) = &ready.proxy_url {
         println!("  proxy      {proxy} (login.microsoftonline.com, graph.microsoft.com, ...: set HTTPS_PROXY and trust ca_cert)");
@@ -134,5 +171,21 @@ pub async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_with_and_without_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("3T").is_err());
+        assert!(parse_size("99999999999999G").is_err());
     }
 }

@@ -68,7 +68,7 @@ pub fn refused(idp: &Idp, status: u16, why: &str) {
 }
 
 /// An entry with only what is known when the request head arrives.
-fn blank_entry(
+pub(crate) fn blank_entry(
     seq: u64,
     tenant: Option<String>,
     arrived_us: u64,

@@ -29,6 +29,7 @@ pub mod routes;
 pub mod scenario;
 pub mod server;
 pub mod state;
+pub mod store;
 pub mod tls;
 pub mod tokens;
 
@@ -69,6 +70,9 @@ pub struct Options {
     /// How long a client may take to send a request head before its connection is closed and
     /// the refusal journaled (a "slowloris" client); 30 s by default.
     pub head_timeout: std::time::Duration,
+    /// How much of the journal stays in memory, and how much the disk may hold (the journal
+    /// streams to `journal/` in the state directory).
+    pub journal: store::JournalLimits,
 }
 
 impl Default for Options {
@@ -83,6 +87,7 @@ impl Default for Options {
             impersonate: false,
             apps: vec![],
             head_timeout: server::HEADER_READ_TIMEOUT,
+            journal: store::JournalLimits::default(),
         }
     }
 }
@@ -203,6 +208,15 @@ impl MockIdp {
         idp.default_scenario = opts.scenario.clone();
         idp.impersonate = opts.impersonate;
         idp.head_timeout = opts.head_timeout;
+        let journal_dir = state_dir.join("journal");
+        idp.stream_journal(
+            store::JournalStore::on_disk(&journal_dir, opts.journal.clone()).map_err(|source| {
+                StartError::Io {
+                    path: journal_dir.clone(),
+                    source,
+                }
+            })?,
+        );
         let idp = Arc::new(idp);
         let (tx, rx) = watch::channel(false);
         let app = router(idp.clone());
@@ -426,6 +440,17 @@ impl MockIdp {
     /// One tenant's requests (Graph and UserInfo calls count for the token's tenant).
     pub fn journal_for(&self, tenant: &str) -> Vec<JournalEntry> {
         self.idp.journal(Some(tenant), 0)
+    }
+
+    /// How many of a tenant's requests (all tenants': `None`) the journal does not hold: its
+    /// cap on disk was reached (or the disk refused a write) before they were written.
+    pub fn journal_dropped(&self, tenant: Option<&str>) -> u64 {
+        self.idp.journal_store().dropped(tenant)
+    }
+
+    /// Where the journal streams to: one `TENANT.jsonl` per tenant.
+    pub fn journal_dir(&self) -> Option<&Path> {
+        self.idp.journal_store().dir()
     }
 
     /// Replaces a tenant's configuration (lifetimes, user, token shaping).

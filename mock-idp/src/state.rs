@@ -6,6 +6,7 @@
 use crate::config::{AppRegistration, TenantConfig};
 use crate::error::OAuthError;
 use crate::keys::KeySet;
+use crate::store::JournalStore;
 use model::{Fingerprint, JournalEntry};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -55,7 +56,7 @@ pub struct Idp {
     /// The next request's sequence number; taken with the arrival time under one lock
     /// ([`Idp::arrive`]), so that sequence order is arrival order.
     seq: Mutex<u64>,
-    journal: Mutex<Vec<JournalEntry>>,
+    journal: JournalStore,
     tenants: Mutex<HashMap<String, Arc<Tenant>>>,
     opaque: Mutex<HashMap<Fingerprint, (String, OpaqueClaims)>>,
 }
@@ -89,7 +90,7 @@ impl Idp {
             first_use: Mutex::new(HashMap::new()),
             started: Instant::now(),
             seq: Mutex::new(0),
-            journal: Mutex::new(Vec::new()),
+            journal: JournalStore::in_memory(),
             tenants: Mutex::new(HashMap::new()),
             opaque: Mutex::new(HashMap::new()),
         }
@@ -120,30 +121,32 @@ impl Idp {
         (s, self.now_us())
     }
 
+    /// Streams the journal to `store` from now on (set before the server starts).
+    pub fn stream_journal(&mut self, store: JournalStore) {
+        self.journal = store;
+    }
+
+    /// Where the journal is kept.
+    pub fn journal_store(&self) -> &JournalStore {
+        &self.journal
+    }
+
     /// Appends a finished entry to the journal.
     pub fn record(&self, entry: JournalEntry) {
-        lock(&self.journal).push(entry);
+        self.journal.record(&entry);
     }
 
     /// The journal so far, in arrival order; `tenant` filters. `since` is a cursor: the number
     /// of entries (across all tenants) already read, as returned by [`Idp::journal_len`].
     /// Entries are appended as exchanges finish, so a cursor never skips a slow request.
+    /// [`JournalStore::read`] also says how many entries a read misses.
     pub fn journal(&self, tenant: Option<&str>, since: usize) -> Vec<JournalEntry> {
-        let j = lock(&self.journal);
-        let mut v: Vec<JournalEntry> = j
-            .iter()
-            .skip(since)
-            .filter(|e| tenant.is_none() || e.tenant.as_deref() == tenant)
-            .cloned()
-            .collect();
-        drop(j);
-        v.sort_by_key(|e| e.seq);
-        v
+        self.journal.read(tenant, since).entries
     }
 
     /// How many entries the journal holds (the cursor for the next read).
     pub fn journal_len(&self) -> usize {
-        lock(&self.journal).len()
+        self.journal.len()
     }
 
     /// The app registration for a client id.

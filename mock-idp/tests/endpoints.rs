@@ -1811,3 +1811,59 @@ async fn review_findings_stay_fixed() {
         "{later:?}"
     );
 }
+
+/// The journal streams to one file per tenant while only a window stays in memory: a tenant's
+/// whole journal still comes back, a cursor that fell behind the window is told how much it
+/// missed, and the files are the journal.
+#[tokio::test]
+async fn the_journal_streams_to_disk_and_a_small_window_loses_nothing() {
+    let idp = mock_idp::MockIdp::start(mock_idp::Options {
+        journal: mock_idp::store::JournalLimits {
+            window: 4,
+            cap_bytes: u64::MAX,
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let http = client(&idp);
+    for i in 0..6 {
+        for tenant in ["wa", "wb"] {
+            let t = client_credentials(&http, &idp, tenant).await;
+            assert!(t["access_token"].is_string(), "request {i}: {t}");
+        }
+    }
+    let wa = idp.journal_for("wa");
+    assert_eq!(wa.len(), 6, "{wa:?}");
+    assert!(wa.windows(2).all(|p| p[0].seq < p[1].seq));
+    assert!(wa
+        .iter()
+        .all(|e| e.grant_type == Some(GrantType::ClientCredentials) && e.status == 200));
+    assert_eq!(idp.journal().len(), 12);
+    // The files hold the same entries.
+    let dir = idp.journal_dir().unwrap();
+    let on_disk = std::fs::read_to_string(dir.join("wb.jsonl")).unwrap();
+    assert_eq!(on_disk.lines().count(), 6);
+    // A cursor read through the admin API: 12 entries so far, the window holds the last 4.
+    let admin = format!("{}/_tokenstorm", idp.base_url());
+    let r = http
+        .get(format!("{admin}/journal?since=2"))
+        .bearer_auth(idp.admin_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-tokenstorm-journal-missed"], "6");
+    let got: Vec<model::JournalEntry> = r.json().await.unwrap();
+    assert_eq!(got.len(), 4, "{got:?}");
+    // From the start, a tenant's journal is whole (read back from its file), and says nothing
+    // is missing.
+    let r = http
+        .get(format!("{admin}/journal.jsonl?tenant=wa"))
+        .bearer_auth(idp.admin_token())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("x-tokenstorm-journal-missed").is_none());
+    assert_eq!(r.text().await.unwrap().lines().count(), 6);
+    assert_eq!(idp.journal_dropped(None), 0);
+}

@@ -23,6 +23,12 @@ pub enum Outcome {
         /// The last lines of its stderr (tokens redacted).
         stderr_tail: Vec<String>,
     },
+    /// The run cannot be judged for a reason that is tokenstorm's, not the client's: the
+    /// journal is missing entries (its cap on disk was reached, or the disk refused a write).
+    Unjudgeable {
+        /// What is missing, and why.
+        reason: String,
+    },
 }
 
 /// A file the client left in its state directory.

@@ -470,6 +470,13 @@ fn scenario_section(sc: &ScenarioReport, journals: &Journals) -> String {
                 esc(&stderr_tail.join("\n"))
             );
         }
+        Outcome::Unjudgeable { reason } => {
+            let _ = write!(
+                out,
+                "<p><strong>tokenstorm could not judge this run:</strong> {}</p>",
+                esc(reason)
+            );
+        }
         Outcome::Completed => {}
     }
     let (j, t) = journals

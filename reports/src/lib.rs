@@ -175,7 +175,10 @@ pub fn scenario_verdict(outcome: &Outcome, rules: &[Verdict], strict: bool) -> &
     if matches!(outcome, Outcome::NotApplicable { .. }) {
         return "not_applicable";
     }
-    if matches!(outcome, Outcome::ClientFailed { .. }) {
+    if matches!(
+        outcome,
+        Outcome::ClientFailed { .. } | Outcome::Unjudgeable { .. }
+    ) {
         return "error";
     }
     let must_fail = rules.iter().any(|v| {

@@ -51,6 +51,9 @@ fn failure_section(sc: &ScenarioReport) -> String {
             );
         }
     }
+    if let Outcome::Unjudgeable { reason } = &sc.outcome {
+        let _ = writeln!(out, "tokenstorm could not judge this run: {reason}\n");
+    }
     let failing: Vec<&Verdict> = sc
         .rules
         .iter()

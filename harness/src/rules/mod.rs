@@ -329,6 +329,13 @@ pub fn judge(input: &Input<'_>) -> Vec<Verdict> {
         let rule = id.rule();
         let f = match input.outcome {
             Outcome::NotApplicable { reason } => Finding::na(reason.clone()),
+            Outcome::Unjudgeable { reason } => Finding {
+                status: Status::Error,
+                summary: format!("the run could not be judged: {reason}"),
+                evidence: vec![],
+                causes: vec![],
+                level: None,
+            },
             Outcome::ClientFailed { .. } if id != RuleId::ClientLiveness => Finding {
                 status: Status::Error,
                 summary: "the run could not be judged: the client failed (see client.liveness)"
@@ -540,6 +547,31 @@ mod tests {
 
         let old = liveness(vec![started, exited(None)]);
         assert_eq!(old.causes, ["killed-at-shutdown"]);
+    }
+
+    /// A journal with holes (its cap reached) is judged by no rule, the guard included: the
+    /// missing requests could have been the client's offence or its excuse.
+    #[test]
+    fn a_run_with_holes_in_its_journal_is_an_error_for_every_rule() {
+        let s = scenario("[client.liveness, cache.reuse]", "");
+        let v = judge(&Input {
+            scenario: &s,
+            journal: &[],
+            transcript: &[],
+            state_files: &[],
+            outcome: &Outcome::Unjudgeable {
+                reason: "3 of this scenario's requests are missing from the journal".into(),
+            },
+            fired: &[],
+            observed: false,
+        });
+        assert!(v.len() >= 2);
+        for r in &v {
+            assert_eq!(r.status, Status::Error, "{r:?}");
+            assert!(r
+                .summary
+                .contains("3 of this scenario's requests are missing"));
+        }
     }
 
     #[test]

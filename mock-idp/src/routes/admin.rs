@@ -89,27 +89,43 @@ fn journal_query(q: Option<&str>) -> (Option<String>, usize) {
     (tenant, since)
 }
 
+/// Says how many entries past the cursor a read could not serve (`x-tokenstorm-journal-missed`):
+/// they left the in-memory window before this cursor read, or the journal's cap on disk kept
+/// them out.
+fn missed_header(r: &mut Response, missed: u64) {
+    if missed > 0 {
+        if let Ok(v) = HeaderValue::from_str(&missed.to_string()) {
+            r.headers_mut().insert("x-tokenstorm-journal-missed", v);
+        }
+    }
+}
+
 async fn journal(State(idp): State<Arc<Idp>>, RawQuery(q): RawQuery) -> Response {
     let (tenant, since) = journal_query(q.as_deref());
     let next = idp.journal_len();
-    let mut r = Json(idp.journal(tenant.as_deref(), since)).into_response();
+    let read = idp.journal_store().read(tenant.as_deref(), since);
+    let mut r = Json(read.entries).into_response();
     // The cursor for `?since=` on the next read.
     if let Ok(v) = HeaderValue::from_str(&next.to_string()) {
         r.headers_mut().insert("x-tokenstorm-next-since", v);
     }
+    missed_header(&mut r, read.missed);
     r
 }
 
 async fn journal_jsonl(State(idp): State<Arc<Idp>>, RawQuery(q): RawQuery) -> Response {
     let (tenant, since) = journal_query(q.as_deref());
+    let read = idp.journal_store().read(tenant.as_deref(), since);
     let mut out = String::new();
-    for e in idp.journal(tenant.as_deref(), since) {
+    for e in read.entries {
         if let Ok(line) = serde_json::to_string(&e) {
             out.push_str(&line);
             out.push('\n');
         }
     }
-    ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response()
+    let mut r = ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response();
+    missed_header(&mut r, read.missed);
+    r
 }
 
 async fn tenants(State(idp): State<Arc<Idp>>) -> Response {
