@@ -10,38 +10,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 DIR=target/bench
-mkdir -p "$DIR"
-log() { printf 'bench: %s\n' "$*" >&2; }
+source bench/lib.sh
 
-if ! command -v wrk >/dev/null 2>&1; then
-    log "installing wrk (Debian's package)"
-    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2 ||
-        { $SUDO apt-get update -q >&2 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2; }
-fi
+install_wrk
 if ! [ -f "$DIR/node_modules/oauth2-mock-server/package.json" ]; then
     log "installing oauth2-mock-server (bench/package-lock.json)"
     cp bench/package.json bench/package-lock.json "$DIR/"
     (cd "$DIR" && npm ci --ignore-scripts --no-audit --no-fund >&2)
 fi
 cp bench/oauth2-mock-server.mjs "$DIR/"
-log "building tokenstorm (release)"
-cargo build --release --locked --bin tokenstorm >&2
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
+build_tokenstorm
 
 # tokenstorm over TLS and over plain HTTP.
-start_tokenstorm() { # $1: ready file, $2...: extra flags
-    local ready=$1; shift
-    rm -f "$ready"
-    target/release/tokenstorm serve --ready-file "$ready" "$@" >/dev/null 2>&1 &
-    pids+=($!)
-    for _ in $(seq 100); do [ -s "$ready" ] && return 0; sleep 0.1; done
-    log "tokenstorm did not start"; exit 1
-}
-field() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"r": r}))' "$1" "$2"; }
 start_tokenstorm "$DIR/tls.json"
 start_tokenstorm "$DIR/plain.json" --no-tls
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -68,9 +48,7 @@ for mode in tls plain; do
     auth=$(field "$r" 'r["authority"]')
     base=$(field "$r" 'r["base_url"]')
     tenant=$(field "$r" 'r["tenant"]')
-    id=$(field "$r" 'r["clients"]["confidential"]["client_id"]')
-    secret=$(field "$r" 'r["clients"]["confidential"]["client_secret"]')
-    form="grant_type=client_credentials&client_id=$id&client_secret=$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$secret")&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+    form=$(cc_form "$r")
     log "tokenstorm ($mode): token, JWKS, discovery"
     ts[$mode,token]=$(rps "$auth/oauth2/v2.0/token" "$form")
     ts[$mode,jwks]=$(rps "$base/$tenant/discovery/v2.0/keys" "")

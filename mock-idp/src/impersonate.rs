@@ -216,8 +216,15 @@ impl Proxy {
             Err(_) => return,
         };
         // The upgraded stream has no socket of its own to reset: a scripted reset closes it.
-        crate::server::serve_connection(stream, self.app, self.idp, self.stop, None, self.peer)
-            .await;
+        crate::server::serve_connection(
+            stream,
+            self.app,
+            self.idp,
+            self.stop,
+            Arc::default(),
+            self.peer,
+        )
+        .await;
     }
 
     /// A plain-HTTP request for an impersonated host (the instance metadata service).

@@ -7,9 +7,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -47,22 +48,67 @@ pub const MAX_HEADERS: usize = 100;
 /// size the mock announces).
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
-fn abort(ctrl: &ConnControl, sock: Option<&socket2::Socket>) {
-    if ctrl.reset.load(Ordering::SeqCst) {
-        if let Some(s) = sock {
-            let _ = s.set_linger(Some(Duration::ZERO));
+/// A client's TCP stream that closes with a reset (SO_LINGER zero, set just before the socket
+/// closes) when a request of its connection asked for one through the [`ConnControl`]. It
+/// needs no second descriptor per connection, so the mock holds as many connections as its
+/// open-files limit allows.
+pub(crate) struct Conn {
+    stream: tokio::net::TcpStream,
+    ctrl: Arc<ConnControl>,
+}
+
+impl Conn {
+    pub(crate) fn new(stream: tokio::net::TcpStream, ctrl: Arc<ConnControl>) -> Conn {
+        Conn { stream, ctrl }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.ctrl.reset.load(Ordering::SeqCst) {
+            let _ = socket2::SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
         }
     }
 }
 
-/// A second handle on a TCP socket, so a scripted reset can set SO_LINGER to zero after the
-/// connection (and its stream) has been handed to hyper.
-pub(crate) fn socket_handle(stream: &tokio::net::TcpStream) -> Option<socket2::Socket> {
-    stream
-        .as_fd()
-        .try_clone_to_owned()
-        .ok()
-        .map(socket2::Socket::from)
+impl tokio::io::AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 /// Serves one connection (TLS already accepted where there is TLS) until it ends, the server
@@ -75,12 +121,11 @@ pub(crate) async fn serve_connection<I>(
     app: Router,
     idp: Arc<Idp>,
     mut stop: watch::Receiver<bool>,
-    sock: Option<socket2::Socket>,
+    ctrl: Arc<ConnControl>,
     peer: SocketAddr,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let ctrl = Arc::new(ConnControl::default());
     let app = app.map_request({
         let ctrl = ctrl.clone();
         move |mut req: axum::http::Request<hyper::body::Incoming>| {
@@ -110,11 +155,10 @@ pub(crate) async fn serve_connection<I>(
             }
         },
         _ = stop.changed() => {}
-        _ = ctrl.notify.notified() => abort(&ctrl, sock.as_ref()),
+        // The connection future, and with it the socket, is dropped: a [`Conn`] whose request
+        // asked for a reset closes with one.
+        _ = ctrl.notify.notified() => {}
     }
-    // The connection future is gone; closing the last handle closes the socket (with a reset
-    // when SO_LINGER was set to zero).
-    drop(sock);
 }
 
 /// What HTTP answered a request head refused below the router, and why; `None` for a
@@ -167,18 +211,19 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let sock = socket_handle(&stream);
+        let ctrl = Arc::new(ConnControl::default());
+        let stream = Conn::new(stream, ctrl.clone());
         let (tls, app, idp, stop) = (tls.clone(), app.clone(), idp.clone(), shutdown.clone());
         tokio::spawn(async move {
             match tls {
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(s)) => serve_connection(s, app, idp, stop, sock, peer).await,
+                        Ok(Ok(s)) => serve_connection(s, app, idp, stop, ctrl, peer).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
-                None => serve_connection(stream, app, idp, stop, sock, peer).await,
+                None => serve_connection(stream, app, idp, stop, ctrl, peer).await,
             }
         });
     }
