@@ -5,6 +5,7 @@
 pub mod adapters;
 pub mod browser;
 pub mod driver;
+pub mod events;
 pub mod expected;
 pub mod impersonation;
 pub mod library;

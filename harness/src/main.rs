@@ -25,6 +25,7 @@ enum Command {
   tokenstorm run --client msal-python --filter throttle # a real library, the throttling scenarios
   tokenstorm run --scenarios throttle-429-short --scenarios my-scenarios/
   tokenstorm run --shard 1/4 --out shard-1              # a quarter of the library (merge with `report merge`)
+  tokenstorm run --message-format json > events.jsonl   # the run's events as JSON lines (docs/run-events.md)
 
 Exit codes: 0 passed, 1 failed (or stale expected failures, or a regression against --baseline),
 2 bad input (nothing was run), 130 interrupted (the partial report is written).")]
@@ -191,6 +192,20 @@ struct RunArgs {
     /// App registrations to enforce (as for `observe --app`).
     #[arg(long)]
     app: Option<PathBuf>,
+    /// `json`: also write the run's events to stdout, one JSON object per line (run_started,
+    /// scenario_started, verdict, scenario_finished, run_finished; docs/run-events.md). The
+    /// progress stays on stderr.
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    message_format: MessageFormat,
+}
+
+/// What `run` writes to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MessageFormat {
+    /// Nothing: the progress and the summary go to stderr.
+    Human,
+    /// The run's events as JSON lines.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -472,7 +487,18 @@ async fn run(args: RunArgs) -> ExitCode {
         plan.jobs
     );
     let out = plan.out.clone();
-    match harness::run::execute(plan, interrupt).await {
+    let progress = harness::progress::Progress::new();
+    let ticker = progress.spawn_ticker();
+    let mut reporters: Vec<std::sync::Arc<dyn harness::events::Reporter>> = vec![progress];
+    if args.message_format == MessageFormat::Json {
+        reporters.push(std::sync::Arc::new(harness::events::JsonLines::new(
+            std::io::stdout(),
+        )));
+    }
+    let result =
+        harness::run::execute(plan, harness::events::Reporters::new(reporters), interrupt).await;
+    ticker.abort();
+    match result {
         Ok(r) => {
             let s = &r.summary;
             for e in &r.stale_expected_failures {

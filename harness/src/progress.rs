@@ -3,6 +3,7 @@
 //! Elsewhere (CI logs): one plain line per finished scenario and a heartbeat naming what is
 //! still running every 30 s, so a slow scenario is visible in a log, never a silent pause.
 
+use crate::events::{Reporter, RunEvent};
 use crate::report::{Report, ScenarioReport};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -14,17 +15,20 @@ const HEARTBEAT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default)]
 struct Inner {
+    total: usize,
     running: BTreeMap<String, Instant>,
     done: usize,
     failing: usize,
     drawn: bool,
+    /// The run finished: nothing more is drawn (a late tick would redraw the status line
+    /// under the closing summary).
+    ended: bool,
 }
 
-/// A run's progress display.
+/// A run's progress display: a [`Reporter`] of the run's events.
 #[derive(Debug)]
 pub struct Progress {
     tty: bool,
-    total: usize,
     started: Instant,
     inner: Mutex<Inner>,
 }
@@ -37,19 +41,17 @@ fn label(verdict: &str) -> String {
 }
 
 impl Progress {
-    /// A display for `total` scenarios; live when stderr is a terminal (and `TERM` is not
-    /// `dumb`).
-    pub fn new(total: usize) -> Arc<Self> {
+    /// A display on stderr; live when stderr is a terminal (and `TERM` is not `dumb`).
+    pub fn new() -> Arc<Self> {
         let tty =
             std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
-        Self::with_mode(total, tty)
+        Self::with_mode(tty)
     }
 
     /// A display with the mode forced (for tests).
-    pub fn with_mode(total: usize, tty: bool) -> Arc<Self> {
+    pub fn with_mode(tty: bool) -> Arc<Self> {
         Arc::new(Progress {
             tty,
-            total,
             started: Instant::now(),
             inner: Mutex::new(Inner::default()),
         })
@@ -71,13 +73,16 @@ impl Progress {
             "tokenstorm: {} running · {}/{} done · {} failing · {} s{longest}",
             i.running.len(),
             i.done,
-            self.total,
+            i.total,
             i.failing,
             self.started.elapsed().as_secs()
         )
     }
 
     fn emit(&self, i: &mut Inner, line: Option<&str>) {
+        if i.ended {
+            return;
+        }
         let mut err = std::io::stderr().lock();
         if self.tty {
             if i.drawn {
@@ -100,7 +105,7 @@ impl Progress {
     }
 
     /// A scenario started.
-    pub fn started(&self, name: &str) {
+    fn started(&self, name: &str) {
         let mut i = self.lock();
         i.running.insert(name.to_string(), Instant::now());
         if self.tty {
@@ -108,22 +113,21 @@ impl Progress {
         }
     }
 
-    /// A scenario finished with its report.
-    pub fn finished(&self, sr: &ScenarioReport) {
+    /// A scenario finished.
+    fn finished(&self, name: &str, verdict: &str, duration_ms: u64, accepted: usize) {
         let mut i = self.lock();
-        i.running.remove(&sr.name);
+        i.running.remove(name);
         i.done += 1;
-        if matches!(sr.verdict.as_str(), "fail" | "error" | "inconclusive") {
+        if matches!(verdict, "fail" | "error" | "inconclusive") {
             i.failing += 1;
         }
-        let accepted = sr.rules.iter().filter(|v| v.expected.is_some()).count();
         let line = format!(
             "[{:>3}/{}] {:<5} {} ({:.1} s){}",
             i.done,
-            self.total,
-            label(&sr.verdict),
-            sr.name,
-            sr.duration_ms as f64 / 1000.0,
+            i.total,
+            label(verdict),
+            name,
+            duration_ms as f64 / 1000.0,
             if accepted > 0 {
                 format!(" ({accepted} accepted failure(s))")
             } else {
@@ -131,7 +135,7 @@ impl Progress {
             }
         );
         // On a terminal only what needs attention scrolls; the status line counts the rest.
-        let show = !self.tty || sr.verdict != "pass";
+        let show = !self.tty || verdict != "pass";
         self.emit(&mut i, show.then_some(line.as_str()));
     }
 
@@ -170,13 +174,32 @@ impl Progress {
     }
 
     /// Clears the status line (before the closing summary).
-    pub fn finish(&self) {
+    fn finish(&self) {
         let mut i = self.lock();
+        i.ended = true;
         if self.tty && i.drawn {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[2K");
             let _ = err.flush();
             i.drawn = false;
+        }
+    }
+}
+
+impl Reporter for Progress {
+    fn report(&self, event: &RunEvent) {
+        match event {
+            RunEvent::RunStarted { scenarios, .. } => self.lock().total = *scenarios,
+            RunEvent::ScenarioStarted { scenario } => self.started(scenario),
+            RunEvent::ScenarioFinished {
+                scenario,
+                verdict,
+                duration_ms,
+                accepted,
+                ..
+            } => self.finished(scenario, verdict, *duration_ms, *accepted),
+            RunEvent::RunFinished { .. } => self.finish(),
+            RunEvent::Verdict { .. } => {}
         }
     }
 }

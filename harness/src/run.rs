@@ -5,6 +5,7 @@
 //! `--out` is proved writable before anything starts, and what an earlier run left there
 //! (its reports and journals) is removed first, so one folder never mixes two runs.
 
+use crate::events::{Reporters, RunEvent};
 use crate::library::{self, Loaded};
 use crate::report::{self, Report, ScenarioReport};
 use crate::rules::{judge, Input};
@@ -298,16 +299,24 @@ pub fn compare(base: &Report, head: &Report, library: &[String]) -> reports::dif
 /// scenario was judged leaves the (complete) report as it is.
 pub async fn execute(
     plan: Plan,
+    reporters: Reporters,
     interrupt: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<Report> {
     let started = Instant::now();
     let done: Arc<Mutex<Vec<ScenarioReport>>> = Arc::default();
-    let progress = crate::progress::Progress::new(plan.scenarios.len());
-    let ticker = progress.spawn_ticker();
+    reporters.emit(&RunEvent::RunStarted {
+        tokenstorm_version: env!("CARGO_PKG_VERSION").to_string(),
+        client: shell_words::join(
+            std::iter::once(plan.client.program.as_str())
+                .chain(plan.client.args.iter().map(String::as_str)),
+        ),
+        scenarios: plan.scenarios.len(),
+        jobs: plan.jobs,
+    });
     let sem = Arc::new(tokio::sync::Semaphore::new(plan.jobs));
     let work = {
         let done = done.clone();
-        let progress = progress.clone();
+        let progress = reporters.clone();
         let plan = plan.clone();
         async move {
             let idp = Arc::new(
@@ -353,7 +362,9 @@ pub async fn execute(
                     let Ok(_permit) = sem.acquire().await else {
                         return;
                     };
-                    progress.started(&scenario.name.value);
+                    progress.emit(&RunEvent::ScenarioStarted {
+                        scenario: scenario.name.value.clone(),
+                    });
                     let run = run_scenario(&idp, &scenario, &client, &opts).await;
                     let judged = tokio::task::spawn_blocking(move || {
                         let verdicts = judge(&Input::of(&run, false));
@@ -371,7 +382,9 @@ pub async fn execute(
                     .await;
                     match judged {
                         Ok(sr) => {
-                            progress.finished(&sr);
+                            for e in crate::events::scenario_events(&sr) {
+                                progress.emit(&e);
+                            }
                             let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
                             d.push(sr);
                         }
@@ -404,9 +417,19 @@ pub async fn execute(
         r = work => r.map(|()| false),
         _ = interrupt => Ok(true),
     };
-    ticker.abort();
-    progress.finish();
-    let interrupted = ended?;
+    let interrupted = match ended {
+        Ok(i) => i,
+        Err(e) => {
+            // The reporters' display ends either way (a terminal's status line is cleared).
+            reporters.emit(&RunEvent::RunFinished {
+                summary: reports::Summary::default(),
+                interrupted: false,
+                duration_ms: started.elapsed().as_millis() as u64,
+                exit_code: model::exit::USAGE,
+            });
+            return Err(e);
+        }
+    };
     let mut scenarios = done.lock().unwrap_or_else(|p| p.into_inner()).clone();
     scenarios.sort_by(|a, b| a.name.cmp(&b.name));
     let stale = if interrupted {
@@ -430,6 +453,17 @@ pub async fn execute(
     if let Some(base) = &plan.baseline {
         r.baseline = Some(compare(base, &r, &plan.library));
     }
-    report::write_all(&plan.out, &r)?;
+    let written = report::write_all(&plan.out, &r);
+    reporters.emit(&RunEvent::RunFinished {
+        summary: r.summary.clone(),
+        interrupted: r.interrupted,
+        duration_ms: r.duration_ms,
+        exit_code: if written.is_ok() {
+            r.exit_code()
+        } else {
+            model::exit::USAGE
+        },
+    });
+    written?;
     Ok(r)
 }

@@ -370,6 +370,74 @@ fn run_judges_a_client_and_writes_every_report() {
     }
 }
 
+/// `--message-format json`: stdout is the run's events, one per line, in order, each a
+/// `RunEvent`, agreeing with the report; the human progress stays on stderr.
+#[test]
+fn run_streams_its_events_as_json_lines() {
+    use harness::events::RunEvent;
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let r = tokenstorm(&[
+        "run",
+        "--client-cmd",
+        &scripted(),
+        "--scenarios",
+        "throttle-429-short",
+        "--scenarios",
+        "cache-reuse-app-token",
+        "--message-format",
+        "json",
+        "--out",
+        o,
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    let stdout = String::from_utf8(r.stdout).unwrap();
+    let events: Vec<RunEvent> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(matches!(
+        events.first(),
+        Some(RunEvent::RunStarted { scenarios: 2, .. })
+    ));
+    let report: reports::Report =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    match events.last() {
+        Some(RunEvent::RunFinished {
+            summary,
+            exit_code: 1,
+            interrupted: false,
+            ..
+        }) => assert_eq!(summary, &report.summary),
+        other => panic!("{other:?}"),
+    }
+    for sc in &report.scenarios {
+        let at = |f: &dyn Fn(&RunEvent) -> bool| events.iter().position(f);
+        let started =
+            at(&|e| matches!(e, RunEvent::ScenarioStarted { scenario } if *scenario == sc.name));
+        let finished = at(&|e| {
+            matches!(e, RunEvent::ScenarioFinished { scenario, verdict, .. }
+                if *scenario == sc.name && *verdict == sc.verdict)
+        });
+        let (Some(started), Some(finished)) = (started, finished) else {
+            panic!("{} has no start or end: {stdout}", sc.name)
+        };
+        assert!(started < finished);
+        // Every rule's verdict, between the two.
+        for v in &sc.rules {
+            let i = at(&|e| {
+                matches!(e, RunEvent::Verdict { scenario, rule, status, .. }
+                    if *scenario == sc.name && *rule == v.rule && *status == v.status)
+            })
+            .unwrap_or_else(|| panic!("no verdict event for {} {}", sc.name, v.rule));
+            assert!(started < i && i < finished);
+        }
+    }
+    // The human progress is on stderr, not mixed into the events.
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(stderr.contains("throttle-429-short"), "{stderr}");
+}
+
 #[test]
 fn run_refuses_bad_input_with_exit_2() {
     for args in [
