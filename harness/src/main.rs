@@ -197,6 +197,10 @@ struct RunArgs {
     /// progress stays on stderr.
     #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
     message_format: MessageFormat,
+    /// Colour the verdicts in the progress: `auto` (on a terminal, unless NO_COLOR is set),
+    /// `always` or `never`.
+    #[arg(long, value_enum, default_value_t = harness::progress::ColorChoice::Auto)]
+    color: harness::progress::ColorChoice,
 }
 
 /// What `run` writes to stdout.
@@ -487,7 +491,7 @@ async fn run(args: RunArgs) -> ExitCode {
         plan.jobs
     );
     let out = plan.out.clone();
-    let progress = harness::progress::Progress::new();
+    let progress = harness::progress::Progress::new(args.color);
     let ticker = progress.spawn_ticker();
     let mut reporters: Vec<std::sync::Arc<dyn harness::events::Reporter>> = vec![progress];
     if args.message_format == MessageFormat::Json {

@@ -1,10 +1,13 @@
-//! Progress of a run on stderr. On a terminal: one status line redrawn in place (running,
-//! done, failing, elapsed), with each finished scenario that did not pass printed above it.
+//! Progress of a run on stderr, a [`Reporter`] of the run's events. On a terminal: an
+//! indicatif status line (done of total, running, failing, the longest running scenario, sized
+//! to the terminal's width), with each finished scenario that did not pass printed above it.
 //! Elsewhere (CI logs): one plain line per finished scenario and a heartbeat naming what is
 //! still running every 30 s, so a slow scenario is visible in a log, never a silent pause.
+//! Verdict labels are coloured when colour is on (`--color`, `NO_COLOR`: [`ColorChoice`]).
 
 use crate::events::{Reporter, RunEvent};
 use crate::report::{Report, ScenarioReport};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
@@ -13,13 +16,35 @@ use std::time::{Duration, Instant};
 /// How often a plain (non-terminal) log says what is still running.
 const HEARTBEAT: Duration = Duration::from_secs(30);
 
+/// When verdict labels are coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set (to anything but an empty string).
+    #[default]
+    Auto,
+    /// Always, even in a log.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour output to a stream that is (or is not) a terminal.
+    pub fn enabled(self, tty: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     total: usize,
     running: BTreeMap<String, Instant>,
     done: usize,
     failing: usize,
-    drawn: bool,
     /// The run finished: nothing more is drawn (a late tick would redraw the status line
     /// under the closing summary).
     ended: bool,
@@ -28,30 +53,58 @@ struct Inner {
 /// A run's progress display: a [`Reporter`] of the run's events.
 #[derive(Debug)]
 pub struct Progress {
-    tty: bool,
+    /// The status line, on a terminal.
+    bar: Option<ProgressBar>,
+    color: bool,
     started: Instant,
     inner: Mutex<Inner>,
 }
 
-fn label(verdict: &str) -> String {
-    match verdict {
+/// A verdict's label, padded to 5 columns, coloured if asked.
+fn label(verdict: &str, color: bool) -> String {
+    let text = match verdict {
         "not_applicable" => "N/A".to_string(),
         v => v.to_uppercase(),
+    };
+    let padded = format!("{text:<5}");
+    if !color {
+        return padded;
     }
+    // SGR: green, red, yellow, dim.
+    let sgr = match verdict {
+        "pass" => "32",
+        "fail" | "error" => "1;31",
+        "warn" | "inconclusive" => "33",
+        _ => "2",
+    };
+    format!("\x1b[{sgr}m{padded}\x1b[0m")
 }
 
 impl Progress {
-    /// A display on stderr; live when stderr is a terminal (and `TERM` is not `dumb`).
-    pub fn new() -> Arc<Self> {
+    /// A display on stderr: live when stderr is a terminal (and `TERM` is not `dumb`).
+    pub fn new(color: ColorChoice) -> Arc<Self> {
         let tty =
             std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
-        Self::with_mode(tty)
+        Self::with_mode(tty, color.enabled(tty))
     }
 
     /// A display with the mode forced (for tests).
-    pub fn with_mode(tty: bool) -> Arc<Self> {
+    pub fn with_mode(tty: bool, color: bool) -> Arc<Self> {
+        let bar = tty.then(|| {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            let template = if color {
+                "tokenstorm: {pos}/{len} done · {msg:.dim} · {elapsed}"
+            } else {
+                "tokenstorm: {pos}/{len} done · {msg} · {elapsed}"
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style);
+            }
+            bar
+        });
         Arc::new(Progress {
-            tty,
+            bar,
+            color,
             started: Instant::now(),
             inner: Mutex::new(Inner::default()),
         })
@@ -61,8 +114,8 @@ impl Progress {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The status line: `12 running · 40/59 done · 2 failing · 31 s`.
-    fn status(&self, i: &Inner) -> String {
+    /// What is going on: `12 running · 2 failing · longest: name 31 s`.
+    fn activity(i: &Inner) -> String {
         let longest = i
             .running
             .iter()
@@ -70,7 +123,16 @@ impl Progress {
             .map(|(n, t)| format!(" · longest: {n} {} s", t.elapsed().as_secs()))
             .unwrap_or_default();
         format!(
-            "tokenstorm: {} running · {}/{} done · {} failing · {} s{longest}",
+            "{} running · {} failing{longest}",
+            i.running.len(),
+            i.failing
+        )
+    }
+
+    /// The log's status: `12 running · 40/59 done · 2 failing · 31 s`.
+    fn status(&self, i: &Inner) -> String {
+        format!(
+            "tokenstorm: {} running · {}/{} done · {} failing · {} s",
             i.running.len(),
             i.done,
             i.total,
@@ -79,38 +141,35 @@ impl Progress {
         )
     }
 
-    fn emit(&self, i: &mut Inner, line: Option<&str>) {
+    /// Prints a line: above the status line on a terminal, as it is in a log.
+    fn line(&self, i: &Inner, line: &str) {
         if i.ended {
             return;
         }
-        let mut err = std::io::stderr().lock();
-        if self.tty {
-            if i.drawn {
-                let _ = write!(err, "\r\x1b[2K");
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "{line}");
+                let _ = err.flush();
             }
-            if let Some(l) = line {
-                let _ = writeln!(err, "{l}");
-            }
-            let mut s = self.status(i);
-            // One terminal line, or the redraw would scroll.
-            if s.chars().count() > 118 {
-                s = s.chars().take(117).collect::<String>() + "…";
-            }
-            let _ = write!(err, "{s}");
-            i.drawn = true;
-        } else if let Some(l) = line {
-            let _ = writeln!(err, "{l}");
         }
-        let _ = err.flush();
+    }
+
+    /// Redraws the status line with what is going on now.
+    fn redraw(&self, i: &Inner) {
+        if let (Some(bar), false) = (&self.bar, i.ended) {
+            bar.set_length(i.total as u64);
+            bar.set_position(i.done as u64);
+            bar.set_message(Self::activity(i));
+        }
     }
 
     /// A scenario started.
     fn started(&self, name: &str) {
         let mut i = self.lock();
         i.running.insert(name.to_string(), Instant::now());
-        if self.tty {
-            self.emit(&mut i, None);
-        }
+        self.redraw(&i);
     }
 
     /// A scenario finished.
@@ -122,10 +181,10 @@ impl Progress {
             i.failing += 1;
         }
         let line = format!(
-            "[{:>3}/{}] {:<5} {} ({:.1} s){}",
+            "[{:>3}/{}] {} {} ({:.1} s){}",
             i.done,
             i.total,
-            label(verdict),
+            label(verdict, self.color),
             name,
             duration_ms as f64 / 1000.0,
             if accepted > 0 {
@@ -135,15 +194,17 @@ impl Progress {
             }
         );
         // On a terminal only what needs attention scrolls; the status line counts the rest.
-        let show = !self.tty || verdict != "pass";
-        self.emit(&mut i, show.then_some(line.as_str()));
+        if self.bar.is_none() || verdict != "pass" {
+            self.line(&i, &line);
+        }
+        self.redraw(&i);
     }
 
-    /// Redraws the status line (terminal) or prints a heartbeat (log) until dropped.
+    /// Redraws the status line (terminal) or prints a heartbeat (log) until aborted.
     pub fn spawn_ticker(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
-            let every = if me.tty {
+            let every = if me.bar.is_some() {
                 Duration::from_millis(250)
             } else {
                 HEARTBEAT
@@ -151,9 +212,9 @@ impl Progress {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tick.tick().await;
-                let mut i = me.lock();
-                if me.tty {
-                    me.emit(&mut i, None);
+                let i = me.lock();
+                if me.bar.is_some() {
+                    me.redraw(&i);
                 } else if !i.running.is_empty() {
                     let names: Vec<&str> = i.running.keys().take(5).map(String::as_str).collect();
                     let more = i.running.len().saturating_sub(names.len());
@@ -167,7 +228,7 @@ impl Progress {
                             String::new()
                         }
                     );
-                    me.emit(&mut i, Some(&line));
+                    me.line(&i, &line);
                 }
             }
         })
@@ -177,11 +238,8 @@ impl Progress {
     fn finish(&self) {
         let mut i = self.lock();
         i.ended = true;
-        if self.tty && i.drawn {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
-            i.drawn = false;
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 }
@@ -246,7 +304,12 @@ pub fn summary_table(r: &Report) -> String {
                 crate::runner::Outcome::NotApplicable { reason } => reason.clone(),
                 _ => rules.join(", "),
             };
-            let _ = writeln!(out, "{:<width$}  {:<5}  {why}", s.name, label(&s.verdict));
+            let _ = writeln!(
+                out,
+                "{:<width$}  {}  {why}",
+                s.name,
+                label(&s.verdict, false)
+            );
         }
     }
     let accepted = r.summary.accepted;

@@ -438,6 +438,67 @@ fn run_streams_its_events_as_json_lines() {
     assert!(stderr.contains("throttle-429-short"), "{stderr}");
 }
 
+/// The progress under a pseudo-terminal (util-linux `script`): a live status line, the failing
+/// scenario's label in colour unless NO_COLOR says no; in a log, plain lines without a single
+/// escape sequence.
+#[test]
+fn the_progress_is_live_and_coloured_on_a_terminal_and_plain_in_a_log() {
+    let outs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let args = |out: &tempfile::TempDir| -> Vec<String> {
+        [
+            "run",
+            "--client-cmd",
+            &scripted(),
+            "--scenarios",
+            "throttle-429-short",
+            "--out",
+            out.path().to_str().unwrap(),
+        ]
+        .map(str::to_string)
+        .to_vec()
+    };
+    let on_tty = |out: &tempfile::TempDir, no_color: bool| {
+        let cmd = shell_words::join(
+            std::iter::once(env!("CARGO_BIN_EXE_tokenstorm").to_string()).chain(args(out)),
+        );
+        let mut c = Command::new("script");
+        c.args(["-q", "-e", "-c", &cmd, "/dev/null"])
+            .env("TERM", "xterm-256color")
+            .env("COLUMNS", "100")
+            .env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let r = c.output().expect("script (util-linux) runs");
+        assert_eq!(r.status.code(), Some(1), "{r:?}");
+        String::from_utf8_lossy(&r.stdout).into_owned()
+    };
+    // The three runs at once: each waits out the scenario's throttling.
+    let (coloured, plain_tty, log) = std::thread::scope(|s| {
+        let coloured = s.spawn(|| on_tty(&outs[0], false));
+        let plain_tty = s.spawn(|| on_tty(&outs[1], true));
+        let a = args(&outs[2]);
+        let log = tokenstorm(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        (coloured.join().unwrap(), plain_tty.join().unwrap(), log)
+    });
+    assert!(coloured.contains("\x1b[1;31mFAIL "), "{coloured:?}");
+    assert!(coloured.contains("done ·"), "no status line: {coloured:?}");
+    assert!(
+        plain_tty.contains("FAIL  throttle-429-short"),
+        "{plain_tty:?}"
+    );
+    assert!(!plain_tty.contains("\x1b[1;31m"), "{plain_tty:?}");
+    let stderr = String::from_utf8_lossy(&log.stderr);
+    assert!(
+        stderr.contains("[  1/1] FAIL  throttle-429-short"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\x1b'),
+        "an escape sequence in a log: {stderr:?}"
+    );
+}
+
 #[test]
 fn run_refuses_bad_input_with_exit_2() {
     for args in [
