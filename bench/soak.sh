@@ -88,6 +88,13 @@ mixed_rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$DIR/soak-mixed.out")
 mixed_total=$(awk '/requests in/ {print $1}' "$DIR/soak-mixed.out")
 non2xx=$(awk '/Non-2xx/ {print $NF}' "$DIR/soak-mixed.out")
 journal_mb=$(du -sm "$state/journal" | cut -f1)
+mixed_errors=$(grep -E "Socket errors" "$DIR/soak-mixed.out" | sed 's/^ *//' || true)
+# From the journal: every answer not 2xx that no fault scripted (an unscripted 5xx is a bug).
+log "reading the journal for unscripted errors"
+journaled=$(cat "$state"/journal/*.jsonl | wc -l)
+scripted=$(cat "$state"/journal/*.jsonl | grep -c '"fault":' || true)
+unscripted_5xx=$(cat "$state"/journal/*.jsonl | grep '"status":5' | grep -vc '"fault":' || true)
+unscripted_other=$(cat "$state"/journal/*.jsonl | grep -v '"status":2' | grep -v '"status":5' | grep -vc '"fault":' || true)
 warm=$((SOAK / 5 < 60 ? 60 : SOAK / 5))
 read -r at_warm at_end growth < <(python3 - "$samples" "$warm" <<'PY'
 import sys
@@ -108,4 +115,6 @@ echo "| their throughput | $conn_rps req/s ${conn_errors:+($conn_errors)} | |"
 echo "| RSS 5 s after they closed | $(mb "$after_conns") MB | |"
 echo "| mixed load, $SOAK s (wrk -t2 -c64): requests, answers not 2xx (faults) | $mixed_total at $mixed_rps req/s, ${non2xx:-0} not 2xx | |"
 echo "| RSS of a fresh mock before → at the end of the warm-up (${warm} s) → at the end | $(mb "$soak_idle") MB → $(mb "$at_warm") MB → $(mb "$at_end") MB ($growth %) | ≤ +5 % after the warm-up |"
+echo "| mixed load: connection errors, timeouts (wrk) | ${mixed_errors:-none} | none |"
+echo "| journal: entries, answered by a fault, unscripted 5xx, other unscripted non-2xx | $journaled, $scripted, $unscripted_5xx, $unscripted_other | 0 unscripted 5xx |"
 echo "| journal on disk | $journal_mb MB | |"
