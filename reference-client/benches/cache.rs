@@ -55,7 +55,6 @@ fn bench(c: &mut Criterion) {
         state_dir: Some(dir.path().to_path_buf()),
         flow: reference_client::Flow::ClientCredentials,
         graph_url: "https://127.0.0.1:9/v1.0".into(),
-        quirks: Default::default(),
     })
     .expect("client");
     assert_eq!(

@@ -43,7 +43,6 @@ async fn main() -> anyhow::Result<()> {
         state_dir: var(&["STATE_DIR", "TOKENSTORM_STATE_DIR"]).map(Into::into),
         flow: Flow::ClientCredentials,
         graph_url: graph_url.clone(),
-        quirks: Default::default(),
     })?;
     let scopes = ["https://graph.microsoft.com/.default".to_string()];
     for round in 1..=rounds {

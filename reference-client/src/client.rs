@@ -33,9 +33,6 @@ pub struct Config {
     pub flow: crate::user::Flow,
     /// The Graph base URL (`.../v1.0`), for overage queries.
     pub graph_url: String,
-    /// Deliberate breakage, for the harness's zoo of broken clients. Always default in real use.
-    #[doc(hidden)]
-    pub quirks: Quirks,
 }
 
 /// Ways to break the client on purpose, one rule at a time (the harness's tests prove each
@@ -130,6 +127,7 @@ pub fn challenge_claims(www_authenticate: &str) -> Option<Value> {
 /// A resilient token client.
 pub struct Client {
     cfg: Config,
+    quirks: Quirks,
     http: reqwest::Client,
     cache: Mutex<Cache>,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -143,6 +141,16 @@ pub struct Client {
 impl Client {
     /// A client; loads the persisted cache when there is a state directory.
     pub fn new(cfg: Config) -> Result<Client, Error> {
+        Self::build(cfg, Quirks::default())
+    }
+
+    /// A client broken on purpose (the harness's zoo of broken clients; the `zoo` feature).
+    #[cfg(feature = "zoo")]
+    pub fn with_quirks(cfg: Config, quirks: Quirks) -> Result<Client, Error> {
+        Self::build(cfg, quirks)
+    }
+
+    fn build(cfg: Config, quirks: Quirks) -> Result<Client, Error> {
         let mut b = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .http1_only();
@@ -153,7 +161,7 @@ impl Client {
         }
         let http = b.build().map_err(|e| Error::Local(e.to_string()))?;
         let store = match &cfg.state_dir {
-            Some(_) if cfg.quirks.no_persist => None,
+            Some(_) if quirks.no_persist => None,
             Some(d) => Some(Store::open(d)?),
             None => None,
         };
@@ -164,12 +172,13 @@ impl Client {
             .filter(|c| c.authority == cfg.authority && c.client_id == cfg.client_id)
             .unwrap_or_else(|| Cache::for_client(&cfg.authority, &cfg.client_id));
         let gate = Gate {
-            ignore_retry_after: cfg.quirks.ignore_retry_after,
-            no_backoff: cfg.quirks.no_backoff,
+            ignore_retry_after: quirks.ignore_retry_after,
+            no_backoff: quirks.no_backoff,
             ..Gate::default()
         };
         Ok(Client {
             cfg,
+            quirks,
             http,
             cache: Mutex::new(cache),
             flights: Mutex::default(),
@@ -214,14 +223,14 @@ impl Client {
         ui: Option<&dyn Interaction>,
     ) -> Result<String, Error> {
         let token = self.acquire_inner(scopes, None, ui, None).await?;
-        if self.cfg.quirks.decode_access_token && crate::user::id_token_claims(&token).is_none() {
+        if self.quirks.decode_access_token && crate::user::id_token_claims(&token).is_none() {
             return Err(Error::Local("cannot decode the access token".into()));
         }
         Ok(token)
     }
 
     pub(crate) fn quirks(&self) -> Quirks {
-        self.cfg.quirks
+        self.quirks
     }
 
     pub(crate) fn authority(&self) -> &str {
@@ -261,7 +270,7 @@ impl Client {
     }
 
     fn save(&self, c: &Cache) -> Result<(), Error> {
-        if let (true, Some(dir)) = (self.cfg.quirks.plaintext_cache, &self.cfg.state_dir) {
+        if let (true, Some(dir)) = (self.quirks.plaintext_cache, &self.cfg.state_dir) {
             let path = dir.join("cache.json");
             let _ = std::fs::write(&path, serde_json::to_vec(c).unwrap_or_default());
             #[cfg(unix)]
@@ -298,7 +307,7 @@ impl Client {
         // Concurrent needs for the same token share one network call: whoever waited for the
         // one in flight takes its result, even if that token is already due for renewal.
         let flight = self.flight(&k);
-        let _one = if self.cfg.quirks.no_single_flight {
+        let _one = if self.quirks.no_single_flight {
             // Make the breach deterministic: every concurrent need finds the cache empty.
             tokio::time::sleep(Duration::from_millis(100)).await;
             None
@@ -306,7 +315,7 @@ impl Client {
             Some(flight.lock().await)
         };
         let now = now_ms();
-        if challenge.is_none() && !self.cfg.quirks.no_cache {
+        if challenge.is_none() && !self.quirks.no_cache {
             let c = lock(&self.cache);
             if let Some(e) = c
                 .valid(account_of(&c).as_deref(), scopes, now)
@@ -324,7 +333,7 @@ impl Client {
                 c.refresh_token.clone(),
             )
         };
-        if challenge.is_none() && !self.cfg.quirks.no_cache {
+        if challenge.is_none() && !self.quirks.no_cache {
             if let Some(e) = fresh {
                 return Ok(e.access_token);
             }
@@ -337,7 +346,7 @@ impl Client {
                 None => Err(Error::Waiting(wait)),
             };
         }
-        let mut claims = if self.cfg.quirks.no_cp1 {
+        let mut claims = if self.quirks.no_cp1 {
             json!({})
         } else {
             json!({"access_token": {"xms_cc": {"values": ["cp1"]}}})
@@ -373,7 +382,7 @@ impl Client {
         let v_is_obo = assertion.is_some();
         match result {
             Ok(v) => {
-                let Some(entry) = entry_of(&v, !self.cfg.quirks.ignore_refresh_in) else {
+                let Some(entry) = entry_of(&v, !self.quirks.ignore_refresh_in) else {
                     return Err(Error::Transient("unusable token response".into()));
                 };
                 let token = entry.access_token.clone();
@@ -406,7 +415,7 @@ impl Client {
                 Ok(token)
             }
             Err(e) => match still_valid {
-                Some(v) if !self.cfg.quirks.no_fallback => Ok(v.access_token),
+                Some(v) if !self.quirks.no_fallback => Ok(v.access_token),
                 _ => Err(e),
             },
         }
@@ -421,7 +430,7 @@ impl Client {
         ui: Option<&dyn Interaction>,
     ) -> Result<Value, Error> {
         let scope = crate::user::user_scope(scopes);
-        let refresh_token = refresh_token.filter(|_| !self.cfg.quirks.no_refresh_token);
+        let refresh_token = refresh_token.filter(|_| !self.quirks.no_refresh_token);
         if let Some(rt) = refresh_token {
             match self
                 .token_request(&[
@@ -504,7 +513,7 @@ impl Client {
             if let Some(c) = v["claims"]
                 .as_str()
                 .and_then(|s| serde_json::from_str::<Value>(s).ok())
-                .filter(|_| !self.cfg.quirks.drop_step_up_claims)
+                .filter(|_| !self.quirks.drop_step_up_claims)
             {
                 *lock(&self.step_up) = Some(c);
             }
@@ -559,7 +568,7 @@ impl Client {
         }
         let token = self.acquire_with(scopes, ui).await?;
         let first = self.send_api(method, url, &token, None).await?;
-        if first.response.status == 401 && !self.cfg.quirks.no_challenge {
+        if first.response.status == 401 && !self.quirks.no_challenge {
             if let Some(claims) = first.challenge.as_deref().and_then(challenge_claims) {
                 let fresh = self.acquire_inner(scopes, Some(&claims), ui, None).await?;
                 let again = self.send_api(method, url, &fresh, None).await?;

@@ -23,7 +23,6 @@
 //!     state_dir: Some("/var/lib/my-app/tokens".into()),
 //!     flow: Flow::ClientCredentials,
 //!     graph_url: "https://graph.microsoft.com/v1.0".into(),
-//!     quirks: Default::default(),
 //! })?;
 //! let graph = ["https://graph.microsoft.com/.default".to_string()];
 //! // From the cache while fresh; renewed early; a still-valid token while the IdP throttles.
@@ -60,7 +59,6 @@
 //!     state_dir: None,
 //!     flow: Flow::AuthCode { redirect_uri: "http://localhost:8400/callback".into() },
 //!     graph_url: "https://graph.microsoft.com/v1.0".into(),
-//!     quirks: Default::default(),
 //! })?;
 //! let scopes = ["https://graph.microsoft.com/User.Read".to_string()];
 //! let me = client.whoami(&scopes, Some(&SystemBrowser)).await?; // from the ID token
@@ -92,7 +90,6 @@
 //!     state_dir: Some("/home/me/.config/my-cli".into()), // silent on the next run
 //!     flow: Flow::DeviceCode,
 //!     graph_url: "https://graph.microsoft.com/v1.0".into(),
-//!     quirks: Default::default(),
 //! })?;
 //! let scopes = ["https://graph.microsoft.com/User.Read".to_string()];
 //! let token = client.acquire_with(&scopes, Some(&Terminal)).await?;
@@ -119,6 +116,8 @@ mod error;
 pub mod persist;
 mod user;
 
-pub use client::{ApiResponse, Client, Config, Quirks, REQUEST_TIMEOUT};
+#[cfg(feature = "zoo")]
+pub use client::Quirks;
+pub use client::{ApiResponse, Client, Config, REQUEST_TIMEOUT};
 pub use error::Error;
 pub use user::{Boxed, Flow, Interaction, WhoAmI};

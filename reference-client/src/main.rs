@@ -69,18 +69,30 @@ impl Interaction for DriverUi {
     }
 }
 
+/// `--zoo QUIRK[,QUIRK]` in a build without the `zoo` feature: refused.
+#[cfg(not(feature = "zoo"))]
+fn client(config: Config) -> anyhow::Result<Client> {
+    if std::env::args().any(|a| a == "--zoo") {
+        anyhow::bail!(
+            "--zoo needs a build with the `zoo` feature (it breaks the client on purpose)"
+        );
+    }
+    Ok(Client::new(config)?)
+}
+
 /// `--zoo QUIRK[,QUIRK]`: deliberate breakage, only in builds with the `zoo` feature.
+#[cfg(feature = "zoo")]
+fn client(config: Config) -> anyhow::Result<Client> {
+    Ok(Client::with_quirks(config, quirks()?)?)
+}
+
+#[cfg(feature = "zoo")]
 fn quirks() -> anyhow::Result<reference_client::Quirks> {
     let args: Vec<String> = std::env::args().collect();
     let mut q = reference_client::Quirks::default();
     let Some(i) = args.iter().position(|a| a == "--zoo") else {
         return Ok(q);
     };
-    if !cfg!(feature = "zoo") {
-        anyhow::bail!(
-            "--zoo needs a build with the `zoo` feature (it breaks the client on purpose)"
-        );
-    }
     for name in args.get(i + 1).map(String::as_str).unwrap_or("").split(',') {
         match name {
             "ignore-retry-after" => q.ignore_retry_after = true,
@@ -111,7 +123,6 @@ fn quirks() -> anyhow::Result<reference_client::Quirks> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let quirks = quirks()?;
     let authority = env("TOKENSTORM_AUTHORITY")
         .ok_or_else(|| anyhow::anyhow!("TOKENSTORM_AUTHORITY is not set"))?;
     let ca_pem = match env("TOKENSTORM_CA_BUNDLE") {
@@ -124,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
-    let client = Arc::new(Client::new(Config {
+    let client = Arc::new(client(Config {
         authority,
         client_id: env("TOKENSTORM_CLIENT_ID").unwrap_or_default(),
         client_secret: env("TOKENSTORM_CLIENT_SECRET").unwrap_or_default(),
@@ -140,7 +151,6 @@ async fn main() -> anyhow::Result<()> {
             _ => Flow::ClientCredentials,
         },
         graph_url: env("TOKENSTORM_GRAPH_URL").unwrap_or_default(),
-        quirks,
     })?);
     let waiting: Waiting = Arc::default();
 

@@ -25,7 +25,6 @@ fn config(server: &MockServer, state: Option<&std::path::Path>) -> Config {
         state_dir: state.map(std::path::Path::to_path_buf),
         flow: Flow::ClientCredentials,
         graph_url: format!("{}/v1.0", server.uri()),
-        quirks: Default::default(),
     }
 }
 
