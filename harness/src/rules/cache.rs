@@ -6,7 +6,7 @@ use super::{about, describe, incarnation_of, incarnations, scope_key, Breaches, 
 use model::scope::Ask;
 use model::verdict::{secs, Evidence};
 use model::{Endpoint, Fingerprint, GrantType, JournalEntry, TokenKind};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// The granularity of lifetimes on the wire (`expires_in`, `refresh_in`: whole seconds).
 const CLOCK_GRANULARITY_US: u64 = 1_000_000;
@@ -71,7 +71,7 @@ fn answers_a_challenge(e: &JournalEntry) -> bool {
 /// When the resource first rejected each token (a 401 presenting it): a token rejected before a
 /// request can't be what the request should have reused.
 fn first_rejections<'a>(input: &'a Input<'_>) -> HashMap<&'a Fingerprint, u64> {
-    let mut first: HashMap<&Fingerprint, u64> = HashMap::new();
+    let mut first: HashMap<&Fingerprint, u64> = HashMap::default();
     for e in input.journal.iter().filter(|e| e.status == 401) {
         if let Some(p) = &e.presented {
             let at = first.entry(&p.fingerprint).or_insert(e.arrived_us);
@@ -102,13 +102,13 @@ fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Ve
         .client_requests()
         .filter(|e| matches!(e.endpoint, Endpoint::Token | Endpoint::Authorize))
         .collect();
-    let mut of_client: HashMap<Option<&str>, Vec<&JournalEntry>> = HashMap::new();
+    let mut of_client: HashMap<Option<&str>, Vec<&JournalEntry>> = HashMap::default();
     for e in &all {
         of_client.entry(e.client_id.as_deref()).or_default().push(e);
     }
-    let mut windows: HashMap<u64, Window> = HashMap::new();
+    let mut windows: HashMap<u64, Window> = HashMap::default();
     // The tokens that may still answer a request, per client, in journal order.
-    let mut live: HashMap<Option<&str>, Vec<&Issued<'_>>> = HashMap::new();
+    let mut live: HashMap<Option<&str>, Vec<&Issued<'_>>> = HashMap::default();
     let mut next = 0;
     for r in all.iter().copied() {
         if r.endpoint == Endpoint::Token && answers_a_challenge(r) {

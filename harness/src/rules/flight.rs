@@ -38,7 +38,7 @@ fn still_outstanding(input: &Input<'_>, before: u64, at: u64) -> usize {
 /// When each driver command (shutdown aside) sent before `before` and still unanswered at `at`
 /// was sent. Linear in the transcript: each command's earliest answer is found once.
 fn unanswered<'i>(input: &'i Input<'_>, before: u64, at: u64) -> impl Iterator<Item = u64> + 'i {
-    let mut answered: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let mut answered: rustc_hash::FxHashMap<u64, u64> = rustc_hash::FxHashMap::default();
     for r in input.transcript {
         if let TranscriptEvent::Result { id, .. } = &r.event {
             let t = answered.entry(*id).or_insert(r.at_us);

@@ -67,7 +67,7 @@ fn same_source(a: &JournalEntry, b: &JournalEntry) -> bool {
 /// its kind, one with a client id the first of those begun by that client or by a request
 /// without one.
 fn places<'a>(reqs: impl Iterator<Item = &'a JournalEntry>) -> Vec<Vec<&'a JournalEntry>> {
-    use std::collections::HashMap;
+    use rustc_hash::FxHashMap as HashMap;
     #[derive(Default)]
     struct Kind<'a> {
         first: Option<usize>,
@@ -78,7 +78,7 @@ fn places<'a>(reqs: impl Iterator<Item = &'a JournalEntry>) -> Vec<Vec<&'a Journ
         Endpoint::Token | Endpoint::Authorize | Endpoint::Devicecode => Endpoint::Token,
         other => other,
     };
-    let mut kinds: HashMap<Endpoint, Kind<'a>> = HashMap::new();
+    let mut kinds: HashMap<Endpoint, Kind<'a>> = HashMap::default();
     let mut places: Vec<Vec<&JournalEntry>> = Vec::new();
     for e in reqs {
         let k = kinds.entry(kind_of(e)).or_default();
