@@ -125,18 +125,19 @@ const waiting = new Map(); // command id -> resolve (browsed answers)
 const signingIn = []; // ids of auth_code commands in flight, oldest first: whom a browse serves
 const ask = (id, message) => new Promise((resolve) => { waiting.set(id, resolve); send(message); });
 
-// How long the app waits for a token that needs the user, counted from when it asked (not from
-// when the browser opened: on a loaded machine the credential can take seconds to open it, and
-// the wait must still end within the scenario's 20 s step). InteractiveBrowserCredential has no
-// timeout (msal-node's loopback server waits forever for the redirect), so a user who closes
-// the window would hang the app; like an app would, the driver stops waiting after
+// How long the app waits for the user once the browser is open. InteractiveBrowserCredential
+// has no timeout (msal-node's loopback server waits forever for the redirect), so a user who
+// closes the window would hang the app; like an app would, the driver stops waiting after
 // SIGN_IN_TIMEOUT_MS and fails the call (the library's listener stays behind). The driver's one
 // addition to the library's behaviour.
 const SIGN_IN_TIMEOUT_MS = 15_000;
+const giveUp = new Map(); // command id -> reject of its sign-in wait
 
 async function browse(url) {
   const id = signingIn[0];
   signIns += 1;
+  const stop = giveUp.get(id);
+  if (stop) setTimeout(() => stop(new Failed("sign_in_timeout", `the user did not finish signing in within ${SIGN_IN_TIMEOUT_MS / 1000} s`)), SIGN_IN_TIMEOUT_MS).unref();
   const answer = await ask(id, { type: "browse", id, url });
   if (answer.error) {
     // The user closed the window: nothing reaches the app's redirect server.
@@ -236,15 +237,14 @@ async function withSignIn(getToken) {
   let timedOut;
   const timeout = new Promise((_, reject) => { timedOut = reject; });
   timeout.catch(() => {});
-  const timer = setTimeout(() => timedOut(new Failed("sign_in_timeout", `the user did not finish signing in within ${SIGN_IN_TIMEOUT_MS / 1000} s`)), SIGN_IN_TIMEOUT_MS);
-  timer.unref();
+  giveUp.set(id, timedOut);
   try {
     const token = await Promise.race([getToken(), timeout]);
     if (!token?.token) throw new Failed("no_token", "getToken returned no token");
     return token.token;
   } finally {
-    clearTimeout(timer);
     signingIn.splice(signingIn.indexOf(id), 1);
+    giveUp.delete(id);
   }
 }
 
