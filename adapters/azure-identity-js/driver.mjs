@@ -128,9 +128,15 @@ const ask = (id, message) => new Promise((resolve) => { waiting.set(id, resolve)
 // How long the app waits for the user once the browser is open. InteractiveBrowserCredential
 // has no timeout (msal-node's loopback server waits forever for the redirect), so a user who
 // closes the window would hang the app; like an app would, the driver stops waiting after
-// SIGN_IN_TIMEOUT_MS and fails the call (the library's listener stays behind). The driver's one
-// addition to the library's behaviour.
+// SIGN_IN_TIMEOUT_MS and fails the call (the library's listener stays behind). When the
+// harness says the user closed the window, the app's sign-in prompt is cancelled too (as a
+// user who closes the browser then presses the app's Cancel): the call fails
+// CANCEL_AFTER_CLOSE_MS later, so how long the credential took to open the browser (seconds,
+// on a loaded machine) can't push the failure past the command's deadline. The wait starts
+// only once a browser opens: a stalled token request with no browser involved is the
+// library's to time out, never the driver's. The driver's one addition to the library.
 const SIGN_IN_TIMEOUT_MS = 15_000;
+const CANCEL_AFTER_CLOSE_MS = 1_000;
 const giveUp = new Map(); // command id -> reject of its sign-in wait
 
 async function browse(url) {
@@ -142,6 +148,7 @@ async function browse(url) {
   if (answer.error) {
     // The user closed the window: nothing reaches the app's redirect server.
     log(`the browser did not finish: ${answer.error}`);
+    if (stop) setTimeout(() => stop(new Failed("sign_in_cancelled", `the user closed the sign-in window (${answer.error})`)), CANCEL_AFTER_CLOSE_MS).unref();
     return;
   }
   const final = new URL(answer.url);
