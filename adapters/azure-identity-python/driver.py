@@ -40,9 +40,10 @@ import os
 import re
 import sys
 import threading
+import time
 import traceback
 import webbrowser
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 AUTHORITY = os.environ["TOKENSTORM_AUTHORITY"]
 CLIENT_ID = os.environ["TOKENSTORM_CLIENT_ID"]
@@ -58,6 +59,14 @@ RECORD_FILE = os.path.join(STATE_DIR, "azure_identity_auth_record.json")
 # 300 s by default): a user who closes the window sends nothing, and at the default the app
 # would hang five minutes, past any step deadline.
 SIGN_IN_TIMEOUT = 15
+# When the harness says the user closed the window, the app's sign-in is cancelled this many
+# seconds later (as a user who closes the browser then cancels in the app). InteractiveBrowserCredential
+# gives an app no way to stop its wait but the redirect server's own timeout, which counts from
+# when the browser opened: on a loaded machine the credential takes seconds to get there, and
+# the failure then comes after the command's deadline. So the driver ends the wait the one way
+# the library reads: the redirect server gets `error=access_denied` (what Entra's page sends
+# when the user cancels), with the flow's state.
+CANCEL_AFTER_CLOSE = 1.0
 USE_MI = MANAGED_IDENTITY and FLOW == "client_credentials"
 
 # azure-identity's persistent cache lives in ~/.IdentityService (azure/identity/_persistent_cache.py):
@@ -173,10 +182,19 @@ class HarnessBrowser(webbrowser.BaseBrowser):
 
         answer = ask(cmd_id, {"type": "browse", "id": cmd_id, "url": url})
         if "error" in answer:
-            # The user closed the window: nothing reaches the app's redirect server.
+            # The user closed the window: nothing reaches the app's redirect server, until
+            # the app's sign-in is cancelled (CANCEL_AFTER_CLOSE).
             log(f"the browser did not finish: {answer['error']}")
-            return
-        final = urlsplit(answer["url"])
+            time.sleep(CANCEL_AFTER_CLOSE)
+            asked = parse_qs(urlsplit(url).query)
+            redirect = asked.get("redirect_uri", [""])[0]
+            if not redirect:
+                return
+            cancel = urlencode({"error": "access_denied", "state": asked.get("state", [""])[0],
+                                "error_description": f"the sign-in was cancelled: {answer['error']}"})
+            final = urlsplit(f"{redirect}?{cancel}")
+        else:
+            final = urlsplit(answer["url"])
         try:
             conn = http.client.HTTPConnection(final.hostname, final.port or 80, timeout=30)
             conn.request("POST", final.path or "/", body=final.query,
