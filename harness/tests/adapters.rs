@@ -23,6 +23,21 @@ fn root() -> &'static Path {
 /// would measure the machine more than the library.
 static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
+/// The adapter's turn on the machine: a heavy one (a browser or a JVM per scenario) alone, the
+/// others side by side. Held until the returned guard drops.
+enum Turn {
+    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+}
+
+fn machine_turn(adapter: &str) -> Turn {
+    if matches!(adapter, "msal-browser" | "msal-java") {
+        Turn::Alone(MACHINE.write().unwrap_or_else(|p| p.into_inner()))
+    } else {
+        Turn::Shared(MACHINE.read().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
 fn judge(adapter: &str) {
     judge_mode(adapter, None);
 }
@@ -31,14 +46,7 @@ fn judge(adapter: &str) {
 /// gets `TOKENSTORM_<ADAPTER>_MODE`-style variables from the pair (name, value) and the
 /// expectations are `expected-failures-<value>.yaml` and `verdicts-<value>.txt`.
 fn judge_mode(adapter: &str, mode: Option<(&str, &str)>) {
-    let heavy = matches!(adapter, "msal-browser" | "msal-java");
-    let _shared;
-    let _alone;
-    if heavy {
-        _alone = MACHINE.write().unwrap_or_else(|p| p.into_inner());
-    } else {
-        _shared = MACHINE.read().unwrap_or_else(|p| p.into_inner());
-    }
+    let _turn = machine_turn(adapter);
     let out = tempfile::tempdir().unwrap();
     let suffix = mode.map(|(_, v)| format!("-{}", v.replace('_', "-")));
     let suffix = suffix.as_deref().unwrap_or("");
@@ -489,7 +497,7 @@ fn a_plain_msal_script_is_judged_in_observe_mode() {
 /// (`--impersonate`): a few scenarios of each kind (cache, throttling, a sign-in, a claims
 /// challenge) give the verdicts of the checked-in table (the run at the mock's own address).
 fn judge_impersonated(adapter: &str, scenarios: &[&str]) {
-    let _shared = MACHINE.read().unwrap_or_else(|p| p.into_inner());
+    let _turn = machine_turn(adapter);
     let out = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenstorm"));
     cmd.args(["run", "--impersonate", "--client", adapter, "--out"])
@@ -593,6 +601,38 @@ fn msal_node_with_its_defaults_at_entras_real_names() {
         &[
             "cache-reuse-app-token",
             "throttle-429-short",
+            "silent-revoked-rt-prompt-none",
+            "cae-revocation-challenge",
+        ],
+    );
+}
+
+/// msal4j with its defaults (instance discovery on, no metadata given): the JVM reaches Entra's
+/// names through the proxy and trusts the run by the `JAVA_TOOL_OPTIONS` tokenstorm sets.
+#[test]
+fn msal_java_with_its_defaults_at_entras_real_names() {
+    judge_impersonated(
+        "msal-java",
+        &[
+            "cache-reuse-app-token",
+            "throttle-429-short",
+            "silent-revoked-rt-prompt-none",
+            "cae-revocation-challenge",
+        ],
+    );
+}
+
+/// MSAL.js in Chromium with its defaults (no `knownAuthorities`: it runs instance discovery at
+/// login.microsoftonline.com): Chromium reaches Entra's and Graph's names through the proxy
+/// (`--proxy-server`) and trusts only the run's leaf key. The scenarios are the user-token
+/// ones, since MSAL.js has no app-only flow.
+#[test]
+fn msal_browser_with_its_defaults_at_entras_real_names() {
+    judge_impersonated(
+        "msal-browser",
+        &[
+            "cache-reuse-user-token",
+            "throttle-429-refresh-user",
             "silent-revoked-rt-prompt-none",
             "cae-revocation-challenge",
         ],
