@@ -10,19 +10,17 @@ use crate::store::JournalStore;
 use model::{Fingerprint, JournalEntry};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
 
 /// Locks a mutex, recovering from poisoning (a panicked handler must not wedge the server).
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Seconds since the Unix epoch.
+/// Seconds since the Unix epoch, on tokio's clock (virtual time in a paused runtime: see
+/// [`model::clock`]).
 pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    model::clock::unix_now()
 }
 
 /// The whole server's state.
@@ -53,6 +51,8 @@ pub struct Idp {
     /// Apps registered on first use (when impersonating), by client id.
     first_use: Mutex<HashMap<String, AppRegistration>>,
     started: Instant,
+    /// The last time [`Idp::now_us`] gave.
+    last_us: std::sync::atomic::AtomicU64,
     /// The next request's sequence number; taken with the arrival time under one lock
     /// ([`Idp::arrive`]), so that sequence order is arrival order.
     seq: Mutex<u64>,
@@ -89,6 +89,7 @@ impl Idp {
             identity_header: crate::tokens::random_text(24),
             first_use: Mutex::new(HashMap::new()),
             started: Instant::now(),
+            last_us: std::sync::atomic::AtomicU64::new(0),
             seq: Mutex::new(0),
             journal: JournalStore::in_memory(),
             tenants: Mutex::new(HashMap::new()),
@@ -106,9 +107,27 @@ impl Idp {
         lock(&self.opaque).get(&Fingerprint::of(token)).cloned()
     }
 
-    /// Microseconds since the server started (monotonic).
+    /// Microseconds since the server started, strictly increasing: two readings never give
+    /// the same time (the later one is moved up a microsecond if need be). Every time the
+    /// journal and the transcript hold is read here, so their order is the order things
+    /// happened in, even on tokio's paused clock, where a request, its answer and the next
+    /// request can all come at the same virtual instant (a token issued at t answers a request
+    /// stamped after t, never the request that asked for it, nor one sent alongside).
     pub fn now_us(&self) -> u64 {
-        self.started.elapsed().as_micros() as u64
+        let t = self.started.elapsed().as_micros() as u64;
+        let mut last = self.last_us.load(std::sync::atomic::Ordering::Relaxed);
+        loop {
+            let next = t.max(last + 1);
+            match self.last_us.compare_exchange_weak(
+                last,
+                next,
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
     }
 
     /// A request's sequence number and arrival time (microseconds since start), taken
@@ -491,6 +510,26 @@ impl StepUp {
 #[cfg(test)]
 mod tests {
     use super::TenantState;
+
+    /// On a paused clock every reading comes at the same instant, yet each is later than the
+    /// one before (a request, its answer and the next request stay in order).
+    #[tokio::test(start_paused = true)]
+    async fn journal_time_never_repeats_even_on_a_paused_clock() {
+        let idp = super::Idp::new(
+            "https://127.0.0.1:1".into(),
+            crate::keys::KeySet::generate().unwrap(),
+            vec![],
+            "admin".into(),
+            "t".into(),
+            Default::default(),
+            true,
+        );
+        let times: Vec<u64> = (0..1000).map(|_| idp.now_us()).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+        // And it still follows the clock when the clock moves.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        assert!(idp.now_us() >= 2_000_000);
+    }
 
     #[test]
     fn cae_revocation_is_exact_within_its_second() {
