@@ -19,8 +19,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// How many stderr lines are kept for evidence.
@@ -193,6 +193,24 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Its working directory.
     pub cwd: Option<PathBuf>,
+    /// A client run in the harness's own process instead of `program` (see
+    /// [`crate::inproc`]).
+    pub in_process: Option<crate::inproc::InProcess>,
+}
+
+/// The client's end of the pipes, as the harness holds them.
+type ClientStdin = Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
+
+/// What runs the client: a process group, or a task of the harness's runtime.
+struct Runner {
+    pid: Option<u32>,
+    pgid: Option<i32>,
+    /// The process tag ([`PROCESS_TAG_VAR`]); empty in-process.
+    tag: String,
+    exit: ExitWatch,
+    /// In-process: the task serving the protocol, and the signal that "ended" it (a task can
+    /// only be cancelled; the transcript still says what a process would have got).
+    task: Option<(tokio::task::AbortHandle, Arc<std::sync::atomic::AtomicI32>)>,
 }
 
 enum Incoming {
@@ -251,7 +269,8 @@ pub struct Client {
     pgid: Option<i32>,
     tag: String,
     exit: ExitWatch,
-    stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
+    task: Option<(tokio::task::AbortHandle, Arc<std::sync::atomic::AtomicI32>)>,
+    stdin: ClientStdin,
     pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     transcript: Transcript,
@@ -271,6 +290,17 @@ impl Client {
         incarnation: u32,
         hello_deadline: Duration,
     ) -> Result<Client, (DriverError, Option<Client>)> {
+        if let Some(inproc) = &launch.in_process {
+            return Client::start_in_process(
+                inproc,
+                launch,
+                transcript,
+                agent,
+                incarnation,
+                hello_deadline,
+            )
+            .await;
+        }
         let tag = process_tag();
         let mut cmd = Command::new(&launch.program);
         cmd.args(&launch.args)
@@ -309,16 +339,145 @@ impl Client {
                 None,
             ));
         };
-        let stdin = Arc::new(tokio::sync::Mutex::new(stdin));
-        let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>> = Arc::default();
-        let stderr_tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
-
         // The client's own exit, watched apart from its pipes (a grandchild may hold them).
         let (exit_tx, exit) = watch::channel(None);
         tokio::spawn(async move {
             let ended = child.wait().await.map(Ended::of).unwrap_or_default();
             let _ = exit_tx.send(Some(ended));
         });
+        let runner = Runner {
+            pid: (pid != 0).then_some(pid),
+            pgid,
+            tag,
+            exit,
+            task: None,
+        };
+        Client::attach(
+            runner,
+            Box::new(stdin),
+            stdout,
+            stderr,
+            transcript,
+            agent,
+            hello_deadline,
+        )
+        .await
+    }
+
+    /// Starts an in-process client: a task of this runtime serving the driver protocol
+    /// (`model::driver::serve`) over in-memory pipes, with the protocol's environment handed
+    /// to its constructor. Its "exit code" is 0 when it served to the end, 1 when it could not
+    /// start or its pipes failed (the reason on its stderr), 101 when it panicked (as a Rust
+    /// process would); killing it cancels the task.
+    async fn start_in_process(
+        inproc: &crate::inproc::InProcess,
+        launch: &Launch,
+        transcript: Transcript,
+        agent: Arc<dyn UserAgent>,
+        incarnation: u32,
+        hello_deadline: Duration,
+    ) -> Result<Client, (DriverError, Option<Client>)> {
+        transcript.push(TranscriptEvent::Started {
+            pid: 0,
+            incarnation,
+        });
+        let (harness_end, client_end) = tokio::io::duplex(64 * 1024);
+        let (stderr_r, stderr_w) = tokio::io::duplex(16 * 1024);
+        let stderr_w = Arc::new(tokio::sync::Mutex::new(stderr_w));
+        let (from_harness, to_harness) = tokio::io::split(client_end);
+        let (stdout, stdin) = tokio::io::split(harness_end);
+        let make = inproc.clone();
+        let env = launch.env.clone();
+        let err = stderr_w.clone();
+        let handle = tokio::spawn(async move {
+            let driven = match make.make(&env) {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = err
+                        .lock()
+                        .await
+                        .write_all(format!("{e}\n").as_bytes())
+                        .await;
+                    return 1;
+                }
+            };
+            match model::driver::serve(driven, from_harness, to_harness).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    let line = format!("the driver protocol's pipes failed: {e}\n");
+                    let _ = err.lock().await.write_all(line.as_bytes()).await;
+                    1
+                }
+            }
+        });
+        let abort = handle.abort_handle();
+        let signalled = Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let (exit_tx, exit) = watch::channel(None);
+        {
+            let signalled = signalled.clone();
+            tokio::spawn(async move {
+                let ended = match handle.await {
+                    Ok(code) => Ended {
+                        code: Some(code),
+                        signal: None,
+                    },
+                    Err(e) if e.is_panic() => {
+                        let p = e.into_panic();
+                        let what = p
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        let line = format!("the client panicked: {what}\n");
+                        let _ = stderr_w.lock().await.write_all(line.as_bytes()).await;
+                        Ended {
+                            code: Some(101),
+                            signal: None,
+                        }
+                    }
+                    Err(_) => Ended {
+                        code: None,
+                        signal: Some(signalled.load(std::sync::atomic::Ordering::SeqCst)),
+                    },
+                };
+                // Its stderr ends with it.
+                let _ = stderr_w.lock().await.shutdown().await;
+                drop(stderr_w);
+                let _ = exit_tx.send(Some(ended));
+            });
+        }
+        let runner = Runner {
+            pid: None,
+            pgid: None,
+            tag: String::new(),
+            exit,
+            task: Some((abort, signalled)),
+        };
+        Client::attach(
+            runner,
+            Box::new(stdin),
+            stdout,
+            stderr_r,
+            transcript,
+            agent,
+            hello_deadline,
+        )
+        .await
+    }
+
+    /// Reads and writes a started client's pipes: hello, answers, browses and device codes.
+    async fn attach(
+        runner: Runner,
+        stdin: Box<dyn AsyncWrite + Send + Unpin>,
+        stdout: impl AsyncRead + Send + Unpin + 'static,
+        stderr: impl AsyncRead + Send + Unpin + 'static,
+        transcript: Transcript,
+        agent: Arc<dyn UserAgent>,
+        hello_deadline: Duration,
+    ) -> Result<Client, (DriverError, Option<Client>)> {
+        let stdin: ClientStdin = Arc::new(tokio::sync::Mutex::new(stdin));
+        let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>> = Arc::default();
+        let stderr_tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
 
         // stderr: keep the tail, every line bounded, read to the end so the client never
         // blocks on it.
@@ -519,10 +678,11 @@ impl Client {
         }
 
         let mut client = Client {
-            pid: (pid != 0).then_some(pid),
-            pgid,
-            tag,
-            exit,
+            pid: runner.pid,
+            pgid: runner.pgid,
+            tag: runner.tag,
+            exit: runner.exit,
+            task: runner.task,
             stdin,
             pending,
             stderr_tail,
@@ -697,8 +857,10 @@ impl Client {
             kill_group(self.pgid, Signal::Kill);
         }
         // A scan of /proc: off the async workers.
-        let tag = self.tag.clone();
-        let _ = tokio::task::spawn_blocking(move || kill_tagged(&tag)).await;
+        if !self.tag.is_empty() {
+            let tag = self.tag.clone();
+            let _ = tokio::task::spawn_blocking(move || kill_tagged(&tag)).await;
+        }
         let ended = match code {
             Some(c) => Ended {
                 code: Some(c),
@@ -733,6 +895,15 @@ impl Client {
             .to_string(),
         });
         kill_group(self.pgid, sig);
+        // In-process: a task can't handle a signal; either one cancels it.
+        if let Some((task, signalled)) = &self.task {
+            let n = match sig {
+                Signal::Term => 15,
+                Signal::Kill => 9,
+            };
+            signalled.store(n, std::sync::atomic::Ordering::SeqCst);
+            task.abort();
+        }
     }
 
     /// The client's process id.
@@ -744,7 +915,10 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         kill_group(self.pgid, Signal::Kill);
-        if !self.finished {
+        if let Some((task, _)) = &self.task {
+            task.abort();
+        }
+        if !self.finished && !self.tag.is_empty() {
             kill_tagged(&self.tag);
         }
     }
@@ -865,7 +1039,10 @@ pub(crate) async fn bounded_lines<R: tokio::io::AsyncRead + Unpin>(
     }
 }
 
-async fn write_line(stdin: &tokio::sync::Mutex<ChildStdin>, msg: &ToClient) {
+async fn write_line(
+    stdin: &tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>,
+    msg: &ToClient,
+) {
     let line = model::protocol::line(msg);
     let mut s = stdin.lock().await;
     // A client that closed stdin will show up as a timeout or an exit.

@@ -8,6 +8,7 @@ pub mod driver;
 pub mod events;
 pub mod expected;
 pub mod impersonation;
+pub mod inproc;
 pub mod library;
 pub mod observe;
 pub mod progress;

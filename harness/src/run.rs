@@ -41,6 +41,8 @@ pub struct Plan {
     pub impersonate: bool,
     /// `--app FILE`: app registrations to enforce.
     pub apps: Vec<mock_idp::AppRegistration>,
+    /// The client runs in this process instead of `client`'s program ([`crate::inproc`]).
+    pub in_process: Option<crate::inproc::InProcess>,
 }
 
 /// Why a plan could not be made (exit 2).
@@ -173,6 +175,7 @@ pub fn plan(flags: &Flags<'_>) -> Result<Plan, PlanError> {
         baseline,
         impersonate: false,
         apps: vec![],
+        in_process: None,
     })
 }
 
@@ -340,6 +343,7 @@ pub async fn execute(
             };
             let opts = RunOptions {
                 impersonation,
+                in_process: plan.in_process.clone(),
                 ..RunOptions::default()
             };
             // Each scenario is its own task, and its judging and writing run off the async

@@ -13,7 +13,8 @@ use model::JournalEntry;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How to start the client under test (program and arguments; the environment is added).
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct RunOptions {
     /// Impersonating Entra and Graph: the CA bundle (system CAs and the run's) the client is
     /// told to trust; the client is given Entra's and Graph's real URLs and the proxy.
     pub impersonation: Option<crate::impersonation::Trust>,
+    /// The client runs in this process ([`crate::inproc`]); the command only names it.
+    pub in_process: Option<crate::inproc::InProcess>,
 }
 
 impl Default for RunOptions {
@@ -45,6 +48,7 @@ impl Default for RunOptions {
             shutdown_grace: Duration::from_secs(10),
             state_root: None,
             impersonation: None,
+            in_process: None,
         }
     }
 }
@@ -283,7 +287,7 @@ impl Session<'_> {
         loop {
             if let Some(r) = step.repeat {
                 let due = start + r.every.0 * iteration;
-                tokio::time::sleep_until(due.into()).await;
+                tokio::time::sleep_until(due).await;
             }
             let calls = (0..copies).map(|_| client.command(self.next_id(), &op, index, deadline));
             let answers = futures_util::future::join_all(calls).await;
@@ -408,6 +412,7 @@ pub async fn run_scenario(
             opts.impersonation.as_ref(),
         ),
         cwd: None,
+        in_process: opts.in_process.clone(),
     };
     let mut session = Session {
         idp,

@@ -63,6 +63,7 @@ fn launch(w: &World, tenant: &str, mode: &str) -> Launch {
             ),
         ],
         cwd: None,
+        in_process: None,
     }
 }
 

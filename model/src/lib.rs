@@ -7,7 +7,9 @@
 //! **Invariant:** nothing in this crate holds a full token. Tokens are referred to by their
 //! [`fingerprint::Fingerprint`], which can be compared but not used.
 
+pub mod clock;
 pub mod directory;
+pub mod driver;
 pub mod endpoint;
 pub mod exit;
 pub mod fingerprint;

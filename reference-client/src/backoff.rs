@@ -62,7 +62,7 @@ pub fn parse_retry_after(value: &str, date: Option<&str>) -> Option<Duration> {
     let at = httpdate::parse_http_date(v).ok()?;
     let base = date
         .and_then(|d| httpdate::parse_http_date(d).ok())
-        .unwrap_or_else(std::time::SystemTime::now);
+        .unwrap_or_else(model::clock::system_now);
     Some(at.duration_since(base).unwrap_or_default())
 }
 

@@ -8,12 +8,10 @@
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-/// Milliseconds since the Unix epoch (wall clock: cache entries survive restarts).
+/// Milliseconds since the Unix epoch (wall clock: cache entries survive restarts), on tokio's
+/// clock, so on a paused clock tokens expire in virtual time ([`model::clock`]).
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    model::clock::unix_now_ms()
 }
 
 /// The renewal window: renew in the last 300 s of a token's life.

@@ -112,6 +112,7 @@
 mod backoff;
 pub mod cache;
 mod client;
+pub mod driven;
 mod error;
 pub mod persist;
 mod user;

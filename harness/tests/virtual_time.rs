@@ -1,0 +1,150 @@
+//! Virtual time: the whole built-in library against the reference client in-process, on tokio's
+//! paused clock, gives the verdicts of the same client run as a process on the real clock.
+
+#![allow(clippy::unwrap_used)]
+
+use harness::inproc::InProcess;
+use harness::report::Report;
+use harness::run::{execute, Plan};
+use harness::runner::ClientCommand;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The reference client, made in-process from the driver protocol's environment.
+fn reference_in_process() -> InProcess {
+    InProcess::new("reference-client", |env| {
+        let (config, scopes) =
+            reference_client::driven::config_from(|k| env.get(k)).map_err(|e| e.to_string())?;
+        let client = reference_client::Client::new(config).map_err(|e| e.to_string())?;
+        Ok(Arc::new(reference_client::driven::Driver::new(client, scopes)) as _)
+    })
+}
+
+/// `scenario rule status causes` per verdict and `scenario outcome KIND -` per scenario, sorted.
+fn table(r: &Report) -> Vec<String> {
+    let v = serde_json::to_value(r).unwrap();
+    let mut rows = Vec::new();
+    for sc in v["scenarios"].as_array().unwrap() {
+        let name = sc["name"].as_str().unwrap();
+        rows.push(format!(
+            "{name} outcome {} -",
+            sc["outcome"]["kind"].as_str().unwrap()
+        ));
+        for v in sc["rules"].as_array().unwrap() {
+            let mut causes: Vec<&str> = v["causes"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
+                .unwrap_or_default();
+            causes.sort_unstable();
+            rows.push(format!(
+                "{name} {} {} {}",
+                v["rule"].as_str().unwrap(),
+                v["status"].as_str().unwrap(),
+                if causes.is_empty() {
+                    "-".into()
+                } else {
+                    causes.join(",")
+                }
+            ));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// The library on the real clock, the reference client's binary as a process (what
+/// `tokenstorm run` does with no client given).
+fn real_time(out: &Path) -> Report {
+    let program = Path::new(env!("CARGO_BIN_EXE_tokenstorm")).with_file_name("reference-client");
+    let scenarios = harness::library::builtin().unwrap();
+    harness::run::prepare_out(out).unwrap();
+    let plan = Plan {
+        client: ClientCommand {
+            program: program.display().to_string(),
+            args: vec![],
+        },
+        jobs: scenarios.len(),
+        library: scenarios
+            .iter()
+            .map(|l| l.scenario.name.value.clone())
+            .collect(),
+        scenarios,
+        out: out.to_path_buf(),
+        strict: false,
+        expected: vec![],
+        shard: None,
+        baseline: None,
+        impersonate: false,
+        apps: vec![],
+        in_process: None,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(execute(
+            plan,
+            harness::events::Reporters::new(vec![]),
+            std::future::pending(),
+        ))
+        .unwrap()
+}
+
+#[test]
+fn the_library_on_virtual_time_judges_as_on_real_time() {
+    let dir = tempfile::tempdir().unwrap();
+    // TOKENSTORM_KEEP_OUT=DIR keeps both runs' reports there, to read a difference.
+    let base = std::env::var_os("TOKENSTORM_KEEP_OUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().to_path_buf());
+    let (real_out, virtual_out) = (base.join("real"), base.join("virtual"));
+    let real = std::thread::spawn(move || real_time(&real_out));
+
+    // One thread, the clock paused: it moves only when every task waits on a timer.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let scenarios = harness::library::builtin().unwrap();
+    let n = scenarios.len();
+    let virt = rt
+        .block_on(harness::inproc::run(
+            reference_in_process(),
+            scenarios,
+            &virtual_out,
+        ))
+        .unwrap();
+    let real = real.join().unwrap();
+
+    let (v, r) = (table(&virt), table(&real));
+    let differ: Vec<String> = r
+        .iter()
+        .filter(|row| !v.contains(row))
+        .map(|row| format!("  real only:    {row}"))
+        .chain(
+            v.iter()
+                .filter(|row| !r.contains(row))
+                .map(|row| format!("  virtual only: {row}")),
+        )
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "virtual time judges otherwise than real time:\n{}",
+        differ.join("\n")
+    );
+    assert_eq!(virt.scenarios.len(), n);
+    assert_eq!(virt.summary.failed, 0, "{:?}", virt.summary);
+    assert_eq!(virt.summary.errors, 0, "{:?}", virt.summary);
+    assert!(
+        virt.client.contains("in-process:reference-client"),
+        "{}",
+        virt.client
+    );
+    // Journals and transcripts are written as for a process run.
+    assert!(virtual_out
+        .join("journal/throttle-429-short.transcript.jsonl")
+        .is_file());
+    assert!(virtual_out.join("report.json").is_file());
+}
