@@ -10,6 +10,9 @@ use harness::runner::ClientCommand;
 use std::path::Path;
 use std::sync::Arc;
 
+#[path = "common/zoo_cases.rs"]
+mod zoo_cases;
+
 /// The reference client, made in-process from the driver protocol's environment.
 fn reference_in_process() -> InProcess {
     InProcess::new("reference-client", |env| {
@@ -147,4 +150,71 @@ fn the_library_on_virtual_time_judges_as_on_real_time() {
         .join("journal/throttle-429-short.transcript.jsonl")
         .is_file());
     assert!(virtual_out.join("report.json").is_file());
+}
+
+/// The reference client in-process with one of the zoo's deliberate breakages.
+fn broken_in_process(quirk: &'static str) -> InProcess {
+    InProcess::new(format!("reference-client --zoo {quirk}"), move |env| {
+        let (config, scopes) =
+            reference_client::driven::config_from(|k| env.get(k)).map_err(|e| e.to_string())?;
+        let client = reference_client::Client::with_quirks(config, zoo_cases::quirks(quirk))
+            .map_err(|e| e.to_string())?;
+        Ok(Arc::new(reference_client::driven::Driver::new(client, scopes)) as _)
+    })
+}
+
+/// Virtual time hides no breakage: each of the zoo's broken behaviours (tests/zoo.rs), run
+/// in-process on the paused clock, is caught by its rule with evidence, as on the real clock.
+#[test]
+fn on_virtual_time_each_broken_behaviour_is_still_caught() {
+    use harness::rules::{judge, Input};
+    use harness::runner::{run_scenario, Outcome, RunOptions};
+    use model::verdict::Status;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let library = harness::library::builtin().unwrap();
+    let scenario = |name: &str| {
+        library
+            .iter()
+            .find(|l| l.scenario.name.value == name)
+            .unwrap()
+            .scenario
+            .clone()
+    };
+    let wrong: Vec<String> = rt.block_on(async {
+        let idp = mock_idp::MockIdp::start(mock_idp::Options::default())
+            .await
+            .unwrap();
+        let runs = zoo_cases::CASES.iter().map(|&(quirk, name, rule)| {
+            let (idp, s) = (&idp, scenario(name));
+            async move {
+                let client = broken_in_process(quirk);
+                let opts = RunOptions {
+                    in_process: Some(client.clone()),
+                    ..RunOptions::default()
+                };
+                let run = run_scenario(idp, &s, &client.command(), &opts).await;
+                let v = judge(&Input::of(&run, false))
+                    .into_iter()
+                    .find(|v| v.rule == rule)
+                    .unwrap_or_else(|| panic!("{name} does not judge {rule}"));
+                let completed = matches!(run.outcome, Outcome::Completed);
+                (quirk, name, rule, completed, v.status, v.evidence.len())
+            }
+        });
+        futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .filter(|(.., completed, status, evidence)| {
+                !*completed || *status != Status::Fail || *evidence == 0
+            })
+            .map(|(quirk, name, rule, completed, status, evidence)| {
+                format!("{quirk} in {name}: {rule} gave {status:?} with {evidence} evidence (completed: {completed})")
+            })
+            .collect()
+    });
+    assert!(wrong.is_empty(), "on virtual time:\n{}", wrong.join("\n"));
 }

@@ -8,6 +8,9 @@ use harness::runner::{run_scenario, ClientCommand, Outcome, RunOptions};
 use mock_idp::{MockIdp, Options};
 use model::verdict::Status;
 
+#[path = "common/zoo_cases.rs"]
+mod zoo_cases;
+
 fn reference_client() -> String {
     // target/<profile>/deps/zoo-<hash> -> target/<profile>/reference-client
     let exe = std::env::current_exe().unwrap();
@@ -64,92 +67,7 @@ async fn verdict(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_broken_behaviour_is_caught_by_its_rule() {
     let idp = MockIdp::start(Options::default()).await.unwrap();
-    let cases = [
-        (
-            "ignore-retry-after",
-            "throttle-429-short",
-            "throttle.retry-after",
-        ),
-        (
-            "ignore-retry-after",
-            "graph-429-retry-after",
-            "api.retry-after",
-        ),
-        (
-            "no-backoff",
-            "outage-malformed-json",
-            "robust.malformed-response",
-        ),
-        ("no-backoff", "refresh-renewal-5xx", "backoff.5xx"),
-        ("no-backoff", "outage-token-stall", "backoff.timeout"),
-        ("no-cache", "cache-reuse-app-token", "cache.reuse"),
-        (
-            "no-single-flight",
-            "concurrency-single-flight",
-            "concurrency.single-flight",
-        ),
-        ("no-cp1", "cae-long-lived-token", "cae.capable"),
-        ("no-persist", "cache-restart-app-token", "cache.persist"),
-        ("plaintext-cache", "cache-protected-file", "cache.protected"),
-        (
-            "forced-prompt",
-            "silent-no-forced-prompt",
-            "silent.no-forced-prompt",
-        ),
-        (
-            "no-refresh-token",
-            "silent-expired-at-refresh",
-            "silent.order",
-        ),
-        (
-            "no-prompt-none",
-            "silent-revoked-rt-prompt-none",
-            "silent.prompt-none",
-        ),
-        (
-            "ignore-refresh-in",
-            "refresh-proactive-app",
-            "refresh.proactive",
-        ),
-        (
-            "no-fallback",
-            "refresh-renewal-5xx",
-            "refresh.outage-tolerant",
-        ),
-        (
-            "userinfo",
-            "claims-whoami-id-token",
-            "claims.id-token-over-userinfo",
-        ),
-        (
-            "directory",
-            "claims-roles-in-token",
-            "claims.roles-in-token",
-        ),
-        (
-            "no-overage",
-            "claims-groups-overage",
-            "claims.groups-overage",
-        ),
-        ("no-overage", "claims-groups-overage", "claims.correct"),
-        (
-            "no-challenge",
-            "cae-revocation-challenge",
-            "cae.claims-challenge",
-        ),
-        ("decode-access-token", "tokens-opaque-app", "tokens.opaque"),
-        ("fast-poll", "device-code-pending", "device.polling"),
-        (
-            "ignore-slow-down",
-            "device-code-slow-down",
-            "device.polling",
-        ),
-        (
-            "drop-step-up-claims",
-            "cae-challenge-interaction",
-            "cae.claims-challenge",
-        ),
-    ];
+    let cases = zoo_cases::CASES;
     let runs = cases.iter().map(|(quirk, scenario, rule)| {
         let idp = &idp;
         async move {

@@ -508,6 +508,7 @@ impl StepUp {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::TenantState;
 
