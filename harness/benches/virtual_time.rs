@@ -46,7 +46,7 @@ criterion_group! {
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(40));
+        .measurement_time(Duration::from_secs(60));
     targets = library_on_virtual_time
 }
 criterion_main!(benches);
