@@ -9,8 +9,11 @@
 //! test: verdicts may not change in either direction unnoticed.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/verdict_table.rs"]
+mod verdict_table;
 use std::path::Path;
 use std::process::Command;
+use verdict_table::verdict_table;
 
 fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -157,40 +160,6 @@ fn judge_mode(adapter: &str, mode: Option<(&str, &str)>) {
         .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
         .collect();
     assert!(journal.contains(sku), "{adapter}: no request carried {sku}");
-}
-
-/// `scenario rule status causes`, one line per verdict, sorted: the table checked in as
-/// `adapters/NAME/verdicts.txt`.
-fn verdict_table(report: &serde_json::Value) -> String {
-    let mut rows = Vec::new();
-    for sc in report["scenarios"].as_array().unwrap() {
-        rows.push(format!(
-            "{} outcome {} -",
-            sc["name"].as_str().unwrap(),
-            sc["outcome"]["kind"].as_str().unwrap()
-        ));
-        for v in sc["rules"].as_array().unwrap() {
-            // In a fixed order: a verdict's causes come in the order they were found.
-            let mut causes: Vec<&str> = v["causes"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
-                .unwrap_or_default();
-            causes.sort_unstable();
-            rows.push(format!(
-                "{} {} {} {}",
-                sc["name"].as_str().unwrap(),
-                v["rule"].as_str().unwrap(),
-                v["status"].as_str().unwrap(),
-                if causes.is_empty() {
-                    "-".to_string()
-                } else {
-                    causes.join(",")
-                }
-            ));
-        }
-    }
-    rows.sort();
-    rows.join("\n") + "\n"
 }
 
 /// `scenario rule`: a row's key.

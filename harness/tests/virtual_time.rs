@@ -10,8 +10,11 @@ use harness::runner::ClientCommand;
 use std::path::Path;
 use std::sync::Arc;
 
+#[path = "common/verdict_table.rs"]
+mod verdict_table;
 #[path = "common/zoo_cases.rs"]
 mod zoo_cases;
+use verdict_table::verdict_table;
 
 /// The reference client, made in-process from the driver protocol's environment.
 fn reference_in_process() -> InProcess {
@@ -23,36 +26,12 @@ fn reference_in_process() -> InProcess {
     })
 }
 
-/// `scenario rule status causes` per verdict and `scenario outcome KIND -` per scenario, sorted.
+/// The report's verdict table, a row per verdict (as `adapters/NAME/verdicts.txt`).
 fn table(r: &Report) -> Vec<String> {
-    let v = serde_json::to_value(r).unwrap();
-    let mut rows = Vec::new();
-    for sc in v["scenarios"].as_array().unwrap() {
-        let name = sc["name"].as_str().unwrap();
-        rows.push(format!(
-            "{name} outcome {} -",
-            sc["outcome"]["kind"].as_str().unwrap()
-        ));
-        for v in sc["rules"].as_array().unwrap() {
-            let mut causes: Vec<&str> = v["causes"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
-                .unwrap_or_default();
-            causes.sort_unstable();
-            rows.push(format!(
-                "{name} {} {} {}",
-                v["rule"].as_str().unwrap(),
-                v["status"].as_str().unwrap(),
-                if causes.is_empty() {
-                    "-".into()
-                } else {
-                    causes.join(",")
-                }
-            ));
-        }
-    }
-    rows.sort();
-    rows
+    verdict_table(&serde_json::to_value(r).unwrap())
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// The library on the real clock, the reference client's binary as a process (what

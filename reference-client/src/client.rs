@@ -82,6 +82,40 @@ pub struct Quirks {
     pub fast_poll: bool,
 }
 
+#[cfg(feature = "zoo")]
+impl Quirks {
+    /// Quirks by name, comma-separated, as `--zoo` takes them (`no-cache,no-backoff`).
+    pub fn parse(names: &str) -> Result<Quirks, String> {
+        let mut q = Quirks::default();
+        for name in names.split(',').filter(|n| !n.is_empty()) {
+            match name {
+                "ignore-retry-after" => q.ignore_retry_after = true,
+                "no-backoff" => q.no_backoff = true,
+                "no-cache" => q.no_cache = true,
+                "no-single-flight" => q.no_single_flight = true,
+                "no-cp1" => q.no_cp1 = true,
+                "no-persist" => q.no_persist = true,
+                "plaintext-cache" => q.plaintext_cache = true,
+                "forced-prompt" => q.forced_prompt = true,
+                "no-refresh-token" => q.no_refresh_token = true,
+                "no-prompt-none" => q.no_prompt_none = true,
+                "ignore-refresh-in" => q.ignore_refresh_in = true,
+                "no-fallback" => q.no_fallback = true,
+                "userinfo" => q.userinfo = true,
+                "directory" => q.directory = true,
+                "no-overage" => q.no_overage = true,
+                "no-challenge" => q.no_challenge = true,
+                "decode-access-token" => q.decode_access_token = true,
+                "fast-poll" => q.fast_poll = true,
+                "drop-step-up-claims" => q.drop_step_up_claims = true,
+                "ignore-slow-down" => q.ignore_slow_down = true,
+                other => return Err(format!("unknown quirk '{other}'")),
+            }
+        }
+        Ok(q)
+    }
+}
+
 /// An API's answer.
 #[derive(Debug, Clone)]
 pub struct ApiResponse {

@@ -27,36 +27,11 @@ fn client(config: Config) -> anyhow::Result<Client> {
 #[cfg(feature = "zoo")]
 fn quirks() -> anyhow::Result<reference_client::Quirks> {
     let args: Vec<String> = std::env::args().collect();
-    let mut q = reference_client::Quirks::default();
-    let Some(i) = args.iter().position(|a| a == "--zoo") else {
-        return Ok(q);
+    let names = match args.iter().position(|a| a == "--zoo") {
+        Some(i) => args.get(i + 1).map(String::as_str).unwrap_or(""),
+        None => "",
     };
-    for name in args.get(i + 1).map(String::as_str).unwrap_or("").split(',') {
-        match name {
-            "ignore-retry-after" => q.ignore_retry_after = true,
-            "no-backoff" => q.no_backoff = true,
-            "no-cache" => q.no_cache = true,
-            "no-single-flight" => q.no_single_flight = true,
-            "no-cp1" => q.no_cp1 = true,
-            "no-persist" => q.no_persist = true,
-            "plaintext-cache" => q.plaintext_cache = true,
-            "forced-prompt" => q.forced_prompt = true,
-            "no-refresh-token" => q.no_refresh_token = true,
-            "no-prompt-none" => q.no_prompt_none = true,
-            "ignore-refresh-in" => q.ignore_refresh_in = true,
-            "no-fallback" => q.no_fallback = true,
-            "userinfo" => q.userinfo = true,
-            "directory" => q.directory = true,
-            "no-overage" => q.no_overage = true,
-            "no-challenge" => q.no_challenge = true,
-            "decode-access-token" => q.decode_access_token = true,
-            "fast-poll" => q.fast_poll = true,
-            "drop-step-up-claims" => q.drop_step_up_claims = true,
-            "ignore-slow-down" => q.ignore_slow_down = true,
-            other => anyhow::bail!("unknown quirk '{other}'"),
-        }
-    }
-    Ok(q)
+    reference_client::Quirks::parse(names).map_err(anyhow::Error::msg)
 }
 
 #[tokio::main]

@@ -93,29 +93,5 @@ pub const CASES: &[(&str, &str, &str)] = &[
 
 /// The quirk named as `--zoo` names it.
 pub fn quirks(name: &str) -> reference_client::Quirks {
-    let mut q = reference_client::Quirks::default();
-    match name {
-        "ignore-retry-after" => q.ignore_retry_after = true,
-        "no-backoff" => q.no_backoff = true,
-        "no-cache" => q.no_cache = true,
-        "no-single-flight" => q.no_single_flight = true,
-        "no-cp1" => q.no_cp1 = true,
-        "no-persist" => q.no_persist = true,
-        "plaintext-cache" => q.plaintext_cache = true,
-        "forced-prompt" => q.forced_prompt = true,
-        "no-refresh-token" => q.no_refresh_token = true,
-        "no-prompt-none" => q.no_prompt_none = true,
-        "ignore-refresh-in" => q.ignore_refresh_in = true,
-        "no-fallback" => q.no_fallback = true,
-        "userinfo" => q.userinfo = true,
-        "directory" => q.directory = true,
-        "no-overage" => q.no_overage = true,
-        "no-challenge" => q.no_challenge = true,
-        "decode-access-token" => q.decode_access_token = true,
-        "fast-poll" => q.fast_poll = true,
-        "drop-step-up-claims" => q.drop_step_up_claims = true,
-        "ignore-slow-down" => q.ignore_slow_down = true,
-        other => panic!("unknown quirk {other}"),
-    }
-    q
+    reference_client::Quirks::parse(name).unwrap_or_else(|e| panic!("{e}"))
 }
