@@ -15,7 +15,8 @@ const CLOCK_GRANULARITY_US: u64 = 1_000_000;
 struct Issued<'a> {
     entry: &'a JournalEntry,
     client: Option<&'a str>,
-    ask: Ask,
+    /// Shared between tokens issued for the same scopes (read once per scope list).
+    ask: std::rc::Rc<Ask>,
     issued_at: u64,
     renewable_from: u64,
     expires_at: u64,
@@ -23,6 +24,7 @@ struct Issued<'a> {
 
 fn issued_tokens<'a>(input: &'a Input<'_>, rule: &str) -> Vec<Issued<'a>> {
     let window = input.renewal_window(rule).as_micros() as u64;
+    let mut asks: HashMap<&'a [String], std::rc::Rc<Ask>> = HashMap::default();
     input
         .client_requests()
         .filter(|e| e.endpoint == Endpoint::Token && e.status == 200)
@@ -44,11 +46,16 @@ fn issued_tokens<'a>(input: &'a Input<'_>, rule: &str) -> Vec<Issued<'a>> {
             Some(Issued {
                 entry: e,
                 client: e.client_id.as_deref(),
-                ask: Ask::of(if at.scopes.is_empty() {
-                    &e.scopes
-                } else {
-                    &at.scopes
-                }),
+                ask: {
+                    let scopes = if at.scopes.is_empty() {
+                        &e.scopes[..]
+                    } else {
+                        &at.scopes[..]
+                    };
+                    asks.entry(scopes)
+                        .or_insert_with(|| std::rc::Rc::new(Ask::of(scopes)))
+                        .clone()
+                },
                 issued_at,
                 renewable_from: by_window
                     .min(by_refresh_in)
@@ -98,6 +105,9 @@ fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Ve
     let tol = input.tolerance_us(rule);
     let mut chances = 0;
     let mut evidence = Vec::new();
+    let (mut omitted, mut omitted_at) = (0usize, 0u64);
+    // Most requests ask for the same few scope lists: each is read once.
+    let mut asked_memo: HashMap<&[String], Ask> = HashMap::default();
     let all: Vec<&JournalEntry> = input
         .client_requests()
         .filter(|e| matches!(e.endpoint, Endpoint::Token | Endpoint::Authorize))
@@ -125,7 +135,9 @@ fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Ve
         }
         let inc = incarnation_of(&starts, r.arrived_us);
         let key = scope_key(&r.scopes);
-        let asked = Ask::of(&r.scopes);
+        let asked: &Ask = asked_memo
+            .entry(&r.scopes[..])
+            .or_insert_with(|| Ask::of(&r.scopes));
         let still_due = |t: &&Issued<'_>| r.arrived_us + tol < t.renewable_from;
         let answers = |t: &&Issued<'_>| {
             t.issued_at <= r.arrived_us
@@ -136,7 +148,7 @@ fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Ve
                     || t.entry.presented.as_ref().map(|p| &p.fingerprint)
                         == r.presented.as_ref().map(|p| &p.fingerprint))
                 // A token for these scopes or more answers the request.
-                && (key.is_empty() || t.ask.covers(&asked))
+                && (key.is_empty() || t.ask.covers(asked))
                 // Not a token the resource had already rejected.
                 && t
                     .entry
@@ -173,7 +185,13 @@ fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Ve
             });
             !window.in_flight(input, r)
         });
-        if let Some(t) = cached {
+        if let (Some(_), true) = (cached, evidence.len() >= super::MAX_EVIDENCE) {
+            // Past the cap: counted, not described (a fleet's journal can hold a million).
+            if omitted == 0 {
+                omitted_at = r.arrived_us;
+            }
+            omitted += 1;
+        } else if let Some(t) = cached {
             evidence.push(about(
                 t.entry,
                 format!(
@@ -186,6 +204,9 @@ fn needless(input: &Input<'_>, rule: &str, same_incarnation: bool) -> (usize, Ve
             evidence.push(about(r, format!("yet {}", describe(r))));
         }
         chances += 1;
+    }
+    if omitted > 0 {
+        evidence.push(super::more_evidence(omitted, omitted_at));
     }
     (chances, evidence)
 }

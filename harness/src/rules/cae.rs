@@ -16,15 +16,26 @@ pub fn cae_capable(input: &Input<'_>) -> Finding {
     if reqs.is_empty() {
         return Finding::na("the client made no token request that could declare cp1");
     }
-    let missing: Vec<_> = reqs
+    let without: Vec<_> = reqs
         .iter()
         .filter(|e| {
             !e.client_capabilities
                 .iter()
                 .any(|c| c.eq_ignore_ascii_case("cp1"))
         })
+        .collect();
+    // Described up to the cap only (a fleet's journal can hold a million).
+    let mut missing: Vec<_> = without
+        .iter()
+        .take(super::MAX_EVIDENCE)
         .map(|e| about(e, format!("{} without xms_cc cp1 in `claims`", describe(e))))
         .collect();
+    if let Some(first) = without.get(super::MAX_EVIDENCE) {
+        missing.push(super::more_evidence(
+            without.len() - super::MAX_EVIDENCE,
+            first.arrived_us,
+        ));
+    }
     if missing.is_empty() {
         Finding::pass("every token request declared cp1")
     } else {

@@ -224,6 +224,31 @@ impl Breaches {
     }
 }
 
+/// How many items of evidence a verdict carries: past it, one more item says how many were
+/// left out (the journal holds them all). A fleet's hour in `observe` can breach a rule a
+/// million times; a report (and a pull-request comment) lists the first ones.
+pub const MAX_EVIDENCE: usize = 100;
+
+/// The item that stands for `n` more items of evidence, the first of them at `at_us`.
+pub(crate) fn more_evidence(n: usize, at_us: u64) -> Evidence {
+    Evidence {
+        at_us,
+        what: format!("… and {n} more like these (the journal has them all)"),
+        seq: None,
+    }
+}
+
+/// Keeps the first [`MAX_EVIDENCE`] items and says how many more there were (a rule that
+/// stopped collecting at the cap has said so itself: its list is left as it is).
+fn cap_evidence(mut evidence: Vec<Evidence>) -> Vec<Evidence> {
+    if evidence.len() > MAX_EVIDENCE + 1 {
+        let more = more_evidence(evidence.len() - MAX_EVIDENCE, evidence[MAX_EVIDENCE].at_us);
+        evidence.truncate(MAX_EVIDENCE);
+        evidence.push(more);
+    }
+    evidence
+}
+
 /// Evidence about a journal entry.
 pub fn about(e: &JournalEntry, what: String) -> Evidence {
     Evidence {
@@ -357,7 +382,7 @@ pub fn judge(input: &Input<'_>) -> Vec<Verdict> {
             level: f.level.unwrap_or(rule.level),
             status: f.status,
             summary: f.summary,
-            evidence: f.evidence,
+            evidence: cap_evidence(f.evidence),
             causes: f.causes.iter().map(|c| c.to_string()).collect(),
             expected: None,
         });
@@ -473,6 +498,74 @@ mod tests {
     use super::*;
     use model::transcript::TranscriptEntry;
     use model::Endpoint;
+
+    /// A rule breached a thousand times lists the first [`MAX_EVIDENCE`] items and says how
+    /// many more there were; one breached a few times lists them all.
+    #[test]
+    fn evidence_is_capped_with_a_count_of_the_rest() {
+        let s = scenario("[cae.capable, cache.reuse]", "");
+        let journal: Vec<_> = (0..1000)
+            .map(|i| entry(i, 1.0 + i as f64 * 0.5, Endpoint::Token, 200))
+            .collect();
+        let t = vec![
+            TranscriptEntry {
+                at_us: 0,
+                event: TranscriptEvent::Command {
+                    id: 1,
+                    op: "acquire_token".into(),
+                    args: serde_json::json!({}),
+                    step: 0,
+                    deadline_ms: 1000,
+                },
+            },
+            TranscriptEntry {
+                at_us: 1,
+                event: TranscriptEvent::Command {
+                    id: 2,
+                    op: "acquire_token".into(),
+                    args: serde_json::json!({}),
+                    step: 1,
+                    deadline_ms: 1000,
+                },
+            },
+        ];
+        // Every request lacks cp1: 1000 breaches.
+        let (st, ev) = judged("cae.capable", &s, &journal, &t, &[], &[]);
+        assert_eq!(st, Status::Fail);
+        assert_eq!(ev.len(), MAX_EVIDENCE + 1, "{ev:?}");
+        assert!(
+            ev[MAX_EVIDENCE].contains("900 more"),
+            "{}",
+            ev[MAX_EVIDENCE]
+        );
+        // Nearly every request came while an earlier token was valid: the first 50 are shown
+        // as pairs (the token, the request), the rest counted.
+        let (st, ev) = judged("cache.reuse", &s, &journal, &t, &[], &[]);
+        assert_eq!(st, Status::Fail);
+        assert_eq!(ev.len(), MAX_EVIDENCE + 1, "{ev:?}");
+        let more: usize = ev[MAX_EVIDENCE]
+            .trim_start_matches("… and ")
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!((900..950).contains(&more), "{}", ev[MAX_EVIDENCE]);
+        // A few breaches: all listed, no count.
+        let (_, ev) = judged("cae.capable", &s, &journal[..3], &t, &[], &[]);
+        assert_eq!(ev.len(), 3, "{ev:?}");
+        // The cap applies to any rule's list, however it was gathered.
+        let long: Vec<Evidence> = (0..250)
+            .map(|i| Evidence {
+                at_us: i,
+                what: format!("e{i}"),
+                seq: Some(i),
+            })
+            .collect();
+        let capped = cap_evidence(long);
+        assert_eq!(capped.len(), MAX_EVIDENCE + 1);
+        assert_eq!(capped[MAX_EVIDENCE].at_us, MAX_EVIDENCE as u64);
+        assert!(capped[MAX_EVIDENCE].what.contains("150 more"));
+    }
 
     /// A client ended by a signal after shutdown: killed by the harness (it did not exit in
     /// time), or crashed by itself; a transcript from before signals were recorded reads as

@@ -73,6 +73,9 @@ fn places<'a>(reqs: impl Iterator<Item = &'a JournalEntry>) -> Vec<Vec<&'a Journ
         first: Option<usize>,
         first_without_client: Option<usize>,
         first_of_client: HashMap<&'a str, usize>,
+        /// The last client id looked up and the place found for it: a fleet's journal is
+        /// mostly one client after another, so most lookups stop here.
+        last: Option<(&'a str, usize)>,
     }
     let kind_of = |e: &JournalEntry| match e.endpoint {
         Endpoint::Token | Endpoint::Authorize | Endpoint::Devicecode => Endpoint::Token,
@@ -84,9 +87,18 @@ fn places<'a>(reqs: impl Iterator<Item = &'a JournalEntry>) -> Vec<Vec<&'a Journ
         let k = kinds.entry(kind_of(e)).or_default();
         let found = match e.client_id.as_deref() {
             None => k.first,
-            Some(c) => match (k.first_without_client, k.first_of_client.get(c).copied()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
+            Some(c) => match k.last {
+                Some((l, i)) if l == c => Some(i),
+                _ => {
+                    let f = match (k.first_without_client, k.first_of_client.get(c).copied()) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    if let Some(i) = f {
+                        k.last = Some((c, i));
+                    }
+                    f
+                }
             },
         };
         match found {
