@@ -100,10 +100,32 @@ fn missed_header(r: &mut Response, missed: u64) {
     }
 }
 
+/// Reads the journal off the async workers: a read may wait for the writer to flush and then
+/// read a tenant's file from disk, which must not hold up the requests the mock is serving.
+async fn read_journal(
+    idp: &Arc<Idp>,
+    tenant: Option<String>,
+    since: usize,
+) -> Result<crate::store::Read, Response> {
+    let idp = idp.clone();
+    tokio::task::spawn_blocking(move || idp.journal_store().read(tenant.as_deref(), since))
+        .await
+        .map_err(|e| {
+            admin_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "journal_unreadable",
+                &format!("reading the journal failed: {e}"),
+            )
+        })
+}
+
 async fn journal(State(idp): State<Arc<Idp>>, RawQuery(q): RawQuery) -> Response {
     let (tenant, since) = journal_query(q.as_deref());
     let next = idp.journal_len();
-    let read = idp.journal_store().read(tenant.as_deref(), since);
+    let read = match read_journal(&idp, tenant, since).await {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
     let mut r = Json(read.entries).into_response();
     // The cursor for `?since=` on the next read.
     if let Ok(v) = HeaderValue::from_str(&next.to_string()) {
@@ -115,7 +137,10 @@ async fn journal(State(idp): State<Arc<Idp>>, RawQuery(q): RawQuery) -> Response
 
 async fn journal_jsonl(State(idp): State<Arc<Idp>>, RawQuery(q): RawQuery) -> Response {
     let (tenant, since) = journal_query(q.as_deref());
-    let read = idp.journal_store().read(tenant.as_deref(), since);
+    let read = match read_journal(&idp, tenant, since).await {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
     let mut out = String::new();
     for e in read.entries {
         if let Ok(line) = serde_json::to_string(&e) {
