@@ -10,7 +10,6 @@ use model::verdict::Status;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// One (scenario, rule) whose verdict differs, or still fails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -107,71 +106,4 @@ pub fn diff(base: &Report, head: &Report) -> Diff {
         .map(|n| n.to_string())
         .collect();
     d
-}
-
-fn status(s: Status) -> &'static str {
-    match s {
-        Status::Pass => "pass",
-        Status::Fail => "fail",
-        Status::NotApplicable => "n/a",
-        Status::Error => "error",
-    }
-}
-
-fn table(out: &mut String, changes: &[Change]) {
-    let _ = writeln!(
-        out,
-        "| scenario | rule | was | now | why |\n|---|---|---|---|---|"
-    );
-    for c in changes {
-        let _ = writeln!(
-            out,
-            "| {} | `{}` | {} | {} | {} |",
-            c.scenario,
-            c.rule,
-            status(c.base),
-            status(c.head),
-            crate::markdown::cell(&c.summary)
-        );
-    }
-}
-
-/// The diff as Markdown (for `tokenstorm diff` and the top of `report.md`).
-pub fn markdown(d: &Diff) -> String {
-    let mut out = String::new();
-    let head = if d.regressed() {
-        format!("**Regressed**: {} new fail(s)", d.new_fails.len())
-    } else {
-        "**No regression**".to_string()
-    };
-    let _ = writeln!(
-        out,
-        "{head} against the baseline: {} fixed, {} still failing, {} unchanged; {} new scenario(s), {} removed.\n",
-        d.fixed.len(),
-        d.still_failing.len(),
-        d.unchanged,
-        d.new_scenarios.len(),
-        d.removed_scenarios.len()
-    );
-    if !d.new_fails.is_empty() {
-        let _ = writeln!(out, "New fails:\n");
-        table(&mut out, &d.new_fails);
-        out.push('\n');
-    }
-    if !d.fixed.is_empty() {
-        let _ = writeln!(out, "Fixed:\n");
-        table(&mut out, &d.fixed);
-        out.push('\n');
-    }
-    if !d.new_scenarios.is_empty() {
-        let _ = writeln!(out, "New scenarios: {}.\n", d.new_scenarios.join(", "));
-    }
-    if !d.removed_scenarios.is_empty() {
-        let _ = writeln!(
-            out,
-            "Removed scenarios: {}.\n",
-            d.removed_scenarios.join(", ")
-        );
-    }
-    out
 }

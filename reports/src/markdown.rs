@@ -136,7 +136,7 @@ pub fn render(r: &Report, limit: usize) -> String {
         );
     }
     if let Some(d) = &r.baseline {
-        out.push_str(&crate::diff::markdown(d));
+        out.push_str(&diff(d));
     }
     if !r.stale_expected_failures.is_empty() {
         let _ = writeln!(
@@ -309,6 +309,74 @@ fn folded(quiet: &[&ScenarioReport]) -> String {
             let _ = writeln!(out, "| `{}` | {} |", sc.name, cell(&why));
         }
         out.push_str("\n</details>\n");
+    }
+    out
+}
+
+/// A status in the diff's tables.
+fn status(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::NotApplicable => "n/a",
+        Status::Error => "error",
+    }
+}
+
+fn table(out: &mut String, changes: &[crate::diff::Change]) {
+    let _ = writeln!(
+        out,
+        "| scenario | rule | was | now | why |\n|---|---|---|---|---|"
+    );
+    for c in changes {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {} |",
+            c.scenario,
+            c.rule,
+            status(c.base),
+            status(c.head),
+            cell(&c.summary)
+        );
+    }
+}
+
+/// A run against its baseline as Markdown (for `tokenstorm diff` and the top of `report.md`).
+pub fn diff(d: &crate::diff::Diff) -> String {
+    let mut out = String::new();
+    let head = if d.regressed() {
+        format!("**Regressed**: {} new fail(s)", d.new_fails.len())
+    } else {
+        "**No regression**".to_string()
+    };
+    let _ = writeln!(
+        out,
+        "{head} against the baseline: {} fixed, {} still failing, {} unchanged; {} new scenario(s), {} removed.\n",
+        d.fixed.len(),
+        d.still_failing.len(),
+        d.unchanged,
+        d.new_scenarios.len(),
+        d.removed_scenarios.len()
+    );
+    if !d.new_fails.is_empty() {
+        let _ = writeln!(out, "New fails:\n");
+        table(&mut out, &d.new_fails);
+        out.push('\n');
+    }
+    if !d.fixed.is_empty() {
+        let _ = writeln!(out, "Fixed:\n");
+        table(&mut out, &d.fixed);
+        out.push('\n');
+    }
+    if !d.new_scenarios.is_empty() {
+        let _ = writeln!(out, "New scenarios: {}.\n", d.new_scenarios.join(", "));
+    }
+    if !d.removed_scenarios.is_empty() {
+        let _ = writeln!(
+            out,
+            "Removed scenarios: {}.\n",
+            d.removed_scenarios.join(", ")
+        );
     }
     out
 }
