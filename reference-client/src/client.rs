@@ -4,8 +4,8 @@
 use crate::backoff::{parse_retry_after, Gate};
 use crate::cache::{key, now_ms, Cache, Entry};
 use crate::error::Error;
+use crate::flow::{Flow, Interaction};
 use crate::persist::Store;
-use crate::user::{Flow, Interaction};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ pub struct Config {
     /// Where to persist the encrypted cache.
     pub state_dir: Option<PathBuf>,
     /// How users sign in (client credentials: no user).
-    pub flow: crate::user::Flow,
+    pub flow: crate::flow::Flow,
     /// The Graph base URL (`.../v1.0`), for overage queries.
     pub graph_url: String,
 }
@@ -257,7 +257,7 @@ impl Client {
         ui: Option<&dyn Interaction>,
     ) -> Result<String, Error> {
         let token = self.acquire_inner(scopes, None, ui, None).await?;
-        if self.quirks.decode_access_token && crate::user::id_token_claims(&token).is_none() {
+        if self.quirks.decode_access_token && crate::flow::id_token_claims(&token).is_none() {
             return Err(Error::Local("cannot decode the access token".into()));
         }
         Ok(token)
@@ -433,7 +433,7 @@ impl Client {
                         .get("id_token")
                         .and_then(Value::as_str)
                         .filter(|_| !v_is_obo)
-                        .and_then(crate::user::id_token_claims)
+                        .and_then(crate::flow::id_token_claims)
                     {
                         // A new sign-in: an overage is resolved again, once.
                         c.id_claims = Some(claims);
@@ -463,7 +463,7 @@ impl Client {
         refresh_token: Option<String>,
         ui: Option<&dyn Interaction>,
     ) -> Result<Value, Error> {
-        let scope = crate::user::user_scope(scopes);
+        let scope = crate::flow::user_scope(scopes);
         let refresh_token = refresh_token.filter(|_| !self.quirks.no_refresh_token);
         if let Some(rt) = refresh_token {
             match self

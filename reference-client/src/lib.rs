@@ -12,8 +12,8 @@
 //! # Client credentials (a daemon or service)
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), reference_client::Error> {
-//! use reference_client::{Client, Config, Flow};
+//! # async fn demo() -> Result<(), tokenstorm_reference_client::Error> {
+//! use tokenstorm_reference_client::{Client, Config, Flow};
 //! let client = Client::new(Config {
 //!     authority: "https://login.microsoftonline.com/contoso.onmicrosoft.com".into(),
 //!     client_id: "app-id".into(),
@@ -39,8 +39,8 @@
 //! with a browser session never sees a prompt, and never forces `login` or `consent`.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), reference_client::Error> {
-//! use reference_client::{Boxed, Client, Config, Flow, Interaction};
+//! # async fn demo() -> Result<(), tokenstorm_reference_client::Error> {
+//! use tokenstorm_reference_client::{Boxed, Client, Config, Flow, Interaction};
 //! struct SystemBrowser;
 //! impl Interaction for SystemBrowser {
 //!     fn browse(&self, url: String) -> Boxed<'_, Result<String, String>> {
@@ -71,8 +71,8 @@
 //! URI; polling keeps the server's interval and slows down when told.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), reference_client::Error> {
-//! use reference_client::{Boxed, Client, Config, Flow, Interaction};
+//! # async fn demo() -> Result<(), tokenstorm_reference_client::Error> {
+//! use tokenstorm_reference_client::{Boxed, Client, Config, Flow, Interaction};
 //! struct Terminal;
 //! impl Interaction for Terminal {
 //!     fn browse(&self, _: String) -> Boxed<'_, Result<String, String>> {
@@ -99,7 +99,7 @@
 //! # On-behalf-of (a middle-tier API)
 //!
 //! ```no_run
-//! # async fn demo(client: &reference_client::Client, incoming_bearer: &str) -> Result<(), reference_client::Error> {
+//! # async fn demo(client: &tokenstorm_reference_client::Client, incoming_bearer: &str) -> Result<(), tokenstorm_reference_client::Error> {
 //! // `client` was made with Flow::OnBehalfOf and the API's own credentials; the user's token
 //! // arrived in the request. One exchange per user, then the cache.
 //! let graph = ["https://graph.microsoft.com/User.Read".to_string()];
@@ -114,6 +114,7 @@ pub mod cache;
 mod client;
 pub mod driven;
 mod error;
+mod flow;
 pub mod persist;
 mod user;
 
@@ -121,4 +122,4 @@ mod user;
 pub use client::Quirks;
 pub use client::{ApiResponse, Client, Config, REQUEST_TIMEOUT};
 pub use error::Error;
-pub use user::{Boxed, Flow, Interaction, WhoAmI};
+pub use flow::{Boxed, Flow, Interaction, WhoAmI};

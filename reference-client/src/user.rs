@@ -5,68 +5,17 @@
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::flow::{user_scope, Flow, Interaction, WhoAmI};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
-
-/// A boxed future, for object-safe interaction.
-pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Who shows the user what they must see: a browser for authorize URLs, a device code.
-pub trait Interaction: Send + Sync {
-    /// Opens `url` in a browser; the URL the browser ended on (the redirect URI with the code
-    /// or an error), or why it could not.
-    fn browse(&self, url: String) -> Boxed<'_, Result<String, String>>;
-    /// Shows the user a device code.
-    fn device_code(&self, user_code: String, verification_uri: String) -> Boxed<'_, ()>;
-}
-
-/// The flow a client signs users in with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Flow {
-    /// App-only.
-    ClientCredentials,
-    /// Authorization code with PKCE, redirecting to this URI.
-    AuthCode {
-        /// The registered redirect URI.
-        redirect_uri: String,
-    },
-    /// Device code.
-    DeviceCode,
-    /// On-behalf-of: a middle tier exchanges the user token it received (the assertion) for
-    /// a token to a downstream API ([`crate::Client::acquire_on_behalf_of`]).
-    OnBehalfOf,
-}
-
-/// Who is signed in, as the ID token (and Graph, on an overage) says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WhoAmI {
-    /// Display name.
-    pub name: String,
-    /// `preferred_username`.
-    pub username: String,
-    /// Object id.
-    pub oid: String,
-    /// App roles.
-    pub roles: Vec<String>,
-    /// Group ids.
-    pub groups: Vec<String>,
-}
 
 fn random_b64(n: usize) -> String {
     use aws_lc_rs::rand::SecureRandom;
     let mut b = vec![0u8; n];
     let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut b);
     B64.encode(b)
-}
-
-/// The claims of a JWT we are allowed to read (an ID token; never an access token).
-pub fn id_token_claims(id_token: &str) -> Option<Value> {
-    let payload = id_token.split('.').nth(1)?;
-    serde_json::from_slice(&B64.decode(payload.trim_end_matches('=')).ok()?).ok()
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
@@ -378,20 +327,10 @@ impl Client {
     }
 }
 
-/// The scopes of a user sign-in: the resource's, plus OIDC's.
-pub fn user_scope(scopes: &[String]) -> String {
-    let mut v: Vec<String> = scopes.to_vec();
-    for s in ["openid", "profile", "offline_access"] {
-        if !v.iter().any(|x| x == s) {
-            v.push(s.to_string());
-        }
-    }
-    v.join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::id_token_claims;
 
     #[test]
     fn redirect_parsing_and_scopes() {
