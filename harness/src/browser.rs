@@ -60,7 +60,7 @@ impl Browser {
 
     fn on_mock(&self, url: &str) -> bool {
         if self.impersonating
-            && mock_idp::impersonate::AUTHORITY_HOSTS
+            && mock_idp::AUTHORITY_HOSTS
                 .iter()
                 .any(|h| url.starts_with(&format!("https://{h}/")))
         {

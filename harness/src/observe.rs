@@ -99,7 +99,7 @@ async fn play(idp: &MockIdp, tenant: &str, scenario: &Scenario, transcript: &Tra
         if let Some(w) = step.wait {
             tokio::time::sleep(w.0).await;
         } else if let Some(ev) = &step.fire {
-            let mut tenants = idp.state().tenant_names();
+            let mut tenants = idp.tenants();
             if !tenants.iter().any(|t| t == tenant) {
                 tenants.push(tenant.to_string());
             }
@@ -160,15 +160,12 @@ pub async fn observe(
     if let Some(f) = plan.flow {
         scenario.flow.value = f;
     }
-    let idp = MockIdp::start(Options {
-        impersonate: plan.impersonate,
-        // Impersonating, the app names its own tenant: every tenant replays the scenario.
-        scenario: plan.impersonate.then(|| scenario.clone()),
-        apps: plan.apps.clone(),
-        ..Options::default()
-    })
-    .await
-    .map_err(std::io::Error::other)?;
+    let mut opts = Options::default()
+        .impersonate(plan.impersonate)
+        .apps(plan.apps.clone());
+    // Impersonating, the app names its own tenant: every tenant replays the scenario.
+    opts.scenario = plan.impersonate.then(|| scenario.clone());
+    let idp = MockIdp::start(opts).await.map_err(std::io::Error::other)?;
     let tenant = format!("{}-{:06x}", scenario.name.value, rand_suffix());
     idp.load_scenario(&tenant, scenario.clone());
     let state = tempfile::Builder::new()
@@ -184,7 +181,7 @@ pub async fn observe(
         None
     };
     let env = environment(&idp, &scenario, &tenant, state.path(), bundle.as_ref());
-    let clock = idp.state().clone();
+    let clock = idp.clock();
     let transcript = Transcript::new(Arc::new(move || clock.now_us()));
 
     let tag = crate::driver::process_tag();
@@ -276,8 +273,7 @@ pub async fn observe(
     // run's alone, so all of it is the app's.
     let (journal, fired) = if plan.impersonate {
         let fired = idp
-            .state()
-            .tenant_names()
+            .tenants()
             .iter()
             .flat_map(|t| idp.fired_events(t))
             .collect();

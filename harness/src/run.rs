@@ -323,11 +323,11 @@ pub async fn execute(
         let plan = plan.clone();
         async move {
             let idp = Arc::new(
-                MockIdp::start(Options {
-                    impersonate: plan.impersonate,
-                    apps: plan.apps.clone(),
-                    ..Options::default()
-                })
+                MockIdp::start(
+                    Options::default()
+                        .impersonate(plan.impersonate)
+                        .apps(plan.apps.clone()),
+                )
                 .await
                 .map_err(std::io::Error::other)?,
             );

@@ -73,7 +73,7 @@ pub struct ScenarioRun {
     /// The transcript.
     pub transcript: Vec<TranscriptEntry>,
     /// Scenario events that fired.
-    pub fired: Vec<mock_idp::scenario::FiredEvent>,
+    pub fired: Vec<mock_idp::FiredEvent>,
     /// The state directory's files at the end.
     pub state_files: Vec<StateFile>,
     /// Wall time.
@@ -108,15 +108,9 @@ pub(crate) fn environment(
     // Impersonating, the client is given Entra's and Graph's real names.
     let (authority, graph, userinfo) = match impersonation {
         Some(_) => (
-            format!(
-                "https://{}/{tenant}",
-                mock_idp::impersonate::AUTHORITY_HOSTS[0]
-            ),
-            format!("https://{}/v1.0", mock_idp::impersonate::GRAPH_HOST),
-            format!(
-                "https://{}/oidc/userinfo",
-                mock_idp::impersonate::GRAPH_HOST
-            ),
+            format!("https://{}/{tenant}", mock_idp::AUTHORITY_HOSTS[0]),
+            format!("https://{}/v1.0", mock_idp::GRAPH_HOST),
+            format!("https://{}/oidc/userinfo", mock_idp::GRAPH_HOST),
         ),
         None => (
             idp.authority(tenant),
@@ -257,7 +251,7 @@ impl Session<'_> {
         if let Some(c) = &step.call_api {
             // The Graph the client was given: the mock's, or Graph's real name when impersonating.
             let graph = if self.opts.impersonation.is_some() {
-                format!("https://{}/v1.0", mock_idp::impersonate::GRAPH_HOST)
+                format!("https://{}/v1.0", mock_idp::GRAPH_HOST)
             } else {
                 self.idp.graph_url()
             };
@@ -375,7 +369,7 @@ pub async fn run_scenario(
             }
         }
     };
-    let clock_state = idp.state().clone();
+    let clock_state = idp.clock();
     let transcript = Transcript::new(Arc::new(move || clock_state.now_us()));
     let browser = match Browser::new(
         idp.base_url(),

@@ -3,13 +3,13 @@
 //! garbage on stdout, and no process left behind.
 #![allow(clippy::unwrap_used)]
 
-use harness::browser::Browser;
-use harness::driver::{Client, DriverError, Launch, Transcript};
 use mock_idp::{MockIdp, Options};
 use model::protocol::Op;
 use model::transcript::TranscriptEvent;
 use std::sync::Arc;
 use std::time::Duration;
+use tokenstorm::browser::Browser;
+use tokenstorm::driver::{Client, DriverError, Launch, Transcript};
 
 struct World {
     idp: MockIdp,
@@ -20,7 +20,7 @@ struct World {
 
 async fn world() -> World {
     let idp = MockIdp::start(Options::default()).await.unwrap();
-    let state = idp.state().clone();
+    let state = idp.clock();
     let transcript = Transcript::new(Arc::new(move || state.now_us()));
     let browser = Arc::new(
         Browser::new(idp.base_url(), idp.ca_cert_pem(), None, Default::default()).unwrap(),

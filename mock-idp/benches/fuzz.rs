@@ -18,7 +18,7 @@
 //! and every error in the JSON shape of the surface that answered (the proxy's own refusals
 //! are plain text, as a proxy's are: it must answer with a status line).
 //!
-//! `cargo bench -p mock-idp --bench fuzz` runs 1,000,000 cases per target (a few minutes per
+//! `cargo bench -p tokenstorm-mock-idp --bench fuzz` runs 1,000,000 cases per target (a few minutes per
 //! target on two cores); `TOKENSTORM_FUZZ_CASES=N` and `TOKENSTORM_FUZZ_SEED=S` change the count
 //! and the seed, `TOKENSTORM_FUZZ_TARGETS=form,jwt` the targets. The test command runs it in
 //! test mode (`cargo test --benches`): 2,000 cases per target. A failing case is printed whole
@@ -33,12 +33,12 @@ use axum::http::{HeaderName, HeaderValue, Method, Request};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use http_body_util::BodyExt;
-use mock_idp::{MockIdp, Options};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use tokenstorm_mock_idp::{MockIdp, Options};
 use tower::ServiceExt;
 
 /// Panics anywhere in the process, spawned tasks included.
@@ -753,13 +753,10 @@ fn main() {
         while done < cases {
             let chunk = CHUNK.min(cases - done);
             let (n, f) = rt.block_on(async {
-                let idp = MockIdp::start(Options {
-                    impersonate: gen.is_none(),
-                    ..Options::default()
-                })
-                .await
-                .unwrap();
-                let app = mock_idp::router(idp.state().clone());
+                let idp = MockIdp::start(Options::default().impersonate(gen.is_none()))
+                    .await
+                    .unwrap();
+                let app = idp.router();
                 let mut f = 0u64;
                 match gen {
                     Some(gen) => {

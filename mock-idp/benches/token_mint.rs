@@ -1,15 +1,16 @@
 //! Minting and signing tokens: the cost that dominates the token endpoint.
 //!
-//! `cargo bench -p mock-idp --bench token_mint`
+//! `cargo bench -p tokenstorm-mock-idp --bench token_mint`
 #![allow(clippy::unwrap_used)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mock_idp::config::{default_apps, TenantConfig, DEFAULT_TENANT};
-use mock_idp::keys::KeySet;
-use mock_idp::state::Idp;
-use mock_idp::tokens::{mint, Request, ResourceScopes, Subject};
 use serde_json::{json, Map};
 use std::hint::black_box;
+use tokenstorm_mock_idp::bench_internals::Idp;
+use tokenstorm_mock_idp::bench_internals::KeySet;
+use tokenstorm_mock_idp::bench_internals::{default_apps, DEFAULT_TENANT};
+use tokenstorm_mock_idp::bench_internals::{mint, Request, ResourceScopes, Subject};
+use tokenstorm_mock_idp::TenantConfig;
 
 fn bench(c: &mut Criterion) {
     let idp = Idp::new(

@@ -1,10 +1,10 @@
 //! Embedding the mock in a test, as an application's own test suite would.
 //!
-//! `cargo test -p mock-idp --example embedded` runs the test below;
-//! `cargo run -p mock-idp --example embedded` runs `main`, which does the same and prints.
+//! `cargo test -p tokenstorm-mock-idp --example embedded` runs the test below;
+//! `cargo run -p tokenstorm-mock-idp --example embedded` runs `main`, which does the same and prints.
 #![allow(clippy::unwrap_used)]
 
-use mock_idp::{MockIdp, Options};
+use tokenstorm_mock_idp::{MockIdp, Options};
 
 /// What an application's token code would do: client credentials against the authority.
 async fn get_token(idp: &MockIdp, tenant: &str) -> serde_json::Value {

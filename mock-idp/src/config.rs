@@ -329,6 +329,10 @@ impl Default for TenantConfig {
     }
 }
 
+/// How long a client may take to send a request head (a slow, trickling head, "slowloris",
+/// is closed then, and journaled as refused).
+pub(crate) const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,7 +60,7 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
         ) => t.clone(),
         _ => return next.run(req).await,
     };
-    if !crate::request::valid_tenant(&tenant) {
+    if !crate::params::valid_tenant(&tenant) {
         return next.run(req).await;
     }
     let t = idp.tenant(&tenant);
@@ -83,8 +83,8 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
     };
     let facts = match bearer_facts {
         Some(f) => f,
-        None if crate::routes::managed_identity::is_managed_identity(parts.uri.path()) => {
-            crate::routes::managed_identity::facts(&tenant, parts.uri.query())
+        None if crate::request::is_managed_identity(parts.uri.path()) => {
+            crate::request::managed_identity_facts(&tenant, parts.uri.query())
         }
         None => {
             // Lenient where the route is strict (a duplicated parameter: the first wins), so
@@ -111,11 +111,10 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
     let now = idp.now_us();
     let decided = {
         let mut st = lock(&t.state);
+        st.advance_scenario(now);
         match st.scenario.take() {
             None => None,
             Some(mut rt) => {
-                rt.start(now);
-                rt.advance(now, &mut st);
                 let d = if faultable(endpoint) {
                     rt.decide(endpoint, &probe, now)
                 } else {

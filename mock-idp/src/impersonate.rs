@@ -313,3 +313,14 @@ pub fn listen_addr(mock: SocketAddr) -> SocketAddr {
         0,
     )
 }
+
+/// Graph's root as the client reached it: `https://graph.microsoft.com/v1.0` when impersonating
+/// Graph, else the mock's `{base}/graph/v1.0`: links and `@odata.context` name it.
+pub(crate) fn graph_root(base: &str) -> String {
+    let host = base.strip_prefix("https://").unwrap_or_default();
+    if host == GRAPH_HOST || AUTHORITY_HOSTS.contains(&host) {
+        format!("https://{}/v1.0", GRAPH_HOST)
+    } else {
+        format!("{base}/graph/v1.0")
+    }
+}

@@ -36,11 +36,6 @@ impl SigningKey {
         })
     }
 
-    /// The key id.
-    pub fn kid(&self) -> &str {
-        &self.kid
-    }
-
     /// The public key as a JWK (as Entra publishes it).
     pub fn jwk(&self, issuer: &str) -> Value {
         json!({
@@ -190,6 +185,13 @@ fn split(token: &str) -> Result<Split<'_>, JwtError> {
     let sig = B64.decode(s).map_err(|_| JwtError::Malformed)?;
     let signing_input = &token[..h.len() + 1 + c.len()];
     Ok((header, claims, signing_input, sig))
+}
+
+/// Random URL-safe text of `n` random bytes.
+pub fn random_text(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
+    B64.encode(b)
 }
 
 #[cfg(test)]

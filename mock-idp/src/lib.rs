@@ -3,8 +3,8 @@
 //! serves until the handle is dropped.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), mock_idp::StartError> {
-//! let idp = mock_idp::MockIdp::start(mock_idp::Options::default()).await?;
+//! # async fn demo() -> Result<(), tokenstorm_mock_idp::StartError> {
+//! let idp = tokenstorm_mock_idp::MockIdp::start(tokenstorm_mock_idp::Options::default()).await?;
 //! println!("authority: {}", idp.default_authority());
 //! println!("trust this CA: {:?}", idp.ca_cert_path());
 //! let journal = idp.journal(); // every request that reached it
@@ -17,25 +17,40 @@
 //! (`/_tokenstorm`, guarded by a per-run token).
 
 pub mod cli;
-pub mod config;
-pub mod error;
-pub mod faults;
-pub mod impersonate;
-pub mod journal;
-pub mod keys;
-pub mod params;
-pub mod request;
-pub mod routes;
-pub mod scenario;
-pub mod server;
-pub mod state;
-pub mod store;
-pub mod tls;
-pub mod tokens;
+mod config;
+mod error;
+mod event;
+mod faults;
+mod impersonate;
+mod journal;
+mod keys;
+mod params;
+mod request;
+mod routes;
+mod scenario;
+mod server;
+mod state;
+mod store;
+mod tls;
+mod tokens;
 
-pub use config::{AppRegistration, TenantConfig};
+pub use config::{load_apps, AppRegistration, Group, OverageStyle, TenantConfig, UserConfig};
 pub use error::{OAuthError, StartError};
-pub use routes::router;
+pub use event::{Event, FireError};
+pub use impersonate::{AUTHORITY_HOSTS, GRAPH_HOST};
+pub use model::FiredEvent;
+pub use scenario::groups;
+pub use store::JournalLimits;
+
+/// The mock's internals the crate's own benchmarks measure (token minting). Not part of the
+/// API: anything here may change in any release.
+#[doc(hidden)]
+pub mod bench_internals {
+    pub use crate::config::{default_apps, DEFAULT_TENANT};
+    pub use crate::keys::KeySet;
+    pub use crate::state::Idp;
+    pub use crate::tokens::{mint, Request, ResourceScopes, Subject};
+}
 
 use model::{JournalEntry, ReadyFile};
 use state::Idp;
@@ -46,8 +61,18 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How to start the mock.
+/// How to start the mock: `Options::default()` (HTTPS on `127.0.0.1:0`, a temporary state
+/// directory, Entra's defaults), then what to change, by field or chained:
+///
+/// ```
+/// let opts = tokenstorm_mock_idp::Options::default().impersonate(true).tls(true);
+/// assert!(opts.impersonate);
+/// ```
+///
+/// Fields may be added in any release (it is `#[non_exhaustive]`), so it is never written out
+/// as a literal.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// Where to listen (`127.0.0.1:0` picks a free port).
     pub addr: SocketAddr,
@@ -64,7 +89,7 @@ pub struct Options {
     /// Answer as Entra's and Graph's real host names through an HTTP proxy on loopback
     /// ([`MockIdp::proxy_url`]), and register any client id on first use.
     pub impersonate: bool,
-    /// App registrations besides the default ones (`--app FILE`, [`config::load_apps`]): their
+    /// App registrations besides the default ones (`--app FILE`, [`load_apps`]): their
     /// credentials and redirect URIs are enforced.
     pub apps: Vec<AppRegistration>,
     /// How long a client may take to send a request head before its connection is closed and
@@ -72,7 +97,61 @@ pub struct Options {
     pub head_timeout: std::time::Duration,
     /// How much of the journal stays in memory, and how much the disk may hold (the journal
     /// streams to `journal/` in the state directory).
-    pub journal: store::JournalLimits,
+    pub journal: JournalLimits,
+}
+
+/// Chained setters, one per field.
+impl Options {
+    /// Where to listen (`127.0.0.1:0` picks a free port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+    /// HTTPS with a generated CA (`true`, the default) or plain HTTP.
+    pub fn tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+    /// Allow a non-loopback address.
+    pub fn allow_remote(mut self, allow: bool) -> Self {
+        self.allow_remote = allow;
+        self
+    }
+    /// Where to write `ca.pem` and the journal (a temporary directory by default).
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+    /// The configuration of every tenant until configured otherwise.
+    pub fn tenant_config(mut self, config: TenantConfig) -> Self {
+        self.tenant_config = config;
+        self
+    }
+    /// A scenario every tenant replays.
+    pub fn scenario(mut self, scenario: model::scenario::Scenario) -> Self {
+        self.scenario = Some(scenario);
+        self
+    }
+    /// Answer as Entra's and Graph's real host names (see the field).
+    pub fn impersonate(mut self, impersonate: bool) -> Self {
+        self.impersonate = impersonate;
+        self
+    }
+    /// App registrations whose credentials and redirect URIs are enforced.
+    pub fn apps(mut self, apps: Vec<AppRegistration>) -> Self {
+        self.apps = apps;
+        self
+    }
+    /// How long a client may take to send a request head.
+    pub fn head_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.head_timeout = timeout;
+        self
+    }
+    /// How much of the journal stays in memory and on disk.
+    pub fn journal(mut self, limits: JournalLimits) -> Self {
+        self.journal = limits;
+        self
+    }
 }
 
 impl Default for Options {
@@ -86,9 +165,28 @@ impl Default for Options {
             scenario: None,
             impersonate: false,
             apps: vec![],
-            head_timeout: server::HEADER_READ_TIMEOUT,
-            journal: store::JournalLimits::default(),
+            head_timeout: config::HEADER_READ_TIMEOUT,
+            journal: JournalLimits::default(),
         }
+    }
+}
+
+/// The mock's clock, cheap to clone: microseconds since the mock started, on tokio's clock (so
+/// virtual time in a paused runtime), strictly increasing across readings. Journal entries and
+/// fired events carry times on it, so a harness's own records on it sort among them.
+#[derive(Clone)]
+pub struct Clock(Arc<Idp>);
+
+impl Clock {
+    /// Microseconds since the mock started.
+    pub fn now_us(&self) -> u64 {
+        self.0.now_us()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Clock").field(&self.now_us()).finish()
     }
 }
 
@@ -191,8 +289,8 @@ impl MockIdp {
             what: "RSA signing key",
             message,
         })?;
-        let client_secret = format!("tsk~{}", tokens::random_text(24));
-        let admin_token = tokens::random_text(32);
+        let client_secret = format!("tsk~{}", keys::random_text(24));
+        let admin_token = keys::random_text(32);
         let mut idp = Idp::new(
             base_url,
             keys,
@@ -219,7 +317,7 @@ impl MockIdp {
         );
         let idp = Arc::new(idp);
         let (tx, rx) = watch::channel(false);
-        let app = router(idp.clone());
+        let app = routes::router(idp.clone());
         let proxy = match (opts.impersonate, &acceptor) {
             (false, _) => None,
             (true, None) => return Err(StartError::ImpersonationNeedsTls),
@@ -459,9 +557,16 @@ impl MockIdp {
         state::lock(&t.state).config = config;
     }
 
-    /// Fires an event on a tenant (see the admin API): `revoke-sessions`,
-    /// `revoke-refresh-tokens`, `cae-revoke`, `rotate-keys`, `disable-user`, `enable-user`.
-    pub fn fire(&self, tenant: &str, event: &str) -> Result<serde_json::Value, String> {
+    /// Fires an event on a tenant now (as the admin API's `events/{name}` does); what it did.
+    ///
+    /// ```no_run
+    /// # async fn demo(idp: tokenstorm_mock_idp::MockIdp) {
+    /// use tokenstorm_mock_idp::Event;
+    /// idp.fire("t1", &Event::CaeRevoke).expect("a valid tenant");
+    /// idp.fire("t1", &"revoke-sessions".parse().expect("a known event")).expect("fired");
+    /// # }
+    /// ```
+    pub fn fire(&self, tenant: &str, event: &Event) -> Result<serde_json::Value, FireError> {
         self.idp.fire(tenant, event)
     }
 
@@ -477,18 +582,29 @@ impl MockIdp {
     }
 
     /// Fires a scenario event by name now.
-    pub fn fire_scenario_event(&self, tenant: &str, name: &str) -> Result<(), String> {
+    pub fn fire_scenario_event(&self, tenant: &str, name: &str) -> Result<(), FireError> {
         self.idp.fire_scenario_event(tenant, name)
     }
 
     /// The scenario events that fired in a tenant.
-    pub fn fired_events(&self, tenant: &str) -> Vec<scenario::FiredEvent> {
+    pub fn fired_events(&self, tenant: &str) -> Vec<FiredEvent> {
         self.idp.fired_events(tenant)
     }
 
-    /// The shared state, for the harness.
-    pub fn state(&self) -> &Arc<Idp> {
-        &self.idp
+    /// The mock's clock: what journal and fired-event times are measured on.
+    pub fn clock(&self) -> Clock {
+        Clock(self.idp.clone())
+    }
+
+    /// The tenants that have been used so far (by a request, a configuration or a scenario).
+    pub fn tenants(&self) -> Vec<String> {
+        self.idp.tenant_names()
+    }
+
+    /// The whole HTTP surface as an axum `Router`, to call in-process (`tower::ServiceExt`)
+    /// without a socket: what [`MockIdp::start`] serves.
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.idp.clone())
     }
 
     /// Stops accepting, ends open connections, and waits for the accept loop.

@@ -9,7 +9,7 @@ use clap::Parser;
 #[command(name = "mock-idp", version, about)]
 struct Args {
     #[command(flatten)]
-    serve: mock_idp::cli::ServeArgs,
+    serve: tokenstorm_mock_idp::cli::ServeArgs,
 }
 
 #[tokio::main]
@@ -27,8 +27,10 @@ async fn main() -> std::process::ExitCode {
     match run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            match e.downcast_ref::<mock_idp::cli::ServeError>() {
-                Some(mock_idp::cli::ServeError::Scenario(errors)) => eprintln!("{errors}"),
+            match e.downcast_ref::<tokenstorm_mock_idp::cli::ServeError>() {
+                Some(tokenstorm_mock_idp::cli::ServeError::Scenario(errors)) => {
+                    eprintln!("{errors}")
+                }
                 _ => eprintln!("mock-idp: error: {e:#}"),
             }
             std::process::ExitCode::from(model::exit::USAGE)
@@ -37,5 +39,5 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    Ok(mock_idp::cli::serve(args.serve).await?)
+    Ok(tokenstorm_mock_idp::cli::serve(args.serve).await?)
 }

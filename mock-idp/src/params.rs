@@ -107,6 +107,26 @@ pub fn scopes(s: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// Client ids an app may be registered under on first use: 1–100 characters of letters,
+/// digits, `-`, `.` and `_` (Entra's are GUIDs; other providers' are not).
+pub fn plausible_client_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 100
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// Tenant segments: 1–100 characters of letters, digits, `.`, `-` and `_`, not `.` or `..`.
+pub fn valid_tenant(t: &str) -> bool {
+    !t.is_empty()
+        && t != "."
+        && t != ".."
+        && t.len() <= 100
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@
 use crate::error::OAuthError;
 use crate::journal::Record;
 use crate::keys::JwtError;
+use crate::params::valid_tenant;
 use crate::params::Params;
 use crate::state::{Idp, OpaqueClaims};
 use axum::http::{header, HeaderMap};
@@ -17,26 +18,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use model::{Endpoint, Fingerprint, GrantType, PresentedToken, TokenKind};
 use serde_json::Value;
-
-/// Tenant segments: 1–100 characters of letters, digits, `.`, `-` and `_`, not `.` or `..`.
-pub fn valid_tenant(t: &str) -> bool {
-    !t.is_empty()
-        && t != "."
-        && t != ".."
-        && t.len() <= 100
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-}
-
-/// Client ids an app may be registered under on first use: 1–100 characters of letters,
-/// digits, `-`, `.` and `_` (Entra's are GUIDs; other providers' are not).
-pub fn plausible_client_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 100
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-}
 
 /// The bearer token of an `Authorization` header.
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -282,6 +263,35 @@ impl Facts {
                 e.client_sku = Some(sku.clone());
             }
         });
+    }
+}
+
+/// The client id of the system-assigned managed identity the mock issues tokens to.
+pub const MANAGED_IDENTITY_CLIENT_ID: &str = "8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5f60";
+
+/// Whether `path` is a managed-identity token endpoint.
+pub fn is_managed_identity(path: &str) -> bool {
+    path.ends_with("/msi/token") || path.ends_with("/metadata/identity/oauth2/token")
+}
+
+/// What a managed-identity request says, for the journal and for choosing a fault: the grant,
+/// the identity (a user-assigned one's `client_id`, or the system-assigned one's) and the
+/// resource as a `.default` scope.
+pub fn managed_identity_facts(tenant: &str, query: Option<&str>) -> Facts {
+    let q: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    Facts {
+        grant: Some(GrantType::ManagedIdentity),
+        client_id: Some(get("client_id").unwrap_or_else(|| MANAGED_IDENTITY_CLIENT_ID.to_string())),
+        scopes: get("resource")
+            .filter(|r| !r.is_empty())
+            .map(|r| format!("{}/.default", r.trim_end_matches('/')))
+            .into_iter()
+            .collect(),
+        tenant: Some(tenant.to_string()),
+        ..Facts::default()
     }
 }
 

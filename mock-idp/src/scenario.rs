@@ -6,12 +6,22 @@
 //! this is indistinguishable for a client, and each event is recorded at its scheduled time.
 
 use crate::config::{Group, OverageStyle, TenantConfig};
-use crate::state::{unix_now, TenantState};
-use model::scenario::{CallRange, EventAction, Fault, FaultEndpoint, GrantSel, Scenario};
+use crate::event::Event;
+use model::scenario::{CallRange, Fault, FaultEndpoint, Scenario};
 use model::{Endpoint, GrantType};
 use std::collections::HashMap;
 
 pub use model::FiredEvent;
+
+/// A scenario event that fired: what it does to the tenant's world (`None`: an outage, which
+/// the scenario's faults answer), and the Unix second at which it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    /// What to apply to the tenant.
+    pub event: Option<Event>,
+    /// When it happened (its scheduled time, though applied at the next request).
+    pub unix_at: u64,
+}
 
 /// The scenario state of one tenant.
 #[derive(Debug, Clone)]
@@ -157,12 +167,12 @@ impl Runtime {
         self.fired.iter().any(|f| f.name == name)
     }
 
-    /// Fires timed events that are due (in scenario order), applying them to `st`.
-    pub fn advance(&mut self, now_us: u64, st: &mut TenantState) -> Vec<EventAction> {
+    /// Fires the timed events that are due (in scenario order): what each does to the tenant's
+    /// world, for the caller to apply (`TenantState::advance_scenario`). Outages start here.
+    pub fn advance(&mut self, now_us: u64) -> Vec<Due> {
         let Some(start) = self.started_us else {
             return Vec::new();
         };
-        let mut applied = Vec::new();
         let due: Vec<(String, u64)> = self
             .scenario
             .events
@@ -174,23 +184,15 @@ impl Runtime {
                     .then(|| (e.name.value.clone(), at_us))
             })
             .collect();
-        for (name, at_us) in due {
-            if let Some(a) = self.fire_named(&name, at_us, now_us, st) {
-                applied.push(a);
-            }
-        }
-        applied
+        due.into_iter()
+            .filter_map(|(name, at_us)| self.fire_named(&name, at_us, now_us))
+            .collect()
     }
 
-    /// Fires the named event at `at_us` (its scheduled or actual time). Returns what it did, or
-    /// `None` for an unknown name or one already fired.
-    pub fn fire_named(
-        &mut self,
-        name: &str,
-        at_us: u64,
-        now_us: u64,
-        st: &mut TenantState,
-    ) -> Option<EventAction> {
+    /// Fires the named event at `at_us` (its scheduled or actual time) and records it; an
+    /// outage starts here, anything else is returned for the caller to apply. `None` for an
+    /// unknown name or one already fired.
+    pub fn fire_named(&mut self, name: &str, at_us: u64, now_us: u64) -> Option<Due> {
         if self.has_fired(name) {
             return None;
         }
@@ -203,34 +205,16 @@ impl Runtime {
             .clone();
         // The Unix time at which the event happened (it may be applied a little later).
         let ago_s = now_us.saturating_sub(at_us) / 1_000_000;
-        let unix_at = unix_now().saturating_sub(ago_s);
-        match ev.action {
-            EventAction::RevokeSessions => {
-                st.sessions.clear();
-                st.refresh_tokens
-                    .values_mut()
-                    .for_each(|g| g.revoked = true);
-            }
-            EventAction::RevokeRefreshTokens => {
-                st.refresh_tokens
-                    .values_mut()
-                    .for_each(|g| g.revoked = true);
-            }
-            EventAction::CaeRevoke => st.cae_revoke(unix_at),
-            EventAction::RotateKeys => st.rotate_keys = true,
-            EventAction::SetGroups => st.config.user.groups = groups(ev.groups.unwrap_or(0)),
-            EventAction::SetRoles => st.config.user.roles = ev.roles.clone().unwrap_or_default(),
-            EventAction::DisableUser => st.config.user.disabled = true,
-            EventAction::EnableUser => st.config.user.disabled = false,
-            EventAction::Outage => {
-                let endpoints = if ev.endpoints.is_empty() {
-                    vec![FaultEndpoint::Token]
-                } else {
-                    ev.endpoints.clone()
-                };
-                let len = ev.duration.map(|d| d.0.as_micros() as u64).unwrap_or(0);
-                self.outages.push((endpoints, at_us, at_us + len));
-            }
+        let unix_at = model::clock::unix_now().saturating_sub(ago_s);
+        let event = Event::of_scenario(&ev);
+        if event.is_none() {
+            let endpoints = if ev.endpoints.is_empty() {
+                vec![FaultEndpoint::Token]
+            } else {
+                ev.endpoints.clone()
+            };
+            let len = ev.duration.map(|d| d.0.as_micros() as u64).unwrap_or(0);
+            self.outages.push((endpoints, at_us, at_us + len));
         }
         self.fired.push(FiredEvent {
             name: name.to_string(),
@@ -240,7 +224,7 @@ impl Runtime {
                 .unwrap_or_default(),
             at_us,
         });
-        Some(ev.action)
+        Some(Due { event, unix_at })
     }
 
     /// Fault `index` imposed a step-up on the user.
@@ -336,16 +320,5 @@ impl Runtime {
             return Decision::Fault(i, label, Box::new(f.clone()));
         }
         Decision::Pass
-    }
-}
-
-/// A grant selector's journal grant (for tests).
-pub fn grant_of(g: GrantSel) -> GrantType {
-    match g {
-        GrantSel::ClientCredentials => GrantType::ClientCredentials,
-        GrantSel::AuthorizationCode => GrantType::AuthorizationCode,
-        GrantSel::RefreshToken => GrantType::RefreshToken,
-        GrantSel::DeviceCode => GrantType::DeviceCode,
-        GrantSel::JwtBearer => GrantType::JwtBearer,
     }
 }

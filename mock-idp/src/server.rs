@@ -34,10 +34,6 @@ impl ConnControl {
     }
 }
 
-/// How long a client may take to send a request head (a slow, trickling head, "slowloris",
-/// is closed then, and journaled as refused).
-pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// How long a client may take to finish the TLS handshake.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -114,7 +110,7 @@ impl tokio::io::AsyncWrite for Conn {
 /// Serves one connection (TLS already accepted where there is TLS) until it ends, the server
 /// stops, or a request asks for it to end (a scripted close or reset). Every request carries the
 /// connection's [`ConnControl`]; request heads are held to [`MAX_HEADERS`],
-/// [`MAX_HEAD_BYTES`] and [`HEADER_READ_TIMEOUT`], and one refused below the router is
+/// [`MAX_HEAD_BYTES`] and [`HEADER_READ_TIMEOUT`](crate::config::HEADER_READ_TIMEOUT), and one refused below the router is
 /// journaled ([`crate::journal::refused`]).
 pub(crate) async fn serve_connection<I>(
     io: I,

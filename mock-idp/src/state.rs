@@ -5,6 +5,7 @@
 
 use crate::config::{AppRegistration, TenantConfig};
 use crate::error::OAuthError;
+use crate::event::{Event, FireError};
 use crate::keys::KeySet;
 use crate::store::JournalStore;
 use model::{Fingerprint, JournalEntry};
@@ -85,8 +86,8 @@ impl Idp {
             default_config,
             tls,
             impersonate: false,
-            head_timeout: crate::server::HEADER_READ_TIMEOUT,
-            identity_header: crate::tokens::random_text(24),
+            head_timeout: crate::config::HEADER_READ_TIMEOUT,
+            identity_header: crate::keys::random_text(24),
             first_use: Mutex::new(HashMap::new()),
             started: Instant::now(),
             last_us: std::sync::atomic::AtomicU64::new(0),
@@ -191,7 +192,7 @@ impl Idp {
             return Some(a.clone());
         }
         let mut apps = lock(&self.first_use);
-        if !self.impersonate || !crate::request::plausible_client_id(client_id) {
+        if !self.impersonate || !crate::params::plausible_client_id(client_id) {
             return apps.get(client_id).cloned();
         }
         let app = apps.entry(client_id.to_string()).or_insert_with(|| {
@@ -289,6 +290,88 @@ impl Idp {
     /// The Graph base URL.
     pub fn graph_url(&self) -> String {
         format!("{}/graph/v1.0", self.base_url)
+    }
+}
+
+impl Idp {
+    /// Makes a tenant replay a scenario (its token shaping replaces the tenant's configuration).
+    pub fn load_scenario(&self, tenant: &str, s: model::scenario::Scenario) {
+        let t = self.tenant(tenant);
+        let mut st = lock(&t.state);
+        st.config = crate::scenario::config_for(&s, &self.default_config);
+        st.scenario = Some(crate::scenario::Runtime::new(s));
+        // A step-up the previous scenario imposed is not this one's.
+        st.step_up = None;
+    }
+
+    /// Starts a tenant's scenario clock now (otherwise its first request starts it).
+    pub fn start_scenario(&self, tenant: &str) -> bool {
+        let Some(t) = self.existing_tenant(tenant) else {
+            return false;
+        };
+        let now = self.now_us();
+        let mut st = lock(&t.state);
+        match st.scenario.as_mut() {
+            Some(rt) => {
+                rt.start(now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Fires a scenario event by name now (a step's `fire`).
+    pub fn fire_scenario_event(&self, tenant: &str, name: &str) -> Result<(), FireError> {
+        let t = self
+            .existing_tenant(tenant)
+            .ok_or_else(|| FireError::NoScenario(tenant.to_string()))?;
+        let now = self.now_us();
+        let rotate = {
+            let mut st = lock(&t.state);
+            st.advance_scenario(now);
+            let Some(rt) = st.scenario.as_mut() else {
+                return Err(FireError::NoScenario(tenant.to_string()));
+            };
+            if !rt.scenario.events.iter().any(|e| e.name.value == name) {
+                return Err(FireError::NotInScenario(name.to_string()));
+            }
+            let due = rt
+                .fire_named(name, now, now)
+                .ok_or_else(|| FireError::AlreadyFired(name.to_string()))?;
+            if let Some(e) = due.event {
+                st.apply(&e, due.unix_at);
+            }
+            std::mem::take(&mut st.rotate_keys)
+        };
+        if rotate {
+            self.rotate_tenant_keys(tenant).map_err(FireError::Keys)?;
+        }
+        Ok(())
+    }
+
+    /// The scenario events that fired in a tenant, in order.
+    pub fn fired_events(&self, tenant: &str) -> Vec<crate::scenario::FiredEvent> {
+        self.existing_tenant(tenant)
+            .and_then(|t| lock(&t.state).scenario.as_ref().map(|r| r.fired.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Fires an event on a tenant now; what it did (the admin API's answer).
+    pub fn fire(&self, tenant: &str, event: &Event) -> Result<serde_json::Value, FireError> {
+        if !crate::params::valid_tenant(tenant) {
+            return Err(FireError::InvalidTenant(tenant.to_string()));
+        }
+        let t = self.tenant(tenant);
+        let (done, rotate) = {
+            let mut st = lock(&t.state);
+            let done = st.apply(event, unix_now());
+            (done, std::mem::take(&mut st.rotate_keys))
+        };
+        if rotate {
+            let kid = self.rotate_tenant_keys(tenant).map_err(FireError::Keys)?;
+            return Ok(serde_json::json!({ "kid": kid }));
+        }
+        Ok(done)
     }
 }
 
@@ -463,6 +546,76 @@ impl TenantState {
             rt.step_up_satisfied();
         }
         self.step_up.take()
+    }
+
+    /// Applies an event to the tenant's world: the one place events take effect, whether a
+    /// scenario or the admin API fires them. Returns what it did, as the admin API answers. A
+    /// key rotation is only noted (`rotate_keys`): the key set is the server's to change, once
+    /// this tenant's lock is released.
+    pub fn apply(&mut self, event: &Event, unix_at: u64) -> serde_json::Value {
+        use serde_json::json;
+        match event {
+            Event::RevokeSessions => {
+                let sessions = self.sessions.len();
+                self.sessions.clear();
+                let refresh = self.revoke_refresh_tokens();
+                json!({"sessions_revoked": sessions, "refresh_tokens_revoked": refresh})
+            }
+            Event::RevokeRefreshTokens => {
+                json!({"refresh_tokens_revoked": self.revoke_refresh_tokens()})
+            }
+            Event::CaeRevoke => {
+                // Tokens issued up to this very moment are revoked; those issued a moment later,
+                // in the same second, are not (the tenant remembers which tokens that second
+                // had issued).
+                self.cae_revoke(unix_at);
+                json!({"cae_revoked_before": unix_at})
+            }
+            Event::RotateKeys => {
+                self.rotate_keys = true;
+                json!({"rotate_keys": true})
+            }
+            Event::SetGroups(n) => {
+                self.config.user.groups = crate::scenario::groups(*n);
+                json!({"groups": n})
+            }
+            Event::SetRoles(roles) => {
+                self.config.user.roles = roles.clone();
+                json!({"roles": roles})
+            }
+            Event::DisableUser => {
+                self.config.user.disabled = true;
+                json!({"disabled": true})
+            }
+            Event::EnableUser => {
+                self.config.user.disabled = false;
+                json!({"disabled": false})
+            }
+        }
+    }
+
+    /// Revokes every refresh token not revoked yet; how many.
+    fn revoke_refresh_tokens(&mut self) -> usize {
+        let mut n = 0;
+        for g in self.refresh_tokens.values_mut().filter(|g| !g.revoked) {
+            g.revoked = true;
+            n += 1;
+        }
+        n
+    }
+
+    /// Starts the tenant's scenario clock (if it had not started) and applies the scenario's
+    /// events that are due by `now_us`.
+    pub fn advance_scenario(&mut self, now_us: u64) {
+        let Some(rt) = self.scenario.as_mut() else {
+            return;
+        };
+        rt.start(now_us);
+        for due in rt.advance(now_us) {
+            if let Some(e) = due.event {
+                self.apply(&e, due.unix_at);
+            }
+        }
     }
 
     /// The refusal a silent request gets while a step-up is pending.

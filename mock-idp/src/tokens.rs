@@ -3,22 +3,15 @@
 
 use crate::config::{OverageStyle, TenantConfig, UserConfig, GRAPH_RESOURCE};
 use crate::error::OAuthError;
+use crate::keys::random_text;
 use crate::state::{unix_now, Idp, RefreshGrant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use model::{Fingerprint, IssuedToken, TokenKind};
-use rand::RngCore;
 use serde_json::{json, Map, Value};
 
 /// OIDC scopes that name no resource.
 pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
-
-/// Random URL-safe text of `n` random bytes.
-pub fn random_text(n: usize) -> String {
-    let mut b = vec![0u8; n];
-    rand::rng().fill_bytes(&mut b);
-    B64.encode(b)
-}
 
 /// The resource and permission names a set of scopes asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,7 +187,7 @@ fn group_claims(claims: &mut Map<String, Value>, cfg: &TenantConfig, base: &str)
                 claims.insert("_claim_names".into(), json!({"groups": "src1"}));
                 claims.insert(
                     "_claim_sources".into(),
-                    json!({"src1": {"endpoint": format!("{}/users/{}/getMemberObjects", crate::routes::graph_root(base), user.oid)}}),
+                    json!({"src1": {"endpoint": format!("{}/users/{}/getMemberObjects", crate::impersonate::graph_root(base), user.oid)}}),
                 );
             }
             OverageStyle::Hasgroups => {

@@ -7,11 +7,12 @@ mod common;
 use common::*;
 use model::{Completion, Endpoint, GrantType, TokenKind};
 use serde_json::{json, Value};
+use tokenstorm_mock_idp::Event;
 
 /// Signs the default user in through authorize + code redemption; returns the token response.
 async fn user_tokens(
     http: &reqwest::Client,
-    idp: &mock_idp::MockIdp,
+    idp: &tokenstorm_mock_idp::MockIdp,
     tenant: &str,
     extra_token_params: &[(&str, &str)],
 ) -> Value {
@@ -152,10 +153,9 @@ async fn tls_leaf_is_signed_by_the_ca_for_localhost_and_loopback_ips() {
 
 #[tokio::test]
 async fn refuses_non_loopback_without_allow_remote() {
-    let err = mock_idp::MockIdp::start(mock_idp::Options {
-        addr: "0.0.0.0:0".parse().unwrap(),
-        ..Default::default()
-    })
+    let err = tokenstorm_mock_idp::MockIdp::start(
+        tokenstorm_mock_idp::Options::default().addr("0.0.0.0:0".parse().unwrap()),
+    )
     .await
     .unwrap_err();
     assert!(err.to_string().contains("--allow-remote"), "{err}");
@@ -490,7 +490,7 @@ async fn auth_code_with_pkce_and_refresh_rotation() {
     .await;
     assert_eq!(r.status(), 200);
     // With rotation revoking, the old one is refused.
-    let mut cfg = mock_idp::TenantConfig {
+    let mut cfg = tokenstorm_mock_idp::TenantConfig {
         revoke_rotated_refresh_tokens: true,
         ..Default::default()
     };
@@ -534,7 +534,7 @@ async fn auth_code_with_pkce_and_refresh_rotation() {
     entra_error(r, 400, "invalid_grant", 9002313).await;
     // Revocation event.
     let t3 = user_tokens(&http, &idp, "ac", &[]).await;
-    idp.fire("ac", "revoke-refresh-tokens").unwrap();
+    idp.fire("ac", &Event::RevokeRefreshTokens).unwrap();
     let r = token(
         &http,
         &idp,
@@ -551,7 +551,7 @@ async fn auth_code_with_pkce_and_refresh_rotation() {
     cfg.revoke_rotated_refresh_tokens = false;
     idp.configure_tenant("ac", cfg);
     let t4 = user_tokens(&http, &idp, "ac", &[]).await;
-    idp.fire("ac", "disable-user").unwrap();
+    idp.fire("ac", &Event::DisableUser).unwrap();
     let r = token(
         &http,
         &idp,
@@ -658,7 +658,7 @@ async fn auth_code_errors_pkce_reuse_redirect_and_expiry() {
     // Codes are short-lived.
     idp.configure_tenant(
         "ace",
-        mock_idp::TenantConfig {
+        tokenstorm_mock_idp::TenantConfig {
             code_lifetime_s: 0,
             ..Default::default()
         },
@@ -726,7 +726,7 @@ async fn authorize_prompt_semantics_sso_cookie_and_response_modes() {
         .collect();
     assert_eq!(prompts, vec!["none", "none", "none", "login", "consent"]);
     // Revoking sessions ends SSO.
-    idp.fire("p", "revoke-sessions").unwrap();
+    idp.fire("p", &Event::RevokeSessions).unwrap();
     let (_, loc, _) = authorize(&http, &idp, "p", &[("prompt", "none")], Some(&cookie)).await;
     assert_eq!(
         query_param(&loc.unwrap(), "error").as_deref(),
@@ -815,7 +815,7 @@ async fn authorize_refuses_bad_clients_and_redirects() {
         Some("unsupported_response_type")
     );
     // A disabled user is denied.
-    idp.fire("ar", "disable-user").unwrap();
+    idp.fire("ar", &Event::DisableUser).unwrap();
     let (_, loc, _) = authorize(&http, &idp, "ar", &[], None).await;
     assert_eq!(
         query_param(&loc.unwrap(), "error").as_deref(),
@@ -893,7 +893,7 @@ async fn device_code_flow_pending_slow_down_approve_deny_expire() {
     // Without interval enforcement, the next poll (short spelling) gets tokens.
     idp.configure_tenant(
         "dev",
-        mock_idp::TenantConfig {
+        tokenstorm_mock_idp::TenantConfig {
             device_enforce_interval: false,
             ..Default::default()
         },
@@ -924,7 +924,7 @@ async fn device_code_flow_pending_slow_down_approve_deny_expire() {
     // Expiry.
     idp.configure_tenant(
         "dev2",
-        mock_idp::TenantConfig {
+        tokenstorm_mock_idp::TenantConfig {
             device_code_lifetime_s: 0,
             ..Default::default()
         },
@@ -1090,7 +1090,7 @@ async fn graph_and_userinfo_validate_bearer_tokens() {
     // An expired token.
     idp.configure_tenant(
         "g2",
-        mock_idp::TenantConfig {
+        tokenstorm_mock_idp::TenantConfig {
             access_token_lifetime_s: 0,
             ..Default::default()
         },
@@ -1168,15 +1168,15 @@ async fn groups_roles_overage_and_graph_membership() {
     let idp = start().await;
     let http = client(&idp);
     let graph = idp.graph_url();
-    let groups = |n: usize| -> Vec<mock_idp::config::Group> {
+    let groups = |n: usize| -> Vec<tokenstorm_mock_idp::Group> {
         (0..n)
-            .map(|i| mock_idp::config::Group {
+            .map(|i| tokenstorm_mock_idp::Group {
                 id: format!("00000000-0000-4000-8000-{i:012}"),
                 display_name: format!("group {i}"),
             })
             .collect()
     };
-    let mut cfg = mock_idp::TenantConfig::default();
+    let mut cfg = tokenstorm_mock_idp::TenantConfig::default();
     cfg.user.roles = vec!["Reader".into(), "Approver".into()];
     cfg.user.groups = groups(3);
     idp.configure_tenant("grp", cfg.clone());
@@ -1262,7 +1262,7 @@ async fn groups_roles_overage_and_graph_membership() {
         .unwrap();
     assert_eq!(r.status(), 400);
     // hasgroups style.
-    cfg.overage_style = mock_idp::config::OverageStyle::Hasgroups;
+    cfg.overage_style = tokenstorm_mock_idp::OverageStyle::Hasgroups;
     idp.configure_tenant("grp", cfg);
     let t = user_tokens(&http, &idp, "grp", &[]).await;
     assert_eq!(claims(t["id_token"].as_str().unwrap())["hasgroups"], true);
@@ -1309,7 +1309,7 @@ async fn cae_cp1_is_echoed_and_revocation_yields_an_insufficient_claims_challeng
         200
     );
 
-    let fired = idp.fire("cae", "cae-revoke").unwrap();
+    let fired = idp.fire("cae", &Event::CaeRevoke).unwrap();
     let r = http
         .get(format!("{graph}/me"))
         .bearer_auth(&at)
@@ -1405,7 +1405,7 @@ async fn token_shaping_lifetimes_refresh_in_opaque_and_cae_lifetime() {
     let http = client(&idp);
     idp.configure_tenant(
         "shape",
-        mock_idp::TenantConfig {
+        tokenstorm_mock_idp::TenantConfig {
             access_token_lifetime_s: 305,
             refresh_in_s: Some(150),
             cae_access_token_lifetime_s: Some(28 * 3600),
@@ -1560,9 +1560,9 @@ async fn a_client_that_disconnects_mid_response_is_journaled_as_such() {
     // buffer that closes after the first bytes: more than the kernel buffers can absorb.
     let idp = start().await;
     let http = client(&idp);
-    let mut cfg = mock_idp::TenantConfig::default();
+    let mut cfg = tokenstorm_mock_idp::TenantConfig::default();
     cfg.user.groups = (0..300_000)
-        .map(|i| mock_idp::config::Group {
+        .map(|i| tokenstorm_mock_idp::Group {
             id: format!("00000000-0000-4000-8000-{i:012}"),
             display_name: String::new(),
         })
@@ -1817,13 +1817,12 @@ async fn review_findings_stay_fixed() {
 /// missed, and the files are the journal.
 #[tokio::test]
 async fn the_journal_streams_to_disk_and_a_small_window_loses_nothing() {
-    let idp = mock_idp::MockIdp::start(mock_idp::Options {
-        journal: mock_idp::store::JournalLimits {
+    let idp = tokenstorm_mock_idp::MockIdp::start(tokenstorm_mock_idp::Options::default().journal(
+        tokenstorm_mock_idp::JournalLimits {
             window: 4,
             cap_bytes: u64::MAX,
         },
-        ..Default::default()
-    })
+    ))
     .await
     .unwrap();
     let http = client(&idp);

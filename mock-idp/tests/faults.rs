@@ -22,7 +22,7 @@ fn cc(faults: &str) -> model::scenario::Scenario {
 
 async fn cc_call(
     http: &reqwest::Client,
-    idp: &mock_idp::MockIdp,
+    idp: &tokenstorm_mock_idp::MockIdp,
     tenant: &str,
 ) -> reqwest::Result<reqwest::Response> {
     let (id, secret) = confidential(idp);

@@ -6,17 +6,17 @@
 mod common;
 
 use common::*;
-use mock_idp::MockIdp;
 use serde_json::{json, Value};
+use tokenstorm_mock_idp::MockIdp;
 
 /// A tenant whose user is in `groups` groups, listed `page` at a time.
 fn tenant(idp: &MockIdp, t: &str, groups: usize, page: usize) {
-    let base = mock_idp::TenantConfig::default();
+    let base = tokenstorm_mock_idp::TenantConfig::default();
     let mut user = base.user.clone();
-    user.groups = mock_idp::scenario::groups(groups);
+    user.groups = tokenstorm_mock_idp::groups(groups);
     idp.configure_tenant(
         t,
-        mock_idp::TenantConfig {
+        tokenstorm_mock_idp::TenantConfig {
             user,
             graph_page_size: page,
             ..base
@@ -54,7 +54,7 @@ async fn app_token(http: &reqwest::Client, idp: &MockIdp, t: &str) -> String {
 }
 
 fn ids(n: usize) -> Vec<String> {
-    mock_idp::scenario::groups(n)
+    tokenstorm_mock_idp::groups(n)
         .into_iter()
         .map(|g| g.id)
         .collect()

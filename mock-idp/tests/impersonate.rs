@@ -10,17 +10,14 @@ mod common;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use common::{claims, entra_error};
-use mock_idp::{MockIdp, Options};
 use serde_json::{json, Value};
+use tokenstorm_mock_idp::{MockIdp, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn start() -> MockIdp {
-    MockIdp::start(Options {
-        impersonate: true,
-        ..Options::default()
-    })
-    .await
-    .unwrap()
+    MockIdp::start(Options::default().impersonate(true))
+        .await
+        .unwrap()
 }
 
 /// A client that goes through the proxy and trusts only the run's CA.
@@ -388,14 +385,10 @@ async fn apps_from_a_file_are_enforced_not_registered_on_first_use() {
         ),
     )
     .unwrap();
-    let apps = mock_idp::config::load_apps(&file).unwrap();
-    let idp = MockIdp::start(Options {
-        impersonate: true,
-        apps,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let apps = tokenstorm_mock_idp::load_apps(&file).unwrap();
+    let idp = MockIdp::start(Options::default().impersonate(true).apps(apps))
+        .await
+        .unwrap();
     let http = via_proxy(&idp);
     let host = "login.microsoftonline.com";
     let secret = |s: &'static str| {
@@ -474,13 +467,13 @@ async fn apps_from_a_file_are_enforced_not_registered_on_first_use() {
         "- client_id: x\n  secret: s\n  certificate_thumbprints: [ab]\n",
     )
     .unwrap();
-    let e = mock_idp::config::load_apps(&file).unwrap_err();
+    let e = tokenstorm_mock_idp::load_apps(&file).unwrap_err();
     assert!(
         e.contains("both a secret and certificate thumbprints"),
         "{e}"
     );
     std::fs::write(&file, "- clientid: x\n").unwrap();
-    assert!(mock_idp::config::load_apps(&file)
+    assert!(tokenstorm_mock_idp::load_apps(&file)
         .unwrap_err()
         .contains("apps.yaml"));
 }

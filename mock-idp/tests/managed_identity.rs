@@ -7,9 +7,9 @@
 mod common;
 
 use common::claims;
-use mock_idp::{MockIdp, Options};
 use model::{Endpoint, GrantType, TokenKind};
 use serde_json::Value;
+use tokenstorm_mock_idp::{MockIdp, Options};
 
 fn env(idp: &MockIdp, tenant: &str, key: &str) -> String {
     idp.managed_identity_env(tenant)
@@ -21,12 +21,9 @@ fn env(idp: &MockIdp, tenant: &str, key: &str) -> String {
 
 #[tokio::test]
 async fn app_service_and_imds_answer_in_their_shapes_and_are_journaled_as_token_requests() {
-    let idp = MockIdp::start(Options {
-        impersonate: true,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let idp = MockIdp::start(Options::default().impersonate(true))
+        .await
+        .unwrap();
     let http = common::client(&idp);
     let endpoint = env(&idp, "mi", "IDENTITY_ENDPOINT");
     let header = env(&idp, "mi", "IDENTITY_HEADER");

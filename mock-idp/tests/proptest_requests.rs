@@ -6,10 +6,10 @@
 #[path = "common/shape.rs"]
 mod shape;
 
-use mock_idp::{MockIdp, Options};
 use proptest::prelude::*;
 use serde_json::Value;
 use std::sync::OnceLock;
+use tokenstorm_mock_idp::{MockIdp, Options};
 
 struct World {
     rt: tokio::runtime::Runtime,
@@ -316,11 +316,11 @@ fn refusals(idp: &MockIdp) -> Vec<model::JournalEntry> {
 
 #[tokio::test]
 async fn heads_refused_below_the_router_get_their_status_and_are_journaled() {
-    let idp = MockIdp::start(Options {
-        tls: false,
-        head_timeout: std::time::Duration::from_millis(600),
-        ..Options::default()
-    })
+    let idp = MockIdp::start(
+        Options::default()
+            .tls(false)
+            .head_timeout(std::time::Duration::from_millis(600)),
+    )
     .await
     .unwrap();
     // Too many header fields (the limit is 100).

@@ -5,12 +5,12 @@
 //! Their answers are checked, and so is what reached the mock, from its journal.
 #![allow(clippy::unwrap_used)]
 
-use mock_idp::{MockIdp, Options};
 use model::{Endpoint, GrantType, JournalEntry, TokenKind};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokenstorm_mock_idp::{MockIdp, Options};
 use tokio::process::Command;
 
 fn repo() -> PathBuf {

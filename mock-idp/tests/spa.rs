@@ -7,9 +7,9 @@
 mod common;
 
 use common::*;
-use mock_idp::TenantConfig;
 use model::Endpoint;
 use serde_json::Value;
+use tokenstorm_mock_idp::TenantConfig;
 
 const ORIGIN: &str = "http://localhost:8765";
 const SCOPES: &str = "https://graph.microsoft.com/User.Read openid profile offline_access";
@@ -17,7 +17,7 @@ const SCOPES: &str = "https://graph.microsoft.com/User.Read openid profile offli
 /// A code for the public client, sent to `redirect_uri`.
 async fn code(
     http: &reqwest::Client,
-    idp: &mock_idp::MockIdp,
+    idp: &tokenstorm_mock_idp::MockIdp,
     tenant: &str,
     redirect_uri: &str,
 ) -> (String, String) {
@@ -40,7 +40,7 @@ async fn code(
 
 async fn redeem(
     http: &reqwest::Client,
-    idp: &mock_idp::MockIdp,
+    idp: &tokenstorm_mock_idp::MockIdp,
     tenant: &str,
     form: &[(&str, &str)],
     origin: Option<&str>,
@@ -56,7 +56,7 @@ async fn redeem(
 
 async fn spa_tokens(
     http: &reqwest::Client,
-    idp: &mock_idp::MockIdp,
+    idp: &tokenstorm_mock_idp::MockIdp,
     tenant: &str,
 ) -> (Value, reqwest::header::HeaderMap) {
     let (code, verifier) = code(http, idp, tenant, "http://localhost:8765/callback").await;

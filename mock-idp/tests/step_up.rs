@@ -7,8 +7,8 @@
 mod common;
 
 use common::*;
-use mock_idp::MockIdp;
 use serde_json::Value;
+use tokenstorm_mock_idp::MockIdp;
 
 const CHALLENGE: &str = r#"{"access_token":{"capolids":{"essential":true,"values":["c1a2b3d4-0000-4000-8000-000000000001"]}}}"#;
 

@@ -36,7 +36,7 @@ fn status(
     judged(rule, s, j, t, &[], &[]).0
 }
 fn me() -> serde_json::Value {
-    let u = mock_idp::config::UserConfig::default();
+    let u = mock_idp::UserConfig::default();
     json!({"ok": true, "name": u.name, "username": u.username, "oid": u.oid, "roles": ["Reader"], "groups": []})
 }
 
@@ -69,10 +69,7 @@ fn claims_correct_and_overage() {
     );
 
     let s = user("claims.groups-overage", "tokens: { groups: 250 }\n");
-    let all: Vec<String> = mock_idp::scenario::groups(250)
-        .into_iter()
-        .map(|g| g.id)
-        .collect();
+    let all: Vec<String> = mock_idp::groups(250).into_iter().map(|g| g.id).collect();
     let mut full = me();
     full["groups"] = json!(all);
     let mut call = entry(1, 1.05, Endpoint::Graph, 200);

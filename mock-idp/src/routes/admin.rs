@@ -4,7 +4,7 @@
 use crate::config::TenantConfig;
 use crate::params::read_body;
 use crate::request::bearer;
-use crate::state::{lock, unix_now, Idp};
+use crate::state::{lock, Idp};
 use axum::body::Body;
 use axum::extract::{OriginalUri, RawQuery, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -226,9 +226,12 @@ async fn event(State(idp): State<Arc<Idp>>, OriginalUri(uri): OriginalUri) -> Re
     // `/_tokenstorm/tenants/{tenant}/events/{event}`
     let tenant = path_segment(uri.path(), 3);
     let event = path_segment(uri.path(), 5);
-    match idp.fire(&tenant, &event) {
+    let fired = event
+        .parse::<crate::event::Event>()
+        .and_then(|e| idp.fire(&tenant, &e));
+    match fired {
         Ok(v) => Json(v).into_response(),
-        Err(e) => admin_error(StatusCode::BAD_REQUEST, "unknown_event", &e),
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, "unknown_event", &e.to_string()),
     }
 }
 
@@ -277,133 +280,6 @@ async fn fire_scenario_event(
     let event = path_segment(uri.path(), 6);
     match idp.fire_scenario_event(&tenant, &event) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => admin_error(StatusCode::BAD_REQUEST, "unknown_event", &e),
-    }
-}
-
-impl Idp {
-    /// Makes a tenant replay a scenario (its token shaping replaces the tenant's configuration).
-    pub fn load_scenario(&self, tenant: &str, s: model::scenario::Scenario) {
-        let t = self.tenant(tenant);
-        let mut st = lock(&t.state);
-        st.config = crate::scenario::config_for(&s, &self.default_config);
-        st.scenario = Some(crate::scenario::Runtime::new(s));
-        // A step-up the previous scenario imposed is not this one's.
-        st.step_up = None;
-    }
-
-    /// Starts a tenant's scenario clock now (otherwise its first request starts it).
-    pub fn start_scenario(&self, tenant: &str) -> bool {
-        let Some(t) = self.existing_tenant(tenant) else {
-            return false;
-        };
-        let now = self.now_us();
-        let mut st = lock(&t.state);
-        match st.scenario.as_mut() {
-            Some(rt) => {
-                rt.start(now);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Fires a scenario event by name now (a step's `fire`).
-    pub fn fire_scenario_event(&self, tenant: &str, name: &str) -> Result<(), String> {
-        let t = self
-            .existing_tenant(tenant)
-            .ok_or_else(|| format!("tenant '{tenant}' replays no scenario"))?;
-        let now = self.now_us();
-        let rotate = {
-            let mut st = lock(&t.state);
-            let Some(mut rt) = st.scenario.take() else {
-                return Err(format!("tenant '{tenant}' replays no scenario"));
-            };
-            rt.start(now);
-            rt.advance(now, &mut st);
-            let known = rt.scenario.events.iter().any(|e| e.name.value == name);
-            let fired = rt.fire_named(name, now, now, &mut st);
-            st.scenario = Some(rt);
-            if !known {
-                return Err(format!("the scenario has no event '{name}'"));
-            }
-            if fired.is_none() {
-                return Err(format!("event '{name}' has already fired"));
-            }
-            std::mem::take(&mut st.rotate_keys)
-        };
-        if rotate {
-            self.rotate_tenant_keys(tenant)?;
-        }
-        Ok(())
-    }
-
-    /// The scenario events that fired in a tenant, in order.
-    pub fn fired_events(&self, tenant: &str) -> Vec<crate::scenario::FiredEvent> {
-        self.existing_tenant(tenant)
-            .and_then(|t| lock(&t.state).scenario.as_ref().map(|r| r.fired.clone()))
-            .unwrap_or_default()
-    }
-
-    /// Fires a named event on a tenant: `revoke-sessions` (SSO sessions and refresh tokens),
-    /// `revoke-refresh-tokens`, `cae-revoke` (the resource challenges CAE tokens issued before
-    /// now), `rotate-keys`, `disable-user`, `enable-user`.
-    pub fn fire(&self, tenant: &str, event: &str) -> Result<serde_json::Value, String> {
-        if !super::valid_tenant(tenant) {
-            return Err(format!("invalid tenant '{tenant}'"));
-        }
-        let t = self.tenant(tenant);
-        let mut st = lock(&t.state);
-        let result = match event {
-            "revoke-sessions" => {
-                let n = st.sessions.len();
-                st.sessions.clear();
-                let mut r = 0;
-                for g in st.refresh_tokens.values_mut() {
-                    if !g.revoked {
-                        g.revoked = true;
-                        r += 1;
-                    }
-                }
-                json!({"sessions_revoked": n, "refresh_tokens_revoked": r})
-            }
-            "revoke-refresh-tokens" => {
-                let mut r = 0;
-                for g in st.refresh_tokens.values_mut() {
-                    if !g.revoked {
-                        g.revoked = true;
-                        r += 1;
-                    }
-                }
-                json!({"refresh_tokens_revoked": r})
-            }
-            "cae-revoke" => {
-                // Tokens issued up to this very moment are revoked; those issued a moment later,
-                // in the same second, are not (the tenant remembers which tokens that second
-                // had issued).
-                let at = unix_now();
-                st.cae_revoke(at);
-                json!({"cae_revoked_before": at})
-            }
-            "rotate-keys" => {
-                drop(st);
-                let kid = self.rotate_tenant_keys(tenant)?;
-                return Ok(json!({"kid": kid}));
-            }
-            "disable-user" => {
-                st.config.user.disabled = true;
-                json!({"disabled": true})
-            }
-            "enable-user" => {
-                st.config.user.disabled = false;
-                json!({"disabled": false})
-            }
-            other => {
-                return Err(format!(
-                    "unknown event '{other}'; known: revoke-sessions, revoke-refresh-tokens, cae-revoke, rotate-keys, disable-user, enable-user"
-                ))
-            }
-        };
-        Ok(result)
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, "unknown_event", &e.to_string()),
     }
 }

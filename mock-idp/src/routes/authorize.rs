@@ -3,10 +3,11 @@
 
 use super::{cookie, Ctx};
 use crate::error::OAuthError;
+use crate::keys::random_text;
 use crate::params::{read_body, Params};
 use crate::request::{parse_claims, Facts};
 use crate::state::{lock, unix_now, AuthCode, Idp, Session};
-use crate::tokens::{client_info, random_text, ResourceScopes};
+use crate::tokens::{client_info, ResourceScopes};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};

@@ -4,10 +4,11 @@
 
 use super::Ctx;
 use crate::error::OAuthError;
+use crate::keys::random_text;
 use crate::params::{read_form, scopes as split_scopes};
 use crate::request::{basic_auth, parse_claims, Facts};
 use crate::state::{lock, unix_now, DeviceGrant, DeviceStatus, Idp};
-use crate::tokens::{random_text, ResourceScopes};
+use crate::tokens::ResourceScopes;
 use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::StatusCode;

@@ -10,6 +10,7 @@
 use super::Ctx;
 use crate::config::{TenantConfig, GRAPH_APP_ID, GRAPH_RESOURCE};
 use crate::error::GraphError;
+use crate::impersonate::graph_root;
 use crate::params::read_body;
 use crate::request::{bearer, verify_bearer, Facts};
 use crate::state::{lock, unix_now, Idp};
@@ -159,18 +160,6 @@ pub fn validate(idp: &Idp, ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, Gra
         claims,
         config: st.config.clone(),
     })
-}
-
-/// Graph's root as the client reached it: `https://graph.microsoft.com/v1.0` when impersonating
-/// Graph, else the mock's `{base}/graph/v1.0`: links and `@odata.context` name it.
-pub(crate) fn graph_root(base: &str) -> String {
-    let host = base.strip_prefix("https://").unwrap_or_default();
-    if host == crate::impersonate::GRAPH_HOST || crate::impersonate::AUTHORITY_HOSTS.contains(&host)
-    {
-        format!("https://{}/v1.0", crate::impersonate::GRAPH_HOST)
-    } else {
-        format!("{base}/graph/v1.0")
-    }
 }
 
 fn user_object(base: &str, c: &TenantConfig) -> Value {

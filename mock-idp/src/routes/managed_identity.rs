@@ -8,44 +8,14 @@
 
 use super::Ctx;
 use crate::error::OAuthError;
-use crate::request::Facts;
+use crate::request::MANAGED_IDENTITY_CLIENT_ID;
 use crate::state::{lock, Idp};
 use crate::tokens::{mint, Request as MintRequest, ResourceScopes, Subject};
 use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use model::GrantType;
 use serde_json::json;
 use std::sync::Arc;
-
-/// The client id of the system-assigned managed identity the mock issues tokens to.
-pub const MANAGED_IDENTITY_CLIENT_ID: &str = "8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5f60";
-
-/// Whether `path` is a managed-identity token endpoint.
-pub fn is_managed_identity(path: &str) -> bool {
-    path.ends_with("/msi/token") || path.ends_with("/metadata/identity/oauth2/token")
-}
-
-/// What a managed-identity request says, for the journal and for choosing a fault: the grant,
-/// the identity (a user-assigned one's `client_id`, or the system-assigned one's) and the
-/// resource as a `.default` scope.
-pub fn facts(tenant: &str, query: Option<&str>) -> Facts {
-    let q: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
-    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    Facts {
-        grant: Some(GrantType::ManagedIdentity),
-        client_id: Some(get("client_id").unwrap_or_else(|| MANAGED_IDENTITY_CLIENT_ID.to_string())),
-        scopes: get("resource")
-            .filter(|r| !r.is_empty())
-            .map(|r| format!("{}/.default", r.trim_end_matches('/')))
-            .into_iter()
-            .collect(),
-        tenant: Some(tenant.to_string()),
-        ..Facts::default()
-    }
-}
 
 /// An instance-metadata-service error, in its own shape.
 fn imds_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -79,7 +49,7 @@ pub async fn token(
     } else {
         ctx.tenant.clone()
     };
-    facts(&tenant_name, uri.query()).record(&ctx.record);
+    crate::request::managed_identity_facts(&tenant_name, uri.query()).record(&ctx.record);
     if app_service {
         let expected = &idp.identity_header;
         let given = headers

@@ -7,13 +7,12 @@ mod cors;
 mod device;
 mod discovery;
 mod graph;
-pub(crate) use graph::graph_root;
 pub(crate) mod managed_identity;
 mod token;
 
 use crate::error::OAuthError;
 use crate::journal::{self, Record};
-use crate::request::valid_tenant;
+use crate::params::valid_tenant;
 use crate::state::Idp;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -4,8 +4,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use mock_idp::{MockIdp, Options};
 use serde_json::Value;
+use tokenstorm_mock_idp::{MockIdp, Options};
 
 pub async fn start() -> MockIdp {
     MockIdp::start(Options::default())
