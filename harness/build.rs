@@ -1,7 +1,12 @@
-//! Embeds the built-in scenario library (`scenarios/**/*.yaml` at the workspace root) in the
-//! binary, so an installed `tokenstorm` has it, and generates one test per file. Also embeds
-//! the adapters (`adapters/<name>/`: drivers, pins, install scripts) so that
+//! Embeds the built-in scenario library (`scenarios/**/*.yaml`) in the binary, so an installed
+//! `tokenstorm` has it, and generates one test per file. Also embeds the adapters
+//! (`adapters/<name>/`: drivers, pins, install scripts) so that
 //! `tokenstorm run --client msal-python` works from an installed binary.
+//!
+//! Both folders live at the workspace root; the package reaches them through the symbolic links
+//! `harness/scenarios` and `harness/adapters`, which `cargo package` follows, so a published
+//! crate carries them as its own files. A checkout without symbolic links (Git on Windows by
+//! default) has a text file there instead, and the build reads the workspace root.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -42,7 +47,7 @@ fn main() {
         std::env::var("CARGO_PKG_VERSION").unwrap_or_default()
     );
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let root = manifest.join("..").join("scenarios");
+    let root = inside(&manifest, "scenarios");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     collect(&root, &mut files);
@@ -77,10 +82,21 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
     let _ = std::fs::write(
         out.join("adapters.rs"),
-        adapters(&manifest.join("..").join("adapters")),
+        adapters(&inside(&manifest, "adapters")),
     );
     let _ = std::fs::write(out.join("library.rs"), lib);
     let _ = std::fs::write(out.join("library_tests.rs"), tests);
+}
+
+/// `name` inside the package (a published crate, or the symbolic link in a checkout), else at
+/// the workspace root.
+fn inside(manifest: &Path, name: &str) -> PathBuf {
+    let own = manifest.join(name);
+    if own.is_dir() {
+        own
+    } else {
+        manifest.join("..").join(name)
+    }
 }
 
 /// `(adapter, path inside it, bytes)` of every adapter file worth shipping: sources, pins and

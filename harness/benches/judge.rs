@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use harness::rules::{judge, Input};
 use model::{JournalEntry, Outcome};
+use tokenstorm::rules::{judge, Input};
 
 /// A journal of `n` requests from a fleet, 10 ms apart: client-credentials token requests
 /// (most answered with a token, one in 500 throttled with Retry-After: 2 and retried after it,
@@ -85,7 +85,7 @@ fn journal(n: usize) -> Vec<JournalEntry> {
 }
 
 fn bench(c: &mut Criterion) {
-    let scenario = harness::library::builtin()
+    let scenario = tokenstorm::library::builtin()
         .unwrap()
         .into_iter()
         .find(|l| l.scenario.name.value == "throttle-429-short")

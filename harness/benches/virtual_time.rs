@@ -1,13 +1,13 @@
 //! Virtual time: the whole built-in library against the reference client in-process, on tokio's
-//! paused clock (`harness::inproc`), start to report. The target is under 5 s of wall time
+//! paused clock (`tokenstorm::inproc`), start to report. The target is under 5 s of wall time
 //! (docs/performance.md); on the real clock the same library takes over a minute, bound by its
 //! scenarios' waits.
 #![allow(clippy::unwrap_used)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use harness::inproc::InProcess;
 use std::sync::Arc;
 use std::time::Duration;
+use tokenstorm::inproc::InProcess;
 
 fn reference() -> InProcess {
     InProcess::new("reference-client", |env| {
@@ -19,7 +19,7 @@ fn reference() -> InProcess {
 }
 
 fn library_on_virtual_time(c: &mut Criterion) {
-    let scenarios = harness::library::builtin().unwrap();
+    let scenarios = tokenstorm::library::builtin().unwrap();
     let out = tempfile::tempdir().unwrap();
     c.bench_function("library_in_process_on_virtual_time", |b| {
         b.iter(|| {
@@ -29,7 +29,7 @@ fn library_on_virtual_time(c: &mut Criterion) {
                 .build()
                 .unwrap();
             let report = rt
-                .block_on(harness::inproc::run(
+                .block_on(tokenstorm::inproc::run(
                     reference(),
                     scenarios.clone(),
                     out.path(),

@@ -174,7 +174,7 @@ mod tests {
         let have = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             have == want,
-            "docs/run-events.schema.json is out of date: run TOKENSTORM_BLESS=1 cargo test -p harness --lib events"
+            "docs/run-events.schema.json is out of date: run TOKENSTORM_BLESS=1 cargo test -p tokenstorm --lib events"
         );
     }
 

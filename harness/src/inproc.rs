@@ -19,15 +19,15 @@
 //! # async fn demo() -> std::io::Result<()> {
 //! use std::sync::Arc;
 //! // In a test: #[tokio::test(start_paused = true)]
-//! let client = harness::inproc::InProcess::new("my-client", |env| {
+//! let client = tokenstorm::inproc::InProcess::new("my-client", |env| {
 //!     let (config, scopes) = reference_client::driven::config_from(|k| env.get(k))
 //!         .map_err(|e| e.to_string())?;
 //!     let client = reference_client::Client::new(config).map_err(|e| e.to_string())?;
 //!     Ok(Arc::new(reference_client::driven::Driver::new(client, scopes)) as _)
 //! });
-//! let scenarios = harness::library::builtin().expect("the built-in library parses");
+//! let scenarios = tokenstorm::library::builtin().expect("the built-in library parses");
 //! let out = std::path::Path::new("target/tokenstorm-inproc");
-//! let report = harness::inproc::run(client, scenarios, out).await?;
+//! let report = tokenstorm::inproc::run(client, scenarios, out).await?;
 //! assert_eq!(report.summary.failed, 0);
 //! # Ok(()) }
 //! ```

@@ -1,8 +1,8 @@
 //! `tokenstorm`: the harness CLI (`tokenstorm --help`, README.md): `run`, `observe`, `scenarios
 //! list|validate|schema`, `serve` and `rules`.
 
-use harness::library;
 use model::exit;
+use tokenstorm::library;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -84,6 +84,10 @@ Exit codes as for `run`.")]
         /// The report.json to judge against it.
         head: PathBuf,
     },
+    /// The reference client on stdin and stdout, speaking the driver protocol: the client `run`
+    /// starts by default, so an installed `tokenstorm` needs no second binary.
+    #[command(hide = true)]
+    ReferenceClient,
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,8 +203,8 @@ struct RunArgs {
     message_format: MessageFormat,
     /// Colour the verdicts in the progress: `auto` (on a terminal, unless NO_COLOR is set),
     /// `always` or `never`.
-    #[arg(long, value_enum, default_value_t = harness::progress::ColorChoice::Auto)]
-    color: harness::progress::ColorChoice,
+    #[arg(long, value_enum, default_value_t = tokenstorm::progress::ColorChoice::Auto)]
+    color: tokenstorm::progress::ColorChoice,
 }
 
 /// What `run` writes to stdout.
@@ -262,7 +266,7 @@ async fn main() -> ExitCode {
                 }
             };
             let d = reports::diff::diff(&b, &h);
-            print!("{}", reports::diff::markdown(&d));
+            print!("{}", reports::markdown::diff(&d));
             ExitCode::from(if d.regressed() {
                 exit::FAILED
             } else {
@@ -271,6 +275,7 @@ async fn main() -> ExitCode {
         }
         Command::Scenarios { command } => scenarios(command),
         Command::Serve(args) => serve(args).await,
+        Command::ReferenceClient => reference_client_serve().await,
         Command::Rules { json: true } => print_json(&*model::rules::CATALOG),
         Command::Rules { json: false } => {
             println!("{:<32} {:<6} GUIDANCE", "ID", "LEVEL");
@@ -415,7 +420,7 @@ fn scenarios(cmd: ScenariosCommand) -> ExitCode {
 fn apps(path: Option<&Path>) -> Result<Vec<mock_idp::AppRegistration>, ExitCode> {
     match path {
         None => Ok(vec![]),
-        Some(p) => mock_idp::config::load_apps(p).map_err(|e| {
+        Some(p) => mock_idp::load_apps(p).map_err(|e| {
             eprintln!("tokenstorm: --app: {e}");
             ExitCode::from(exit::USAGE)
         }),
@@ -424,7 +429,7 @@ fn apps(path: Option<&Path>) -> Result<Vec<mock_idp::AppRegistration>, ExitCode>
 
 async fn run(args: RunArgs) -> ExitCode {
     // Listening from the start: a signal during the preparations still ends in a report.
-    let interrupt = match harness::run::interrupt_signals() {
+    let interrupt = match tokenstorm::run::interrupt_signals() {
         Ok(i) => i,
         Err(e) => {
             eprintln!("tokenstorm: cannot listen for signals: {e}");
@@ -436,17 +441,20 @@ async fn run(args: RunArgs) -> ExitCode {
         Err(code) => return code,
     };
     // What a built-in adapter asks of the run (its adapter.json), unless the flags say otherwise.
-    let mut defaults = harness::adapters::RunDefaults::default();
+    let mut defaults = tokenstorm::adapters::RunDefaults::default();
     let client_cmd = match (&args.client_cmd, args.client.as_str()) {
         (Some(c), _) => c.clone(),
-        (None, "reference") => match reference_client() {
-            Some(p) => shell_words::quote(&p.display().to_string()).into_owned(),
-            None => {
-                eprintln!("tokenstorm: the reference client (`reference-client`) is not installed next to tokenstorm; build it with `cargo build -p reference-client`, or use --client-cmd \"CMD ARGS\"");
+        (None, "reference") => match std::env::current_exe() {
+            Ok(p) => format!(
+                "{} reference-client",
+                shell_words::quote(&p.display().to_string())
+            ),
+            Err(e) => {
+                eprintln!("tokenstorm: cannot find its own binary to start the reference client ({e}); use --client-cmd \"CMD ARGS\"");
                 return ExitCode::from(exit::USAGE);
             }
         },
-        (None, other) => match harness::adapters::prepare(other) {
+        (None, other) => match tokenstorm::adapters::prepare(other) {
             Ok(p) => {
                 defaults = p.defaults;
                 shell_words::join(std::iter::once(p.command.program).chain(p.command.args))
@@ -457,7 +465,7 @@ async fn run(args: RunArgs) -> ExitCode {
             }
         },
     };
-    let plan = match harness::run::plan(&harness::run::Flags {
+    let plan = match tokenstorm::run::plan(&tokenstorm::run::Flags {
         client_cmd: &client_cmd,
         scenarios: &args.scenarios,
         filter: args.filter.as_deref(),
@@ -468,7 +476,7 @@ async fn run(args: RunArgs) -> ExitCode {
         expected_failures: args.expected_failures.as_deref(),
         baseline: args.baseline.as_deref(),
     }) {
-        Ok(p) => harness::run::Plan {
+        Ok(p) => tokenstorm::run::Plan {
             impersonate: args.impersonate || defaults.impersonate,
             apps,
             ..p
@@ -491,16 +499,20 @@ async fn run(args: RunArgs) -> ExitCode {
         plan.jobs
     );
     let out = plan.out.clone();
-    let progress = harness::progress::Progress::new(args.color);
+    let progress = tokenstorm::progress::Progress::new(args.color);
     let ticker = progress.spawn_ticker();
-    let mut reporters: Vec<std::sync::Arc<dyn harness::events::Reporter>> = vec![progress];
+    let mut reporters: Vec<std::sync::Arc<dyn tokenstorm::events::Reporter>> = vec![progress];
     if args.message_format == MessageFormat::Json {
-        reporters.push(std::sync::Arc::new(harness::events::JsonLines::new(
+        reporters.push(std::sync::Arc::new(tokenstorm::events::JsonLines::new(
             std::io::stdout(),
         )));
     }
-    let result =
-        harness::run::execute(plan, harness::events::Reporters::new(reporters), interrupt).await;
+    let result = tokenstorm::run::execute(
+        plan,
+        tokenstorm::events::Reporters::new(reporters),
+        interrupt,
+    )
+    .await;
     ticker.abort();
     match result {
         Ok(r) => {
@@ -511,7 +523,7 @@ async fn run(args: RunArgs) -> ExitCode {
                     e.scenario, e.rule, e.cause, e.reason
                 );
             }
-            eprint!("{}", harness::progress::summary_table(&r));
+            eprint!("{}", tokenstorm::progress::summary_table(&r));
             eprintln!(
                 "tokenstorm: {} passed, {} failed, {} warned, {} inconclusive, {} not applicable, {} errors in {:.1} s{}",
                 s.passed, s.failed, s.warned, s.inconclusive, s.not_applicable, s.errors,
@@ -608,7 +620,7 @@ fn report_command(command: ReportCommand) -> ExitCode {
                 eprintln!("tokenstorm: {}: {e}", out.display());
                 return ExitCode::from(exit::USAGE);
             }
-            eprint!("{}", harness::progress::summary_table(&merged));
+            eprint!("{}", tokenstorm::progress::summary_table(&merged));
             eprintln!(
                 "tokenstorm: merged {} report(s), {} scenario(s), into {}",
                 parts.len(),
@@ -621,7 +633,7 @@ fn report_command(command: ReportCommand) -> ExitCode {
 }
 
 async fn observe(args: ObserveArgs) -> ExitCode {
-    let interrupt = match harness::run::interrupt_signals() {
+    let interrupt = match tokenstorm::run::interrupt_signals() {
         Ok(i) => i,
         Err(e) => {
             eprintln!("tokenstorm: cannot listen for signals: {e}");
@@ -667,8 +679,8 @@ async fn observe(args: ObserveArgs) -> ExitCode {
     if which(program).is_none() {
         return usage(format!("command not found: {program}"));
     }
-    let plan = harness::observe::ObservePlan {
-        command: harness::runner::ClientCommand {
+    let plan = tokenstorm::observe::ObservePlan {
+        command: tokenstorm::runner::ClientCommand {
             program: program.clone(),
             args: rest.to_vec(),
         },
@@ -681,7 +693,7 @@ async fn observe(args: ObserveArgs) -> ExitCode {
         impersonate: args.impersonate,
         apps,
     };
-    match harness::observe::observe(plan, interrupt).await {
+    match tokenstorm::observe::observe(plan, interrupt).await {
         Ok(r) => {
             if let Some(sc) = r.scenarios.first() {
                 for v in &sc.rules {
@@ -735,13 +747,28 @@ async fn observe(args: ObserveArgs) -> ExitCode {
     }
 }
 
-/// The `reference-client` binary installed beside this one.
-fn reference_client() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let p = exe
-        .parent()?
-        .join(format!("reference-client{}", std::env::consts::EXE_SUFFIX));
-    p.is_file().then_some(p)
+/// `tokenstorm reference-client`: the reference client's driver (the `reference-client`
+/// binary's code) on stdin and stdout, until the harness says `shutdown` or closes stdin.
+async fn reference_client_serve() -> ExitCode {
+    let served = async {
+        let (config, scopes) = reference_client::driven::config_from(|k| std::env::var(k).ok())?;
+        let client = reference_client::Client::new(config)?;
+        let driver = reference_client::driven::Driver::new(client, scopes);
+        model::driver::serve(
+            std::sync::Arc::new(driver),
+            tokio::io::stdin(),
+            tokio::io::stdout(),
+        )
+        .await?;
+        anyhow::Ok(())
+    };
+    match served.await {
+        Ok(()) => ExitCode::from(exit::PASSED),
+        Err(e) => {
+            eprintln!("tokenstorm reference-client: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Whether a program can be started (a path, or a name on PATH).

@@ -474,7 +474,7 @@ fn judge_impersonated(adapter: &str, scenarios: &[&str]) {
         .env("TOKENSTORM_ADAPTERS_DIR", root().join("target/adapters"))
         .current_dir(root());
     for s in scenarios {
-        let origin = harness::library::builtin()
+        let origin = tokenstorm::library::builtin()
             .unwrap()
             .into_iter()
             .find(|l| l.scenario.name.value == *s)

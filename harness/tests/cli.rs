@@ -148,7 +148,7 @@ fn the_cli_reference_is_every_commands_help() {
     let want = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         want == doc,
-        "docs/cli.md differs from the commands' --help (TOKENSTORM_BLESS=1 cargo test -p harness \
+        "docs/cli.md differs from the commands' --help (TOKENSTORM_BLESS=1 cargo test -p tokenstorm \
          --test cli -- the_cli_reference rewrites it)"
     );
 }
@@ -374,7 +374,7 @@ fn run_judges_a_client_and_writes_every_report() {
 /// `RunEvent`, agreeing with the report; the human progress stays on stderr.
 #[test]
 fn run_streams_its_events_as_json_lines() {
-    use harness::events::RunEvent;
+    use tokenstorm::events::RunEvent;
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
     let r = tokenstorm(&[

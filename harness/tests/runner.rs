@@ -2,13 +2,13 @@
 //! repeats, restarts, applicability, crashes, and what is collected for judging.
 #![allow(clippy::unwrap_used)]
 
-use harness::library;
-use harness::rules::{judge, Input};
-use harness::runner::{run_scenario, ClientCommand, Outcome, RunOptions, ScenarioRun};
 use mock_idp::{MockIdp, Options};
 use model::transcript::TranscriptEvent;
 use model::verdict::Status;
 use model::Endpoint;
+use tokenstorm::library;
+use tokenstorm::rules::{judge, Input};
+use tokenstorm::runner::{run_scenario, ClientCommand, Outcome, RunOptions, ScenarioRun};
 
 fn scripted(mode: &str) -> ClientCommand {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/scripted.py");

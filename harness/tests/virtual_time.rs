@@ -3,12 +3,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use harness::inproc::InProcess;
-use harness::report::Report;
-use harness::run::{execute, Plan};
-use harness::runner::ClientCommand;
 use std::path::Path;
 use std::sync::Arc;
+use tokenstorm::inproc::InProcess;
+use tokenstorm::report::Report;
+use tokenstorm::run::{execute, Plan};
+use tokenstorm::runner::ClientCommand;
 
 #[path = "common/verdict_table.rs"]
 mod verdict_table;
@@ -38,8 +38,8 @@ fn table(r: &Report) -> Vec<String> {
 /// `tokenstorm run` does with no client given).
 fn real_time(out: &Path) -> Report {
     let program = Path::new(env!("CARGO_BIN_EXE_tokenstorm")).with_file_name("reference-client");
-    let scenarios = harness::library::builtin().unwrap();
-    harness::run::prepare_out(out).unwrap();
+    let scenarios = tokenstorm::library::builtin().unwrap();
+    tokenstorm::run::prepare_out(out).unwrap();
     let plan = Plan {
         client: ClientCommand {
             program: program.display().to_string(),
@@ -67,7 +67,7 @@ fn real_time(out: &Path) -> Report {
         .unwrap()
         .block_on(execute(
             plan,
-            harness::events::Reporters::new(vec![]),
+            tokenstorm::events::Reporters::new(vec![]),
             std::future::pending(),
         ))
         .unwrap()
@@ -89,10 +89,10 @@ fn the_library_on_virtual_time_judges_as_on_real_time() {
         .start_paused(true)
         .build()
         .unwrap();
-    let scenarios = harness::library::builtin().unwrap();
+    let scenarios = tokenstorm::library::builtin().unwrap();
     let n = scenarios.len();
     let virt = rt
-        .block_on(harness::inproc::run(
+        .block_on(tokenstorm::inproc::run(
             reference_in_process(),
             scenarios,
             &virtual_out,
@@ -146,15 +146,15 @@ fn broken_in_process(quirk: &'static str) -> InProcess {
 /// in-process on the paused clock, is caught by its rule with evidence, as on the real clock.
 #[test]
 fn on_virtual_time_each_broken_behaviour_is_still_caught() {
-    use harness::rules::{judge, Input};
-    use harness::runner::{run_scenario, Outcome, RunOptions};
     use model::verdict::Status;
+    use tokenstorm::rules::{judge, Input};
+    use tokenstorm::runner::{run_scenario, Outcome, RunOptions};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .unwrap();
-    let library = harness::library::builtin().unwrap();
+    let library = tokenstorm::library::builtin().unwrap();
     let scenario = |name: &str| {
         library
             .iter()

@@ -4,13 +4,13 @@
 //! are renewed at every need) passes every rule of the same scenarios.
 #![allow(clippy::unwrap_used)]
 
-use harness::rules::{judge, Input};
-use harness::runner::{run_scenario, ClientCommand, Outcome, RunOptions};
 use mock_idp::{MockIdp, Options};
 use model::verdict::{Status, Verdict};
+use tokenstorm::rules::{judge, Input};
+use tokenstorm::runner::{run_scenario, ClientCommand, Outcome, RunOptions};
 
 fn builtin(name: &str) -> model::scenario::Scenario {
-    harness::library::builtin()
+    tokenstorm::library::builtin()
         .unwrap()
         .into_iter()
         .find(|l| l.scenario.name.value == name)

@@ -3,10 +3,10 @@
 //! evidence, while the unbroken client passes the same rule in the same scenario.
 #![allow(clippy::unwrap_used)]
 
-use harness::rules::{judge, Input};
-use harness::runner::{run_scenario, ClientCommand, Outcome, RunOptions};
 use mock_idp::{MockIdp, Options};
 use model::verdict::Status;
+use tokenstorm::rules::{judge, Input};
+use tokenstorm::runner::{run_scenario, ClientCommand, Outcome, RunOptions};
 
 #[path = "common/zoo_cases.rs"]
 mod zoo_cases;
@@ -29,7 +29,7 @@ fn reference_client() -> String {
 }
 
 fn builtin(name: &str) -> model::scenario::Scenario {
-    harness::library::builtin()
+    tokenstorm::library::builtin()
         .unwrap()
         .into_iter()
         .find(|l| l.scenario.name.value == name)

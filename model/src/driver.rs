@@ -1,6 +1,6 @@
 //! The client's side of the driver protocol, for clients written in Rust: implement [`Driven`]
 //! and [`serve`] speaks the protocol for you over any pair of pipes. A driver binary serves its
-//! stdin and stdout; the harness's in-process runs (`harness::inproc`) serve in-memory pipes
+//! stdin and stdout; the harness's in-process runs (`tokenstorm::inproc`) serve in-memory pipes
 //! on the harness's own runtime, which is what lets a whole scenario library run on tokio's
 //! paused clock.
 //!

@@ -1,6 +1,6 @@
 //! Deliberately broken scenarios and the exact errors they must produce (snapshots in
 //! `tests/broken/NAME.expected`). To accept a changed message after checking it:
-//! `TOKENSTORM_BLESS=1 cargo test -p model --test broken`.
+//! `TOKENSTORM_BLESS=1 cargo test -p tokenstorm-model --test broken`.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
@@ -21,7 +21,7 @@ fn each_broken_scenario_gives_its_error() {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(f).unwrap();
         let shown = format!("broken/{name}");
-        let err = match model::scenario::parse(&text, &shown) {
+        let err = match tokenstorm_model::scenario::parse(&text, &shown) {
             Ok(_) => panic!("{shown} parsed, but it is meant to be broken"),
             Err(e) => format!("{e}\n"),
         };

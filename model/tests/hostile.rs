@@ -58,7 +58,7 @@ fn step_line(step: &str) -> String {
 }
 
 fn error_of(text: &str) -> String {
-    match model::scenario::parse(text, "h.yaml") {
+    match tokenstorm_model::scenario::parse(text, "h.yaml") {
         Ok(_) => panic!("accepted:\n{text}"),
         Err(e) => e.to_string(),
     }
@@ -73,7 +73,7 @@ fn temp(name: &str) -> PathBuf {
 #[test]
 fn the_base_scenario_is_valid() {
     let text = scenario("", "", "", "", "");
-    if let Err(e) = model::scenario::parse(&text, "h.yaml") {
+    if let Err(e) = tokenstorm_model::scenario::parse(&text, "h.yaml") {
         panic!("{e}\n{text}");
     }
 }
@@ -85,7 +85,9 @@ fn a_100_mb_file_is_refused_by_its_size_without_being_read() {
     // Sparse: no 100 MB is written, and none must be read.
     f.set_len(100 * 1024 * 1024).unwrap();
     let started = Instant::now();
-    let e = model::scenario::parse_file(&path).unwrap_err().to_string();
+    let e = tokenstorm_model::scenario::parse_file(&path)
+        .unwrap_err()
+        .to_string();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(
         e.ends_with("1:1: the file is 104857600 bytes: files are limited to 1 MiB (1048576 bytes)"),
@@ -111,7 +113,9 @@ fn a_file_that_is_not_utf8_names_the_first_bad_byte() {
         .map(|c| u8::try_from(u32::from(c)).unwrap())
         .collect();
     std::fs::write(&path, latin1).unwrap();
-    let e = model::scenario::parse_file(&path).unwrap_err().to_string();
+    let e = tokenstorm_model::scenario::parse_file(&path)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.ends_with(":2:39: the file is not UTF-8 text: byte 0xE9 at offset 52 is not valid UTF-8"),
         "{e}"
@@ -214,7 +218,7 @@ fn zero_is_refused_where_a_duration_must_be_positive() {
     // Zero is meaningful here: an immediate Retry-After, a start at once, no delay.
     let ok = scenario("", "delay: 0s", "at: 0s, duration: 1s", "", "")
         .replace("retry_after: 3s", "retry_after: 0s");
-    if let Err(e) = model::scenario::parse(&ok, "h.yaml") {
+    if let Err(e) = tokenstorm_model::scenario::parse(&ok, "h.yaml") {
         panic!("{e}");
     }
 }
@@ -298,9 +302,9 @@ fn huge_durations_and_numbers_name_the_maximum() {
 
 #[test]
 fn many_problems_are_summed_up_after_the_first_ten() {
-    let errors = model::scenario::ScenarioErrors(
+    let errors = tokenstorm_model::scenario::ScenarioErrors(
         (1..=25)
-            .map(|i| model::scenario::ScenarioError {
+            .map(|i| tokenstorm_model::scenario::ScenarioError {
                 file: format!("f{i}.yaml"),
                 line: 1,
                 column: 1,

@@ -2,9 +2,9 @@
 //! round trip through YAML.
 #![allow(clippy::unwrap_used)]
 
-use model::scenario::{self, *};
 use proptest::prelude::*;
 use std::time::Duration;
+use tokenstorm_model::scenario::{self, *};
 
 fn arb_yamlish() -> impl Strategy<Value = String> {
     let key = prop_oneof![

@@ -8,10 +8,10 @@ fn the_checked_in_schema_is_in_sync() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/scenario.schema.json");
     let on_disk: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let now = model::scenario::schema();
+    let now = tokenstorm_model::scenario::schema();
     assert!(
         on_disk == now,
-        "scenarios/scenario.schema.json is stale: regenerate it with\n  cargo run -p harness -- scenarios schema > scenarios/scenario.schema.json"
+        "scenarios/scenario.schema.json is stale: regenerate it with\n  cargo run -p tokenstorm -- scenarios schema > scenarios/scenario.schema.json"
     );
     // It describes the format: required keys and no unknown keys.
     assert_eq!(now["additionalProperties"], false);

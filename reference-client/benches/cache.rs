@@ -3,9 +3,9 @@
 //! 10 000 entries.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use reference_client::cache::{now_ms, Cache, Entry};
-use reference_client::persist::Store;
 use std::hint::black_box;
+use tokenstorm_reference_client::cache::{now_ms, Cache, Entry};
+use tokenstorm_reference_client::persist::Store;
 
 fn filled(n: usize) -> Cache {
     let mut c = Cache::for_client("https://login.example/tenant", "app");
@@ -47,13 +47,13 @@ fn bench(c: &mut Criterion) {
         Entry::new("cached-token".into(), now_ms(), 3600, None),
     );
     store.save(&seeded).expect("save");
-    let client = reference_client::Client::new(reference_client::Config {
+    let client = tokenstorm_reference_client::Client::new(tokenstorm_reference_client::Config {
         authority: "https://127.0.0.1:9/tenant".into(),
         client_id: "app".into(),
         client_secret: "s".into(),
         ca_pem: None,
         state_dir: Some(dir.path().to_path_buf()),
-        flow: reference_client::Flow::ClientCredentials,
+        flow: tokenstorm_reference_client::Flow::ClientCredentials,
         graph_url: "https://127.0.0.1:9/v1.0".into(),
     })
     .expect("client");

@@ -8,14 +8,14 @@
 //! ```sh
 //! AUTHORITY=https://127.0.0.1:PORT/my-tenant CLIENT_ID=... CLIENT_SECRET=... CA_PEM=ca.pem \
 //!   GRAPH_URL=https://127.0.0.1:PORT/graph/v1.0 STATE_DIR=/tmp/daemon-state \
-//!   cargo run -p reference-client --example daemon -- 5
+//!   cargo run -p tokenstorm-reference-client --example daemon -- 5
 //! ```
 //!
-//! or under `tokenstorm observe -- cargo run -p reference-client --example daemon`, which sets
+//! or under `tokenstorm observe -- cargo run -p tokenstorm-reference-client --example daemon`, which sets
 //! the `TOKENSTORM_*` variables this example also reads.
 
-use reference_client::{Client, Config, Error, Flow};
 use std::time::Duration;
+use tokenstorm_reference_client::{Client, Config, Error, Flow};
 
 fn var(names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| std::env::var(n).ok())

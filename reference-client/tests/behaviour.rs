@@ -4,9 +4,9 @@
 //! advances it, and a 60 s Retry-After costs no wall time.
 #![allow(clippy::unwrap_used)]
 
-use reference_client::{Client, Config, Error, Flow};
 use serde_json::{json, Value};
 use std::time::Duration;
+use tokenstorm_reference_client::{Client, Config, Error, Flow};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -414,7 +414,7 @@ async fn a_stalled_token_endpoint_times_out_and_backs_off() {
     ));
     let took = t.elapsed();
     assert!(
-        took >= reference_client::REQUEST_TIMEOUT && took < Duration::from_secs(20),
+        took >= tokenstorm_reference_client::REQUEST_TIMEOUT && took < Duration::from_secs(20),
         "{took:?}"
     );
     assert!(matches!(c.acquire(&scopes()).await, Err(Error::Waiting(_))));

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
-use reference_client::cache::{Cache, Entry};
 use std::collections::BTreeSet;
+use tokenstorm_reference_client::cache::{Cache, Entry};
 
 #[derive(Debug, Clone)]
 struct Put {
@@ -91,7 +91,7 @@ proptest! {
     #[test]
     fn the_encrypted_store_round_trips(puts in proptest::collection::vec(put(), 0..30)) {
         let dir = tempfile::tempdir().unwrap();
-        let store = reference_client::persist::Store::open(dir.path()).unwrap();
+        let store = tokenstorm_reference_client::persist::Store::open(dir.path()).unwrap();
         let mut c = Cache::for_client("https://idp/t", "app");
         for (i, p) in puts.iter().enumerate() {
             c.insert(account(p.account).as_deref(), &scopes(&p.scopes), Entry::new(token_for(p, i), p.at, p.expires_in, p.refresh_in));
@@ -110,7 +110,11 @@ fn two_processes_opening_one_state_directory_agree_on_the_key() {
         let _ = std::fs::remove_file(dir.path().join("cache.key"));
         let stores: Vec<_> = std::thread::scope(|s| {
             let hs: Vec<_> = (0..4)
-                .map(|_| s.spawn(|| reference_client::persist::Store::open(dir.path()).unwrap()))
+                .map(|_| {
+                    s.spawn(|| {
+                        tokenstorm_reference_client::persist::Store::open(dir.path()).unwrap()
+                    })
+                })
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });

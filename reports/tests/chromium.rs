@@ -41,8 +41,11 @@ fn headless(profile: &Path) -> Command {
 #[test]
 fn the_html_report_renders_offline_in_headless_chromium() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run");
-    let r = reports::load(&fixture.join("report.json")).unwrap();
-    let html = reports::html::render(&r, &reports::html::Journals::from_dir(&fixture, &r));
+    let r = tokenstorm_reports::load(&fixture.join("report.json")).unwrap();
+    let html = tokenstorm_reports::html::render(
+        &r,
+        &tokenstorm_reports::html::Journals::from_dir(&fixture, &r),
+    );
     assert!(
         !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("url("),
         "no remote resources"

@@ -2,20 +2,20 @@
 //! an accepted fail, a crash, not-applicable scenarios), snapshotted with insta; the schema
 //! kept in sync; size limits; diff and merge.
 //!
-//! Update snapshots: `cargo insta review` or `INSTA_UPDATE=always cargo test -p reports`;
-//! the schema: `TOKENSTORM_BLESS=1 cargo test -p reports`.
+//! Update snapshots: `cargo insta review` or `INSTA_UPDATE=always cargo test -p tokenstorm-reports`;
+//! the schema: `TOKENSTORM_BLESS=1 cargo test -p tokenstorm-reports`.
 #![allow(clippy::unwrap_used)]
 
 use model::verdict::Status;
-use reports::{diff, html, junit, markdown, merge, Report};
 use std::path::{Path, PathBuf};
+use tokenstorm_reports::{diff, html, junit, markdown, merge, Report};
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run")
 }
 
 fn fixture() -> Report {
-    reports::load(&fixture_dir().join("report.json")).unwrap()
+    tokenstorm_reports::load(&fixture_dir().join("report.json")).unwrap()
 }
 
 /// A JWT-looking run: `eyJ` + base64url + `.` + base64url (+ `.` ...).
@@ -72,14 +72,14 @@ fn no_format_holds_a_token() {
 #[test]
 fn the_schema_is_checked_in_and_describes_the_fixture() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report.schema.json");
-    let want = serde_json::to_string_pretty(&reports::schema()).unwrap() + "\n";
+    let want = serde_json::to_string_pretty(&tokenstorm_reports::schema()).unwrap() + "\n";
     if std::env::var_os("TOKENSTORM_BLESS").is_some() {
         std::fs::write(&path, &want).unwrap();
     }
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         have == want,
-        "docs/report.schema.json is out of date: run TOKENSTORM_BLESS=1 cargo test -p reports"
+        "docs/report.schema.json is out of date: run TOKENSTORM_BLESS=1 cargo test -p tokenstorm-reports"
     );
     let schema: serde_json::Value = serde_json::from_str(&have).unwrap();
     // Every top-level field the fixture has is declared (the schema is of this document).
@@ -160,7 +160,7 @@ fn diff_finds_a_planted_regression_and_a_planted_fix() {
     r.baseline = Some(d.clone());
     assert_eq!(r.exit_code(), 1);
     assert_eq!(r.headline(), "regressed");
-    let md = diff::markdown(&d);
+    let md = markdown::diff(&d);
     assert!(md.contains("**Regressed**: 1 new fail(s)"), "{md}");
     assert!(
         md.contains("| cache-reuse-app-token | `cache.reuse` | pass | fail |"),
@@ -216,9 +216,9 @@ fn load_names_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("report.json");
     std::fs::write(&p, "{\n  \"schema_version\": 1,\n  oops\n}").unwrap();
-    let e = reports::load(&p).unwrap_err().to_string();
+    let e = tokenstorm_reports::load(&p).unwrap_err().to_string();
     assert!(e.contains("report.json:3:3"), "{e}");
     std::fs::write(&p, "{\"schema_version\": 9}").unwrap();
-    let e = reports::load(&p).unwrap_err().to_string();
+    let e = tokenstorm_reports::load(&p).unwrap_err().to_string();
     assert!(e.contains("schema version 9"), "{e}");
 }

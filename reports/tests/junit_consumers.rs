@@ -45,8 +45,8 @@ fn consume(xml: &str) -> Result<serde_json::Value, String> {
 #[test]
 fn junit_validates_and_a_real_consumer_sees_every_verdict() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run/report.json");
-    let r = reports::load(&fixture).unwrap();
-    let seen = consume(&reports::junit::render(&r)).unwrap();
+    let r = tokenstorm_reports::load(&fixture).unwrap();
+    let seen = consume(&tokenstorm_reports::junit::render(&r)).unwrap();
     let suites = seen["suites"].as_array().unwrap();
     assert_eq!(suites.len(), r.scenarios.len());
     for (suite, sc) in suites.iter().zip(&r.scenarios) {
@@ -98,7 +98,7 @@ fn the_schema_check_can_fail() {
     assert!(e.contains("tests") && e.contains("name"), "{e}");
     // Hostile text in a verdict stays well-formed XML.
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run/report.json");
-    let mut r = reports::load(&fixture).unwrap();
+    let mut r = tokenstorm_reports::load(&fixture).unwrap();
     r.scenarios[0].rules[0].status = Status::Fail;
     r.scenarios[0].rules[0].summary = "<&\"'>\u{1b}]]> boom".into();
     // Characters XML 1.0 can't hold (NUL, other C0 controls) and terminal escapes are dropped.
@@ -109,7 +109,7 @@ fn the_schema_check_can_fail() {
             what: "nul\u{0} bell\u{7} \u{1b}[31mred\u{1b}[0m".into(),
             seq: None,
         });
-    let text = reports::junit::render(&r);
+    let text = tokenstorm_reports::junit::render(&r);
     assert!(!text.contains('\u{0}') && !text.contains('\u{7}') && !text.contains('\u{1b}'));
     assert!(text.contains("nul bell red"), "{text}");
     let seen = consume(&text).unwrap();
