@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 unset INSTA_UPDATE INSTA_FORCE_PASS TOKENSTORM_BLESS
 bash scripts/install-real-clients.sh >/dev/null
 bash scripts/install-report-tools.sh >/dev/null
+bash scripts/install-ci-tools.sh >/dev/null
 # The HTML report is checked in headless Chromium (Debian's package; installed once).
 if [ -z "${TOKENSTORM_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
     echo "scripts/test.sh: installing Debian's chromium for the HTML report test" >&2
@@ -20,7 +21,7 @@ if [ -z "${TOKENSTORM_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
 fi
 # Every cargo command below selects the whole workspace with its dev-dependencies, so each
 # resolves the same features and the dependency tree is compiled once: a command with fewer
-# packages (`-p harness`) or without dev-dependencies (`cargo build --bins`) resolves other
+# packages (`-p tokenstorm`) or without dev-dependencies (`cargo build --bins`) resolves other
 # features for tokio, hyper, syn and the crates above them, and builds them all again. The
 # binaries the tests run (tokenstorm, mock-idp, reference-client: each package has integration
 # tests, so `--no-run` builds them) come from that one build; the reference client's `zoo`
