@@ -36,83 +36,9 @@ use crate::events::Reporters;
 use crate::library::Loaded;
 use crate::report::Report;
 use crate::run::{execute, Plan};
-use crate::runner::ClientCommand;
-use model::driver::Driven;
 use std::path::Path;
-use std::sync::Arc;
 
-/// The driver protocol's environment of one client start.
-#[derive(Debug, Clone, Default)]
-pub struct Environment {
-    vars: Vec<(String, String)>,
-}
-
-impl Environment {
-    /// A variable's value (the last one given wins, as in a process's environment).
-    pub fn get(&self, name: &str) -> Option<String> {
-        self.vars
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    }
-
-    /// Every variable, in the order given.
-    pub fn vars(&self) -> &[(String, String)] {
-        &self.vars
-    }
-}
-
-type Make = dyn Fn(&Environment) -> Result<Arc<dyn Driven>, String> + Send + Sync;
-
-/// A client to run in-process: its name (for reports) and how to make one from the
-/// environment. An `Err` is the client failing to start (its text is the client's stderr).
-#[derive(Clone)]
-pub struct InProcess {
-    name: String,
-    make: Arc<Make>,
-}
-
-impl std::fmt::Debug for InProcess {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InProcess")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl InProcess {
-    /// A client named `name`, made by `make` at each start.
-    pub fn new(
-        name: impl Into<String>,
-        make: impl Fn(&Environment) -> Result<Arc<dyn Driven>, String> + Send + Sync + 'static,
-    ) -> InProcess {
-        InProcess {
-            name: name.into(),
-            make: Arc::new(make),
-        }
-    }
-
-    /// Its name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Makes one incarnation from the protocol's variables.
-    pub(crate) fn make(&self, vars: &[(String, String)]) -> Result<Arc<dyn Driven>, String> {
-        (self.make)(&Environment {
-            vars: vars.to_vec(),
-        })
-    }
-
-    /// The command a report names for it: `in-process:NAME`.
-    pub fn command(&self) -> ClientCommand {
-        ClientCommand {
-            program: format!("in-process:{}", self.name),
-            args: vec![],
-        }
-    }
-}
+pub use crate::client::{Environment, InProcess};
 
 /// Runs `scenarios` against the in-process `client`, all at once, as `tokenstorm run` would
 /// (one mock, each scenario in its own tenant), and writes the reports and journals to `out`

@@ -4,6 +4,7 @@
 
 pub mod adapters;
 pub mod browser;
+mod client;
 pub mod driver;
 pub mod events;
 pub mod expected;

@@ -42,7 +42,7 @@ pub struct Plan {
     /// `--app FILE`: app registrations to enforce.
     pub apps: Vec<mock_idp::AppRegistration>,
     /// The client runs in this process instead of `client`'s program ([`crate::inproc`]).
-    pub in_process: Option<crate::inproc::InProcess>,
+    pub in_process: Option<crate::client::InProcess>,
 }
 
 /// Why a plan could not be made (exit 2).

@@ -16,14 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How to start the client under test (program and arguments; the environment is added).
-#[derive(Debug, Clone)]
-pub struct ClientCommand {
-    /// The program.
-    pub program: String,
-    /// Its arguments.
-    pub args: Vec<String>,
-}
+pub use crate::client::ClientCommand;
 
 /// Limits of a run.
 #[derive(Debug, Clone)]
@@ -38,7 +31,7 @@ pub struct RunOptions {
     /// told to trust; the client is given Entra's and Graph's real URLs and the proxy.
     pub impersonation: Option<crate::impersonation::Trust>,
     /// The client runs in this process ([`crate::inproc`]); the command only names it.
-    pub in_process: Option<crate::inproc::InProcess>,
+    pub in_process: Option<crate::client::InProcess>,
 }
 
 impl Default for RunOptions {
