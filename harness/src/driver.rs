@@ -195,7 +195,7 @@ pub struct Launch {
     pub cwd: Option<PathBuf>,
     /// A client run in the harness's own process instead of `program` (see
     /// [`crate::inproc`]).
-    pub in_process: Option<crate::inproc::InProcess>,
+    pub in_process: Option<crate::client::InProcess>,
 }
 
 /// The client's end of the pipes, as the harness holds them.
@@ -370,7 +370,7 @@ impl Client {
     /// start or its pipes failed (the reason on its stderr), 101 when it panicked (as a Rust
     /// process would); killing it cancels the task.
     async fn start_in_process(
-        inproc: &crate::inproc::InProcess,
+        inproc: &crate::client::InProcess,
         launch: &Launch,
         transcript: Transcript,
         agent: Arc<dyn UserAgent>,
@@ -493,189 +493,31 @@ impl Client {
         }
 
         // Interactions are served on their own task, so commands can wait meanwhile.
-        let (itx, mut irx) = mpsc::unbounded_channel::<Incoming>();
-        {
-            let stdin = stdin.clone();
-            let transcript = transcript.clone();
-            tokio::spawn(async move {
-                while let Some(i) = irx.recv().await {
-                    let stdin = stdin.clone();
-                    let agent = agent.clone();
-                    let transcript = transcript.clone();
-                    tokio::spawn(async move {
-                        match i {
-                            Incoming::Browse { id, url, frame } => {
-                                let r = agent.browse(url.clone(), frame).await;
-                                let (msg, outcome) = match &r {
-                                    Ok(end) => (
-                                        ToClient::Browsed(Browsed {
-                                            id,
-                                            url: Some(end.clone()),
-                                            error: None,
-                                        }),
-                                        end.clone(),
-                                    ),
-                                    Err(e) => (
-                                        ToClient::Browsed(Browsed {
-                                            id,
-                                            url: None,
-                                            error: Some(e.clone()),
-                                        }),
-                                        format!("error: {e}"),
-                                    ),
-                                };
-                                transcript.push(TranscriptEvent::Browse {
-                                    id,
-                                    url,
-                                    outcome: redact_url(&outcome),
-                                });
-                                write_line(&stdin, &msg).await;
-                            }
-                            Incoming::DeviceCode {
-                                id,
-                                user_code,
-                                verification_uri,
-                            } => {
-                                let answer =
-                                    agent.device_code(user_code.clone(), verification_uri).await;
-                                transcript.push(TranscriptEvent::DeviceCode {
-                                    id,
-                                    user_code,
-                                    answer,
-                                });
-                            }
-                        }
-                    });
-                }
-            });
-        }
+        let (itx, irx) = mpsc::unbounded_channel::<Incoming>();
+        tokio::spawn(serve_interactions(
+            irx,
+            stdin.clone(),
+            transcript.clone(),
+            agent,
+        ));
 
         // stdout: protocol lines.
         let (hello_tx, hello_rx) = oneshot::channel::<Result<Hello, String>>();
         let (done_tx, done_rx) = oneshot::channel::<()>();
         let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let broken: Arc<Mutex<Option<String>>> = Arc::default();
-        {
-            let pending = pending.clone();
-            let closed = closed.clone();
-            let broken = broken.clone();
-            let transcript = transcript.clone();
-            tokio::spawn(async move {
-                let mut hello_tx = Some(hello_tx);
-                let mut reader = BufReader::new(stdout);
-                let mut buf = Vec::new();
-                // Lines that were not protocol messages: the first few are recorded.
-                let mut junk = 0usize;
-                loop {
-                    buf.clear();
-                    match read_line_limited(&mut reader, &mut buf).await {
-                        Ok(0) => break,
-                        Ok(_) => {}
-                        Err(ReadError::TooLong) => {
-                            let message = format!(
-                                "a stdout line longer than {MAX_LINE} bytes without a newline; the harness stopped reading the client"
-                            );
-                            // The line's start is the evidence (tokens in it redacted).
-                            let head = &buf[..buf.len().min(64 * 1024)];
-                            transcript.push(TranscriptEvent::ProtocolError {
-                                message: message.clone(),
-                                line: truncate(&redact_line(&String::from_utf8_lossy(head)), 300),
-                            });
-                            *lock(&broken) = Some(message);
-                            break;
-                        }
-                        Err(ReadError::Io(e)) => {
-                            transcript.push(TranscriptEvent::ProtocolError {
-                                message: format!("cannot read the client's stdout: {e}"),
-                                line: String::new(),
-                            });
-                            break;
-                        }
-                    }
-                    let line = String::from_utf8_lossy(&buf).trim().to_string();
-                    if line.is_empty() {
-                        continue;
-                    }
-                    let v: Value = match serde_json::from_str(&line) {
-                        Ok(v @ Value::Object(_)) => v,
-                        _ => {
-                            junk += 1;
-                            if junk <= MAX_RECORDED_PROTOCOL_ERRORS {
-                                transcript.push(TranscriptEvent::ProtocolError {
-                                    message: "stdout line is not a JSON object".into(),
-                                    line: truncate(&redact_line(&line), 300),
-                                });
-                            }
-                            continue;
-                        }
-                    };
-                    match <FromClient as serde::Deserialize>::deserialize(&v) {
-                        Ok(FromClient::Hello(h)) => {
-                            transcript.push(TranscriptEvent::Hello(h.clone()));
-                            if let Some(tx) = hello_tx.take() {
-                                let _ = tx.send(Ok(h));
-                            }
-                        }
-                        Ok(FromClient::Result(answer)) => {
-                            transcript.push(TranscriptEvent::Result {
-                                id: answer.id,
-                                ok: answer.ok,
-                                body: redact(&v),
-                            });
-                            if let Some(tx) = lock(&pending).remove(&answer.id) {
-                                let _ = tx.send(answer);
-                            }
-                        }
-                        Ok(FromClient::Browse(b)) => {
-                            let _ = itx.send(Incoming::Browse {
-                                id: b.id,
-                                url: b.url,
-                                frame: b.frame,
-                            });
-                        }
-                        Ok(FromClient::DeviceCode(d)) => {
-                            let _ = itx.send(Incoming::DeviceCode {
-                                id: d.id,
-                                user_code: d.user_code,
-                                verification_uri: d.verification_uri,
-                            });
-                        }
-                        Err(e) if v.get("type").and_then(Value::as_str) == Some("hello") => {
-                            transcript.push(TranscriptEvent::ProtocolError {
-                                message: format!("invalid hello: {e}"),
-                                line: truncate(&line, 300),
-                            });
-                        }
-                        Err(_) => transcript.push(TranscriptEvent::ProtocolError {
-                            message:
-                                "unknown message (needs a known `type` and, but for hello, an `id`)"
-                                    .into(),
-                            line: truncate(&redact_line(&line), 300),
-                        }),
-                    }
-                }
-                if junk > MAX_RECORDED_PROTOCOL_ERRORS {
-                    transcript.push(TranscriptEvent::ProtocolError {
-                        message: format!(
-                            "{} more stdout lines were not JSON objects (not recorded: only the first {MAX_RECORDED_PROTOCOL_ERRORS} are)",
-                            junk - MAX_RECORDED_PROTOCOL_ERRORS
-                        ),
-                        line: String::new(),
-                    });
-                }
-                if let Some(tx) = hello_tx.take() {
-                    let _ = tx.send(Err("stdout closed".into()));
-                }
-                // Nothing can answer any more: every waiting command learns it now, not at its
-                // deadline.
-                {
-                    let mut p = lock(&pending);
-                    closed.store(true, std::sync::atomic::Ordering::SeqCst);
-                    p.clear();
-                }
-                let _ = done_tx.send(());
-            });
-        }
+        tokio::spawn(read_protocol(
+            stdout,
+            StdoutSide {
+                pending: pending.clone(),
+                closed: closed.clone(),
+                broken: broken.clone(),
+                transcript: transcript.clone(),
+                itx,
+                hello_tx,
+                done_tx,
+            },
+        ));
 
         let mut client = Client {
             pid: runner.pid,
@@ -928,6 +770,204 @@ impl Drop for Client {
 enum Signal {
     Term,
     Kill,
+}
+
+/// Serves the client's browse and device-code requests, each on its own task so commands can
+/// wait meanwhile: the user agent acts, the transcript records it, a browse is answered.
+async fn serve_interactions(
+    mut irx: mpsc::UnboundedReceiver<Incoming>,
+    stdin: ClientStdin,
+    transcript: Transcript,
+    agent: Arc<dyn UserAgent>,
+) {
+    while let Some(i) = irx.recv().await {
+        let stdin = stdin.clone();
+        let agent = agent.clone();
+        let transcript = transcript.clone();
+        tokio::spawn(async move {
+            match i {
+                Incoming::Browse { id, url, frame } => {
+                    let r = agent.browse(url.clone(), frame).await;
+                    let (msg, outcome) = match &r {
+                        Ok(end) => (
+                            ToClient::Browsed(Browsed {
+                                id,
+                                url: Some(end.clone()),
+                                error: None,
+                            }),
+                            end.clone(),
+                        ),
+                        Err(e) => (
+                            ToClient::Browsed(Browsed {
+                                id,
+                                url: None,
+                                error: Some(e.clone()),
+                            }),
+                            format!("error: {e}"),
+                        ),
+                    };
+                    transcript.push(TranscriptEvent::Browse {
+                        id,
+                        url,
+                        outcome: redact_url(&outcome),
+                    });
+                    write_line(&stdin, &msg).await;
+                }
+                Incoming::DeviceCode {
+                    id,
+                    user_code,
+                    verification_uri,
+                } => {
+                    let answer = agent.device_code(user_code.clone(), verification_uri).await;
+                    transcript.push(TranscriptEvent::DeviceCode {
+                        id,
+                        user_code,
+                        answer,
+                    });
+                }
+            }
+        });
+    }
+}
+
+/// What the stdout reader shares with the client handle and the command senders.
+struct StdoutSide {
+    pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>>,
+    closed: Arc<std::sync::atomic::AtomicBool>,
+    broken: Arc<Mutex<Option<String>>>,
+    transcript: Transcript,
+    /// Where the client's interaction requests go.
+    itx: mpsc::UnboundedSender<Incoming>,
+    hello_tx: oneshot::Sender<Result<Hello, String>>,
+    done_tx: oneshot::Sender<()>,
+}
+
+/// Reads the client's stdout to its end: protocol messages are recorded and routed (hello,
+/// answers to their commands, interaction requests), other lines recorded as protocol errors
+/// (the first few); a line past [`MAX_LINE`] breaks the protocol. At the end every waiting
+/// command learns that nothing can answer any more.
+async fn read_protocol(stdout: impl AsyncRead + Send + Unpin + 'static, side: StdoutSide) {
+    let StdoutSide {
+        pending,
+        closed,
+        broken,
+        transcript,
+        itx,
+        hello_tx,
+        done_tx,
+    } = side;
+    let mut hello_tx = Some(hello_tx);
+    let mut reader = BufReader::new(stdout);
+    let mut buf = Vec::new();
+    // Lines that were not protocol messages: the first few are recorded.
+    let mut junk = 0usize;
+    loop {
+        buf.clear();
+        match read_line_limited(&mut reader, &mut buf).await {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(ReadError::TooLong) => {
+                let message = format!(
+                        "a stdout line longer than {MAX_LINE} bytes without a newline; the harness stopped reading the client"
+                    );
+                // The line's start is the evidence (tokens in it redacted).
+                let head = &buf[..buf.len().min(64 * 1024)];
+                transcript.push(TranscriptEvent::ProtocolError {
+                    message: message.clone(),
+                    line: truncate(&redact_line(&String::from_utf8_lossy(head)), 300),
+                });
+                *lock(&broken) = Some(message);
+                break;
+            }
+            Err(ReadError::Io(e)) => {
+                transcript.push(TranscriptEvent::ProtocolError {
+                    message: format!("cannot read the client's stdout: {e}"),
+                    line: String::new(),
+                });
+                break;
+            }
+        }
+        let line = String::from_utf8_lossy(&buf).trim().to_string();
+        if line.is_empty() {
+            continue;
+        }
+        let v: Value = match serde_json::from_str(&line) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => {
+                junk += 1;
+                if junk <= MAX_RECORDED_PROTOCOL_ERRORS {
+                    transcript.push(TranscriptEvent::ProtocolError {
+                        message: "stdout line is not a JSON object".into(),
+                        line: truncate(&redact_line(&line), 300),
+                    });
+                }
+                continue;
+            }
+        };
+        match <FromClient as serde::Deserialize>::deserialize(&v) {
+            Ok(FromClient::Hello(h)) => {
+                transcript.push(TranscriptEvent::Hello(h.clone()));
+                if let Some(tx) = hello_tx.take() {
+                    let _ = tx.send(Ok(h));
+                }
+            }
+            Ok(FromClient::Result(answer)) => {
+                transcript.push(TranscriptEvent::Result {
+                    id: answer.id,
+                    ok: answer.ok,
+                    body: redact(&v),
+                });
+                if let Some(tx) = lock(&pending).remove(&answer.id) {
+                    let _ = tx.send(answer);
+                }
+            }
+            Ok(FromClient::Browse(b)) => {
+                let _ = itx.send(Incoming::Browse {
+                    id: b.id,
+                    url: b.url,
+                    frame: b.frame,
+                });
+            }
+            Ok(FromClient::DeviceCode(d)) => {
+                let _ = itx.send(Incoming::DeviceCode {
+                    id: d.id,
+                    user_code: d.user_code,
+                    verification_uri: d.verification_uri,
+                });
+            }
+            Err(e) if v.get("type").and_then(Value::as_str) == Some("hello") => {
+                transcript.push(TranscriptEvent::ProtocolError {
+                    message: format!("invalid hello: {e}"),
+                    line: truncate(&line, 300),
+                });
+            }
+            Err(_) => transcript.push(TranscriptEvent::ProtocolError {
+                message: "unknown message (needs a known `type` and, but for hello, an `id`)"
+                    .into(),
+                line: truncate(&redact_line(&line), 300),
+            }),
+        }
+    }
+    if junk > MAX_RECORDED_PROTOCOL_ERRORS {
+        transcript.push(TranscriptEvent::ProtocolError {
+                message: format!(
+                    "{} more stdout lines were not JSON objects (not recorded: only the first {MAX_RECORDED_PROTOCOL_ERRORS} are)",
+                    junk - MAX_RECORDED_PROTOCOL_ERRORS
+                ),
+                line: String::new(),
+            });
+    }
+    if let Some(tx) = hello_tx.take() {
+        let _ = tx.send(Err("stdout closed".into()));
+    }
+    // Nothing can answer any more: every waiting command learns it now, not at its
+    // deadline.
+    {
+        let mut p = lock(&pending);
+        closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        p.clear();
+    }
+    let _ = done_tx.send(());
 }
 
 /// Signals a process group (the client and everything it started that stayed in its group).
