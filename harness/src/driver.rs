@@ -106,11 +106,15 @@ pub trait UserAgent: Send + Sync + 'static {
     ) -> futures_util::future::BoxFuture<'static, String>;
 }
 
+/// Told of each transcript entry as it is recorded.
+pub type TranscriptObserver = Arc<dyn Fn(&TranscriptEntry) + Send + Sync>;
+
 /// The transcript being written, with the clock it is written on.
 #[derive(Clone)]
 pub struct Transcript {
     entries: Arc<Mutex<Vec<TranscriptEntry>>>,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
+    observer: Option<TranscriptObserver>,
 }
 
 impl Transcript {
@@ -119,13 +123,27 @@ impl Transcript {
         Transcript {
             entries: Arc::new(Mutex::new(Vec::new())),
             clock,
+            observer: None,
         }
+    }
+
+    /// The same transcript, also telling `observer` of each entry as it is recorded (it must
+    /// be quick: it runs where the entry is pushed).
+    pub fn observed(mut self, observer: TranscriptObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Records an event now.
     pub fn push(&self, event: TranscriptEvent) {
-        let at_us = (self.clock)();
-        lock(&self.entries).push(TranscriptEntry { at_us, event });
+        let entry = TranscriptEntry {
+            at_us: (self.clock)(),
+            event,
+        };
+        if let Some(o) = &self.observer {
+            o(&entry);
+        }
+        lock(&self.entries).push(entry);
     }
 
     /// The entries so far.

@@ -1,7 +1,9 @@
 //! What happens during a run, as one typed stream of [`RunEvent`]s, and the [`Reporter`]s that
-//! consume it: the terminal progress ([`crate::progress::Progress`]) and the JSON lines of
-//! `--message-format json` ([`JsonLines`]). The runner only emits events; what is shown, and
-//! where, is each reporter's business.
+//! consume it: the terminal progress ([`crate::progress::Progress`]), the JSON lines of
+//! `--message-format json` ([`JsonLines`]), and, for each judged scenario ([`Judged`]: the
+//! whole of it, which no serialized event carries), the journal writer and the collector the
+//! final report is made from (in `run`). The runner only emits events; what is shown or
+//! written, and where, is each reporter's business.
 //!
 //! The events' JSON form is a contract (`docs/run-events.schema.json`, checked by a test):
 //! fields may be added, none renamed or removed within a major version.
@@ -14,8 +16,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 /// One thing that happened during a run. In a run's stream, `run_started` comes first and
-/// `run_finished` last; a scenario's `scenario_started` comes before its `verdict`s, which come
-/// before its `scenario_finished`; scenarios run concurrently, so their events interleave.
+/// `run_finished` last; a scenario's `scenario_started` comes before its commands, answers and
+/// requests, which come before its `verdict`s, which come before its `scenario_finished`;
+/// scenarios run concurrently, so their events interleave.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RunEvent {
@@ -34,6 +37,47 @@ pub enum RunEvent {
     ScenarioStarted {
         /// The scenario's name.
         scenario: String,
+    },
+    /// The harness sent the scenario's client a command (a step of the scenario, or the
+    /// final `shutdown`).
+    CommandSent {
+        /// The scenario's name.
+        scenario: String,
+        /// The command's id (answers carry it).
+        id: u64,
+        /// `acquire_token`, `call_api`, `whoami` or `shutdown`.
+        op: String,
+        /// The step (index in the scenario) it belongs to.
+        step: usize,
+        /// When, in milliseconds on the mock's clock (the journal's).
+        at_ms: u64,
+    },
+    /// The scenario's client answered a command.
+    CommandAnswered {
+        /// The scenario's name.
+        scenario: String,
+        /// The command's id.
+        id: u64,
+        /// Whether the operation succeeded.
+        ok: bool,
+        /// When, in milliseconds on the mock's clock.
+        at_ms: u64,
+    },
+    /// A request of the scenario's client was journaled: answered, cut, or refused.
+    RequestJournaled {
+        /// The scenario's name.
+        scenario: String,
+        /// Its sequence number in the mock's journal.
+        seq: u64,
+        /// The endpoint (`token`, `graph`, `discovery`, ...).
+        endpoint: String,
+        /// The HTTP status it got.
+        status: u16,
+        /// The scenario's fault that answered it, if one did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fault: Option<String>,
+        /// When it arrived, in milliseconds on the mock's clock.
+        at_ms: u64,
     },
     /// A rule's verdict on a scenario (after the expected-failures file was applied).
     Verdict {
@@ -78,11 +122,28 @@ pub enum RunEvent {
     },
 }
 
+/// A scenario as judged: what its journal and transcript hold and its report. Handed to the
+/// reporters that write them, before the scenario's `verdict` events.
+#[derive(Debug, Clone, Copy)]
+pub struct Judged<'a> {
+    /// The scenario's name.
+    pub scenario: &'a str,
+    /// Its tenant's journal.
+    pub journal: &'a [model::JournalEntry],
+    /// The driver conversation.
+    pub transcript: &'a [model::transcript::TranscriptEntry],
+    /// Its report (the expected-failures file applied).
+    pub report: &'a reports::ScenarioReport,
+}
+
 /// Something that shows or records a run's events. Called from every scenario's task, so it
 /// must be cheap and never block for long.
 pub trait Reporter: Send + Sync {
     /// One event.
     fn report(&self, event: &RunEvent);
+    /// A scenario was judged (off the async workers: a reporter may write files here). Most
+    /// reporters only show events and ignore it.
+    fn judged(&self, _scenario: &Judged<'_>) {}
 }
 
 /// Every reporter of a run; cloned into each scenario's task.
@@ -100,6 +161,18 @@ impl Reporters {
         for r in self.0.iter() {
             r.report(event);
         }
+    }
+
+    /// Hands a judged scenario to every reporter.
+    pub fn judged(&self, scenario: &Judged<'_>) {
+        for r in self.0.iter() {
+            r.judged(scenario);
+        }
+    }
+
+    /// These reporters and `more` after them.
+    pub fn with(&self, more: Vec<Arc<dyn Reporter>>) -> Reporters {
+        Reporters(Arc::new(self.0.iter().cloned().chain(more).collect()))
     }
 }
 
@@ -176,6 +249,58 @@ mod tests {
             have == want,
             "docs/run-events.schema.json is out of date: run TOKENSTORM_BLESS=1 cargo test -p tokenstorm --lib events"
         );
+    }
+
+    /// Every reporter gets every event and every judged scenario, in the order they were
+    /// given; `with` appends.
+    #[test]
+    fn reporters_hand_events_and_judged_scenarios_to_each_in_order() {
+        #[derive(Default)]
+        struct Log(Mutex<Vec<String>>, &'static str);
+        impl Reporter for Log {
+            fn report(&self, e: &RunEvent) {
+                if let RunEvent::ScenarioStarted { scenario } = e {
+                    self.0
+                        .lock()
+                        .unwrap()
+                        .push(format!("{} event {scenario}", self.1));
+                }
+            }
+            fn judged(&self, s: &Judged<'_>) {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("{} judged {}", self.1, s.scenario));
+            }
+        }
+        struct Shows(Arc<Log>);
+        impl Reporter for Shows {
+            fn report(&self, e: &RunEvent) {
+                self.0.report(e)
+            }
+        }
+        let log = Arc::new(Log(Mutex::default(), "a"));
+        let writer = Arc::new(Log(Mutex::default(), "b"));
+        let reporters =
+            Reporters::new(vec![Arc::new(Shows(log.clone()))]).with(vec![writer.clone()]);
+        reporters.emit(&RunEvent::ScenarioStarted {
+            scenario: "s".into(),
+        });
+        let report: reports::ScenarioReport = serde_json::from_value(serde_json::json!({
+            "name": "s", "summary": "", "tags": [], "flow": "client_credentials",
+            "tenant": "t", "hello": null, "outcome": {"kind": "completed"},
+            "verdict": "pass", "duration_ms": 0, "rules": [], "journal": "", "requests": 0
+        }))
+        .unwrap();
+        reporters.judged(&Judged {
+            scenario: "s",
+            journal: &[],
+            transcript: &[],
+            report: &report,
+        });
+        // The one that only shows events ignores the judged scenario.
+        assert_eq!(*log.0.lock().unwrap(), vec!["a event s"]);
+        assert_eq!(*writer.0.lock().unwrap(), vec!["b event s", "b judged s"]);
     }
 
     /// Each event is one line, and a closed output loses the events, not the run.

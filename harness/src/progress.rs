@@ -257,7 +257,10 @@ impl Reporter for Progress {
                 ..
             } => self.finished(scenario, verdict, *duration_ms, *accepted),
             RunEvent::RunFinished { .. } => self.finish(),
-            RunEvent::Verdict { .. } => {}
+            RunEvent::Verdict { .. }
+            | RunEvent::CommandSent { .. }
+            | RunEvent::CommandAnswered { .. }
+            | RunEvent::RequestJournaled { .. } => {}
         }
     }
 }

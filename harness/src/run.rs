@@ -5,7 +5,7 @@
 //! `--out` is proved writable before anything starts, and what an earlier run left there
 //! (its reports and journals) is removed first, so one folder never mixes two runs.
 
-use crate::events::{Reporters, RunEvent};
+use crate::events::{Judged, Reporter, Reporters, RunEvent};
 use crate::library::{self, Loaded};
 use crate::report::{self, Report, ScenarioReport};
 use crate::rules::{judge, Input};
@@ -259,26 +259,68 @@ pub fn interrupt_signals() -> std::io::Result<impl std::future::Future<Output = 
 }
 
 pub(crate) fn write_journal(out: &Path, run: &ScenarioRun) -> std::io::Result<()> {
+    write_journal_files(out, &run.scenario.name.value, &run.journal, &run.transcript)
+}
+
+/// `journal/SCENARIO.jsonl` and `journal/SCENARIO.transcript.jsonl` under `out`.
+fn write_journal_files(
+    out: &Path,
+    scenario: &str,
+    journal: &[model::JournalEntry],
+    transcript: &[model::transcript::TranscriptEntry],
+) -> std::io::Result<()> {
     let mut text = String::new();
-    for e in &run.journal {
+    for e in journal {
         text.push_str(&serde_json::to_string(e).map_err(std::io::Error::other)?);
         text.push('\n');
     }
     report::write_atomic(
-        &out.join("journal")
-            .join(format!("{}.jsonl", run.scenario.name.value)),
+        &out.join("journal").join(format!("{scenario}.jsonl")),
         text.as_bytes(),
     )?;
     let mut t = String::new();
-    for e in &run.transcript {
+    for e in transcript {
         t.push_str(&serde_json::to_string(e).map_err(std::io::Error::other)?);
         t.push('\n');
     }
     report::write_atomic(
         &out.join("journal")
-            .join(format!("{}.transcript.jsonl", run.scenario.name.value)),
+            .join(format!("{scenario}.transcript.jsonl")),
         t.as_bytes(),
     )
+}
+
+/// The reporter that writes each judged scenario's journal and transcript under `--out`.
+struct JournalWriter {
+    out: PathBuf,
+}
+
+impl Reporter for JournalWriter {
+    fn report(&self, _: &RunEvent) {}
+    fn judged(&self, s: &Judged<'_>) {
+        if let Err(e) = write_journal_files(&self.out, s.scenario, s.journal, s.transcript) {
+            eprintln!(
+                "tokenstorm: cannot write the journal of {}: {e}",
+                s.scenario
+            );
+        }
+    }
+}
+
+/// The reporter that keeps each judged scenario's report, for the run's report.
+#[derive(Default)]
+struct Collector {
+    done: Mutex<Vec<ScenarioReport>>,
+}
+
+impl Reporter for Collector {
+    fn report(&self, _: &RunEvent) {}
+    fn judged(&self, s: &Judged<'_>) {
+        self.done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(s.report.clone());
+    }
 }
 
 /// The comparison with a baseline, limited to what this run could have run: scenarios
@@ -306,7 +348,15 @@ pub async fn execute(
     interrupt: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<Report> {
     let started = Instant::now();
-    let done: Arc<Mutex<Vec<ScenarioReport>>> = Arc::default();
+    // Beside the caller's reporters: the journal writer, and the collector of the scenarios'
+    // reports that the run's report is made from.
+    let collector = Arc::new(Collector::default());
+    let reporters = reporters.with(vec![
+        Arc::new(JournalWriter {
+            out: plan.out.clone(),
+        }),
+        collector.clone(),
+    ]);
     reporters.emit(&RunEvent::RunStarted {
         tokenstorm_version: env!("CARGO_PKG_VERSION").to_string(),
         client: shell_words::join(
@@ -318,7 +368,6 @@ pub async fn execute(
     });
     let sem = Arc::new(tokio::sync::Semaphore::new(plan.jobs));
     let work = {
-        let done = done.clone();
         let progress = reporters.clone();
         let plan = plan.clone();
         async move {
@@ -344,6 +393,7 @@ pub async fn execute(
             let opts = RunOptions {
                 impersonation,
                 in_process: plan.in_process.clone(),
+                events: Some(progress.clone()),
                 ..RunOptions::default()
             };
             // Each scenario is its own task, and its judging and writing run off the async
@@ -355,12 +405,10 @@ pub async fn execute(
                 let scenario = l.scenario.clone();
                 let idp = idp.clone();
                 let sem = sem.clone();
-                let done = done.clone();
                 let progress = progress.clone();
                 let expected = plan.expected.clone();
                 let client = plan.client.clone();
                 let opts = opts.clone();
-                let out = plan.out.clone();
                 let strict = plan.strict;
                 tasks.spawn(async move {
                     let Ok(_permit) = sem.acquire().await else {
@@ -370,17 +418,18 @@ pub async fn execute(
                         scenario: scenario.name.value.clone(),
                     });
                     let run = run_scenario(&idp, &scenario, &client, &opts).await;
+                    let writers = progress.clone();
                     let judged = tokio::task::spawn_blocking(move || {
                         let verdicts = judge(&Input::of(&run, false));
-                        if let Err(e) = write_journal(&out, &run) {
-                            eprintln!(
-                                "tokenstorm: cannot write the journal of {}: {e}",
-                                run.scenario.name.value
-                            );
-                        }
                         let mut sr = report::scenario_report(&run, verdicts, strict);
                         // Accepted fails show as accepted from the first line on.
                         crate::expected::apply(&expected, std::slice::from_mut(&mut sr), strict);
+                        writers.judged(&Judged {
+                            scenario: &run.scenario.name.value,
+                            journal: &run.journal,
+                            transcript: &run.transcript,
+                            report: &sr,
+                        });
                         sr
                     })
                     .await;
@@ -389,8 +438,6 @@ pub async fn execute(
                             for e in crate::events::scenario_events(&sr) {
                                 progress.emit(&e);
                             }
-                            let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
-                            d.push(sr);
                         }
                         // A panic while judging is a bug in tokenstorm: say so, and lose
                         // nothing else of the run.
@@ -434,7 +481,11 @@ pub async fn execute(
             return Err(e);
         }
     };
-    let mut scenarios = done.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut scenarios = collector
+        .done
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     scenarios.sort_by(|a, b| a.name.cmp(&b.name));
     let stale = if interrupted {
         // Only what ran is judged; an interrupted run proves no entry stale.

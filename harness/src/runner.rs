@@ -5,10 +5,11 @@
 
 use crate::browser::Browser;
 use crate::driver::{Client, DriverError, Launch, Transcript};
+use crate::events::RunEvent;
 use mock_idp::MockIdp;
 use model::protocol::Op;
 use model::scenario::{Expect, Flow, Scenario, Step};
-use model::transcript::{Hello, TranscriptEntry};
+use model::transcript::{Hello, TranscriptEntry, TranscriptEvent};
 use model::JournalEntry;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +33,9 @@ pub struct RunOptions {
     pub impersonation: Option<crate::impersonation::Trust>,
     /// The client runs in this process ([`crate::inproc`]); the command only names it.
     pub in_process: Option<crate::client::InProcess>,
+    /// Where the scenario's commands, answers and journaled requests are reported as they
+    /// happen (the run's event stream); `None` reports nothing.
+    pub events: Option<crate::events::Reporters>,
 }
 
 impl Default for RunOptions {
@@ -42,6 +46,7 @@ impl Default for RunOptions {
             state_root: None,
             impersonation: None,
             in_process: None,
+            events: None,
         }
     }
 }
@@ -324,6 +329,48 @@ impl Session<'_> {
 
 pub use crate::state_dir::snapshot_state;
 
+/// Reports the scenario's commands and answers (from its transcript) and its journaled
+/// requests (from the mock's journal of its tenant) on the run's event stream as they happen.
+fn stream_events(
+    idp: &MockIdp,
+    tenant: &str,
+    scenario: &str,
+    events: &crate::events::Reporters,
+    transcript: Transcript,
+) -> Transcript {
+    let (name, to) = (scenario.to_string(), events.clone());
+    idp.watch_journal(tenant, move |e| {
+        to.emit(&RunEvent::RequestJournaled {
+            scenario: name.clone(),
+            seq: e.seq,
+            endpoint: e.endpoint.as_str().to_string(),
+            status: e.status,
+            fault: e.fault.clone(),
+            at_ms: e.arrived_us / 1_000,
+        })
+    });
+    let (name, to) = (scenario.to_string(), events.clone());
+    transcript.observed(Arc::new(move |entry: &TranscriptEntry| {
+        let at_ms = entry.at_us / 1_000;
+        match &entry.event {
+            TranscriptEvent::Command { id, op, step, .. } => to.emit(&RunEvent::CommandSent {
+                scenario: name.clone(),
+                id: *id,
+                op: op.clone(),
+                step: *step,
+                at_ms,
+            }),
+            TranscriptEvent::Result { id, ok, .. } => to.emit(&RunEvent::CommandAnswered {
+                scenario: name.clone(),
+                id: *id,
+                ok: *ok,
+                at_ms,
+            }),
+            _ => {}
+        }
+    }))
+}
+
 /// Runs a scenario against a client on a running mock.
 pub async fn run_scenario(
     idp: &MockIdp,
@@ -363,7 +410,10 @@ pub async fn run_scenario(
         }
     };
     let clock_state = idp.clock();
-    let transcript = Transcript::new(Arc::new(move || clock_state.now_us()));
+    let mut transcript = Transcript::new(Arc::new(move || clock_state.now_us()));
+    if let Some(events) = &opts.events {
+        transcript = stream_events(idp, &tenant, &scenario.name.value, events, transcript);
+    }
     let browser = match Browser::new(
         idp.base_url(),
         idp.ca_cert_pem(),

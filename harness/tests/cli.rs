@@ -432,6 +432,61 @@ fn run_streams_its_events_as_json_lines() {
             .unwrap_or_else(|| panic!("no verdict event for {} {}", sc.name, v.rule));
             assert!(started < i && i < finished);
         }
+        // Each command sent and answered, and each request journaled, as it happened: the
+        // same ones the journal and the transcript hold, before the verdicts.
+        let first_verdict =
+            at(&|e| matches!(e, RunEvent::Verdict { scenario, .. } if *scenario == sc.name))
+                .unwrap();
+        let journal = std::fs::read_to_string(
+            out.path()
+                .join("journal")
+                .join(format!("{}.jsonl", sc.name)),
+        )
+        .unwrap();
+        let seqs: Vec<u64> = journal
+            .lines()
+            .map(|l| serde_json::from_str::<model::JournalEntry>(l).unwrap().seq)
+            .collect();
+        let streamed: Vec<u64> = events
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                RunEvent::RequestJournaled { scenario, seq, .. } if *scenario == sc.name => {
+                    assert!(
+                        started < i && i < first_verdict,
+                        "request {seq} out of order"
+                    );
+                    Some(*seq)
+                }
+                _ => None,
+            })
+            .collect();
+        // (A request cut when the client was stopped may be journaled after the journal was
+        // read for the report, so the stream may hold more than the file.)
+        assert!(!seqs.is_empty());
+        for seq in &seqs {
+            assert!(
+                streamed.contains(seq),
+                "{}: request {seq} was not streamed",
+                sc.name
+            );
+        }
+        let sent: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::CommandSent { scenario, id, .. } if *scenario == sc.name => Some(*id),
+                _ => None,
+            })
+            .collect();
+        assert!(!sent.is_empty(), "{}: no command_sent", sc.name);
+        for id in &sent {
+            let sent_at = at(&|e| matches!(e, RunEvent::CommandSent { scenario, id: i, .. } if *scenario == sc.name && i == id)).unwrap();
+            if let Some(answered) = at(
+                &|e| matches!(e, RunEvent::CommandAnswered { scenario, id: i, .. } if *scenario == sc.name && i == id),
+            ) {
+                assert!(sent_at < answered && answered < first_verdict);
+            }
+        }
     }
     // The human progress is on stderr, not mixed into the events.
     let stderr = String::from_utf8_lossy(&r.stderr);

@@ -596,6 +596,17 @@ impl MockIdp {
         Clock(self.idp.clone())
     }
 
+    /// Calls `watcher` with each entry of `tenant`'s journal as it is appended (after the
+    /// exchange finished), on the thread that finished it: it must be quick and never block
+    /// (send it on a channel). A harness streams a run's requests this way.
+    pub fn watch_journal(
+        &self,
+        tenant: &str,
+        watcher: impl Fn(&JournalEntry) + Send + Sync + 'static,
+    ) {
+        self.idp.watch_journal(tenant, Arc::new(watcher));
+    }
+
     /// The tenants that have been used so far (by a request, a configuration or a scenario).
     pub fn tenants(&self) -> Vec<String> {
         self.idp.tenant_names()

@@ -58,9 +58,14 @@ pub struct Idp {
     /// ([`Idp::arrive`]), so that sequence order is arrival order.
     seq: Mutex<u64>,
     journal: JournalStore,
+    /// Who is told of each finished entry of a tenant ([`Idp::watch_journal`]).
+    watchers: std::sync::RwLock<HashMap<String, Vec<JournalWatcher>>>,
     tenants: Mutex<HashMap<String, Arc<Tenant>>>,
     opaque: Mutex<HashMap<Fingerprint, (String, OpaqueClaims)>>,
 }
+
+/// Told of each finished journal entry of a tenant.
+pub type JournalWatcher = Arc<dyn Fn(&JournalEntry) + Send + Sync>;
 
 /// The claims behind an opaque access token.
 pub type OpaqueClaims = serde_json::Map<String, serde_json::Value>;
@@ -93,6 +98,7 @@ impl Idp {
             last_us: std::sync::atomic::AtomicU64::new(0),
             seq: Mutex::new(0),
             journal: JournalStore::in_memory(),
+            watchers: Default::default(),
             tenants: Mutex::new(HashMap::new()),
             opaque: Mutex::new(HashMap::new()),
         }
@@ -151,9 +157,26 @@ impl Idp {
         &self.journal
     }
 
-    /// Appends a finished entry to the journal.
+    /// Appends a finished entry to the journal, and tells its tenant's watchers.
     pub fn record(&self, entry: JournalEntry) {
         self.journal.record(&entry);
+        if let Some(tenant) = entry.tenant.as_deref() {
+            let watchers = self.watchers.read().unwrap_or_else(|p| p.into_inner());
+            for w in watchers.get(tenant).into_iter().flatten() {
+                w(&entry);
+            }
+        }
+    }
+
+    /// Calls `watcher` with each entry of `tenant`'s journal as it is appended, on the thread
+    /// that finished the exchange: it must be quick and never block.
+    pub fn watch_journal(&self, tenant: &str, watcher: JournalWatcher) {
+        self.watchers
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(tenant.to_string())
+            .or_default()
+            .push(watcher);
     }
 
     /// The journal so far, in arrival order; `tenant` filters. `since` is a cursor: the number
