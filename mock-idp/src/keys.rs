@@ -66,6 +66,8 @@ pub enum JwtError {
 pub struct KeySet {
     keys: RwLock<Vec<std::sync::Arc<SigningKey>>>,
     rng: SystemRandom,
+    /// The JWKS document as served, by issuer; cleared by a rotation.
+    bodies: crate::bodies::Bodies,
 }
 
 impl KeySet {
@@ -74,6 +76,7 @@ impl KeySet {
         Ok(KeySet {
             keys: RwLock::new(vec![std::sync::Arc::new(SigningKey::generate()?)]),
             rng: SystemRandom::new(),
+            bodies: Default::default(),
         })
     }
 
@@ -82,6 +85,7 @@ impl KeySet {
         KeySet {
             keys: RwLock::new(self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()),
             rng: SystemRandom::new(),
+            bodies: Default::default(),
         }
     }
 
@@ -98,7 +102,21 @@ impl KeySet {
         keys.push(key);
         let excess = keys.len().saturating_sub(keep.max(1));
         keys.drain(..excess);
+        // Under the keys' write lock: a body built from the old keys cannot be stored after.
+        self.bodies.clear();
         Ok(kid)
+    }
+
+    /// The JWKS document as served (JSON bytes), built once per issuer and key rotation.
+    pub fn jwks_body(&self, issuer: &str) -> bytes::Bytes {
+        // The keys' read lock is held while the body is built and stored, so a rotation (which
+        // clears the bodies under the write lock) comes wholly before or after.
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        self.bodies.get_or(issuer, || {
+            let doc =
+                json!({ "keys": keys.iter().rev().map(|k| k.jwk(issuer)).collect::<Vec<_>>() });
+            serde_json::to_vec(&doc).unwrap_or_default()
+        })
     }
 
     /// The JWKS document.

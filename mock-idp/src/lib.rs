@@ -16,6 +16,7 @@
 //! code, on-behalf-of), devicecode, logout, UserInfo, Graph (`/graph/v1.0`), and the admin API
 //! (`/_tokenstorm`, guarded by a per-run token).
 
+mod bodies;
 pub mod cli;
 mod config;
 mod error;

@@ -62,6 +62,8 @@ pub struct Idp {
     watchers: std::sync::RwLock<HashMap<String, Vec<JournalWatcher>>>,
     tenants: Mutex<HashMap<String, Arc<Tenant>>>,
     opaque: Mutex<HashMap<Fingerprint, (String, OpaqueClaims)>>,
+    /// OpenID discovery documents as served, by host and tenant (they depend on nothing else).
+    pub(crate) discovery_bodies: crate::bodies::Bodies,
 }
 
 /// Told of each finished journal entry of a tenant.
@@ -101,6 +103,7 @@ impl Idp {
             watchers: Default::default(),
             tenants: Mutex::new(HashMap::new()),
             opaque: Mutex::new(HashMap::new()),
+            discovery_bodies: Default::default(),
         }
     }
 

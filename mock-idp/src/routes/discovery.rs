@@ -9,7 +9,25 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`, in Entra's shape.
-pub async fn openid_configuration(ctx: Ctx) -> Response {
+pub async fn openid_configuration(State(idp): State<Arc<Idp>>, ctx: Ctx) -> Response {
+    let key = format!("{}\n{}", ctx.base, ctx.tenant);
+    let body = idp.discovery_bodies.get_or(&key, || {
+        serde_json::to_vec(&discovery(&ctx)).unwrap_or_default()
+    });
+    json_bytes(body)
+}
+
+/// A JSON body already serialized, with the content type `Json` gives.
+fn json_bytes(body: bytes::Bytes) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// The discovery document for the request's host and tenant.
+fn discovery(ctx: &Ctx) -> serde_json::Value {
     let t = &ctx.tenant;
     let base = &ctx.base;
     let auth = format!("{base}/{t}/oauth2/v2.0");
@@ -25,7 +43,7 @@ pub async fn openid_configuration(ctx: Ctx) -> Response {
     } else {
         format!("{host}/graph")
     };
-    Json(json!({
+    json!({
         "token_endpoint": format!("{auth}/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
         "jwks_uri": format!("{base}/{t}/discovery/v2.0/keys"),
@@ -51,14 +69,13 @@ pub async fn openid_configuration(ctx: Ctx) -> Response {
         "cloud_graph_host_name": "graph.windows.net",
         "msgraph_host": msgraph_host,
         "rbac_url": "https://pas.windows.net",
-    }))
-    .into_response()
+    })
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys`.
 pub async fn keys(State(idp): State<Arc<Idp>>, ctx: Ctx) -> Response {
     let keys = idp.keys_for(&ctx.tenant);
-    Json(keys.jwks(&format!("{}/{}/v2.0", ctx.base, ctx.tenant))).into_response()
+    json_bytes(keys.jwks_body(&format!("{}/{}/v2.0", ctx.base, ctx.tenant)))
 }
 
 /// `GET /common/discovery/instance?authorization_endpoint=...`: what MSAL Python reaches when

@@ -78,27 +78,40 @@ async fn admin_api_requires_its_token_and_serves_journal_and_config() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("unknown field"));
-    // Events.
-    let r = http
-        .post(format!("{admin}/tenants/adm/events/rotate-keys"))
-        .bearer_auth(idp.admin_token())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let jwks: Value = http
-        .get(format!("{}/discovery/v2.0/keys", idp.authority("adm")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // Events. The JWKS is served from memory between rotations: each rotation shows at once.
+    let kids = || {
+        let http = http.clone();
+        let url = format!("{}/discovery/v2.0/keys", idp.authority("adm"));
+        async move {
+            let jwks: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let before = kids().await;
+    assert_eq!(before, kids().await);
+    assert_eq!(before.len(), 1);
+    let rotate = || {
+        http.post(format!("{admin}/tenants/adm/events/rotate-keys"))
+            .bearer_auth(idp.admin_token())
+            .send()
+    };
+    assert_eq!(rotate().await.unwrap().status(), 200);
+    let once = kids().await;
+    assert_eq!(once.len(), 2, "old key still published: {once:?}");
+    assert_eq!(once[1], before[0], "{once:?}");
+    assert_eq!(rotate().await.unwrap().status(), 200);
+    let twice = kids().await;
+    assert_eq!(twice.len(), 2, "{twice:?}");
     assert_eq!(
-        jwks["keys"].as_array().unwrap().len(),
-        2,
-        "old key still published"
+        twice[1], once[0],
+        "the newest key first, then the one before: {twice:?}"
     );
+    assert!(!twice.contains(&before[0]), "{twice:?}");
     let r = http
         .post(format!("{admin}/tenants/adm/events/explode"))
         .bearer_auth(idp.admin_token())
