@@ -216,8 +216,10 @@ impl Proxy {
             Err(_) => return,
         };
         // The upgraded stream has no socket of its own to reset: a scripted reset closes it.
+        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         crate::server::serve_connection(
-            stream,
+            Box::new(stream),
+            h2,
             self.app,
             self.idp,
             self.stop,

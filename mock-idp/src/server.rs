@@ -3,9 +3,8 @@
 
 use crate::state::Idp;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
+use bytes::Bytes;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +15,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
+
+mod http1;
 
 /// Lets a request end its own connection (a scripted `reset` or `close`): it is in every
 /// request's extensions.
@@ -107,13 +107,18 @@ impl tokio::io::AsyncWrite for Conn {
     }
 }
 
-/// Serves one connection (TLS already accepted where there is TLS) until it ends, the server
-/// stops, or a request asks for it to end (a scripted close or reset). Every request carries the
-/// connection's [`ConnControl`]; request heads are held to [`MAX_HEADERS`],
-/// [`MAX_HEAD_BYTES`] and [`HEADER_READ_TIMEOUT`](crate::config::HEADER_READ_TIMEOUT), and one refused below the router is
-/// journaled ([`crate::journal::refused`]).
+/// Serves one connection (TLS already accepted where there is TLS; `h2` when its ALPN chose
+/// HTTP/2) until it ends, the server stops, or a request asks for it to end (a scripted close or
+/// reset). HTTP/2 is served by hyper's HTTP/2 connection, chosen by ALPN or by the client's
+/// connection preface; HTTP/1.1 by [`http1::serve`], which holds no HTTP buffers while the
+/// connection waits for its next request. Every request carries the connection's
+/// [`ConnControl`]; request heads are held to [`MAX_HEADERS`], [`MAX_HEAD_BYTES`] and the head
+/// timeout ([`HEADER_READ_TIMEOUT`](crate::config::HEADER_READ_TIMEOUT) by default, counted
+/// from a request's first byte; a connection that sends nothing for that long is closed), and
+/// one refused below the router is journaled ([`crate::journal::refused`]).
 pub(crate) async fn serve_connection<I>(
-    io: I,
+    mut io: I,
+    h2: bool,
     app: Router,
     idp: Arc<Idp>,
     mut stop: watch::Receiver<bool>,
@@ -122,31 +127,51 @@ pub(crate) async fn serve_connection<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let app = app.map_request({
-        let ctrl = ctrl.clone();
-        move |mut req: axum::http::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ctrl.clone());
-            req
-        }
-    });
-    let svc = TowerToHyperService::new(app);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(idp.head_timeout)
-        .max_headers(MAX_HEADERS)
-        .max_buf_size(MAX_HEAD_BYTES.max(8192));
-    builder
-        .http2()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .max_header_list_size(u32::try_from(MAX_HEAD_BYTES).unwrap_or(u32::MAX));
-    let conn = builder.serve_connection(TokioIo::new(io), svc);
     let head_timeout = idp.head_timeout;
+    let svc = http1::Service {
+        app,
+        ctrl: ctrl.clone(),
+        phase: Arc::default(),
+    };
+    let served = async move {
+        let prefix = if h2 {
+            Bytes::new()
+        } else {
+            match sniff(&mut io, head_timeout).await {
+                Sniffed::Nothing => return Ok(()),
+                Sniffed::Http1(prefix) => {
+                    let mut builder = hyper::server::conn::http1::Builder::new();
+                    builder
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(head_timeout)
+                        .max_headers(MAX_HEADERS)
+                        .max_buf_size(MAX_HEAD_BYTES.max(8192));
+                    return http1::serve(
+                        io,
+                        prefix,
+                        &builder,
+                        svc,
+                        head_timeout,
+                        http1::PARK_AFTER,
+                    )
+                    .await;
+                }
+                Sniffed::Http2(prefix) => prefix,
+            }
+        };
+        let io = http1::Prefixed::new(prefix, io, svc.phase.clone());
+        Box::pin(
+            hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .max_header_list_size(u32::try_from(MAX_HEAD_BYTES).unwrap_or(u32::MAX))
+                .serve_connection(TokioIo::new(io), svc),
+        )
+        .await
+    };
     tokio::select! {
-        r = conn => if let Err(e) = r {
+        r = served => if let Err(e) = r {
             tracing::debug!(%peer, error = %e, "connection ended");
-            if let Some((status, why)) = refusal(&*e, head_timeout) {
+            if let Some((status, why)) = refusal(&e, head_timeout) {
                 crate::journal::refused(&idp, status, &why);
             }
         },
@@ -154,6 +179,43 @@ pub(crate) async fn serve_connection<I>(
         // The connection future, and with it the socket, is dropped: a [`Conn`] whose request
         // asked for a reset closes with one.
         _ = ctrl.notify.notified() => {}
+    }
+}
+
+/// HTTP/2's connection preface, which a client that speaks HTTP/2 without ALPN sends first.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What a connection's first bytes say it speaks, and the bytes read to tell.
+enum Sniffed {
+    Http1(Bytes),
+    Http2(Bytes),
+    /// The client closed, failed or sent nothing within the head timeout.
+    Nothing,
+}
+
+/// Reads until the bytes are HTTP/2's preface or can no longer be one (for HTTP/1.1, the
+/// first read), within `timeout`.
+async fn sniff<I: tokio::io::AsyncRead + Unpin>(io: &mut I, timeout: Duration) -> Sniffed {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; H2_PREFACE.len()];
+    let mut n = 0;
+    let read = async {
+        while n < buf.len() {
+            match io.read(&mut buf[n..]).await {
+                Ok(0) | Err(_) => return n > 0,
+                Ok(got) => n += got,
+            }
+            if buf[..n] != H2_PREFACE[..n] {
+                return true;
+            }
+        }
+        true
+    };
+    let got = tokio::time::timeout(timeout, read).await.unwrap_or(false);
+    match (got, n) {
+        (false, _) | (_, 0) => Sniffed::Nothing,
+        (true, n) if buf[..n] == H2_PREFACE[..] => Sniffed::Http2(Bytes::copy_from_slice(&buf)),
+        (true, n) => Sniffed::Http1(Bytes::copy_from_slice(&buf[..n])),
     }
 }
 
@@ -213,13 +275,23 @@ pub async fn serve(
         tokio::spawn(async move {
             match tls {
                 Some(acceptor) => {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(s)) => serve_connection(s, app, idp, stop, ctrl, peer).await,
+                    // Boxed, like every large part of a connection's future, so that the task
+                    // of a connection that waits for its next request is small.
+                    match Box::pin(tokio::time::timeout(
+                        HANDSHAKE_TIMEOUT,
+                        acceptor.accept(stream),
+                    ))
+                    .await
+                    {
+                        Ok(Ok(s)) => {
+                            let h2 = s.get_ref().1.alpn_protocol() == Some(b"h2");
+                            serve_connection(Box::new(s), h2, app, idp, stop, ctrl, peer).await
+                        }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
-                None => serve_connection(stream, app, idp, stop, ctrl, peer).await,
+                None => serve_connection(stream, false, app, idp, stop, ctrl, peer).await,
             }
         });
     }
