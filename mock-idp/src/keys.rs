@@ -62,6 +62,11 @@ pub enum JwtError {
     BadSignature,
 }
 
+/// The JWKS document of `keys`, the newest first.
+fn jwks_of(keys: &[std::sync::Arc<SigningKey>], issuer: &str) -> Value {
+    json!({ "keys": keys.iter().rev().map(|k| k.jwk(issuer)).collect::<Vec<_>>() })
+}
+
 /// The mock's key set: the current signing key and the keys still published after a rotation.
 pub struct KeySet {
     keys: RwLock<Vec<std::sync::Arc<SigningKey>>>,
@@ -113,16 +118,13 @@ impl KeySet {
         // clears the bodies under the write lock) comes wholly before or after.
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
         self.bodies.get_or(issuer, || {
-            let doc =
-                json!({ "keys": keys.iter().rev().map(|k| k.jwk(issuer)).collect::<Vec<_>>() });
-            serde_json::to_vec(&doc).unwrap_or_default()
+            serde_json::to_vec(&jwks_of(&keys, issuer)).unwrap_or_default()
         })
     }
 
     /// The JWKS document.
     pub fn jwks(&self, issuer: &str) -> Value {
-        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        json!({ "keys": keys.iter().rev().map(|k| k.jwk(issuer)).collect::<Vec<_>>() })
+        jwks_of(&self.keys.read().unwrap_or_else(|p| p.into_inner()), issuer)
     }
 
     /// Signs `claims` as an RS256 JWT with the current key.

@@ -123,55 +123,33 @@ impl Phase {
     }
 }
 
-/// A request body that tells the connection's [`Phase`] when it has been read to its end.
-pub(super) struct Reading {
-    inner: Incoming,
-    phase: Arc<Phase>,
-}
-
-impl Body for Reading {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let r = Pin::new(&mut self.inner).poll_frame(cx);
-        match &r {
-            Poll::Ready(None) => self.phase.consumed(),
-            Poll::Ready(Some(Ok(_))) if self.inner.is_end_stream() => self.phase.consumed(),
-            _ => {}
-        }
-        r
-    }
-
-    fn is_end_stream(&self) -> bool {
-        let end = self.inner.is_end_stream();
-        if end {
-            self.phase.consumed();
-        }
-        end
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// A response body that tells the connection's [`Phase`] when it has ended.
-pub(super) struct Ending<B> {
+/// A body that tells the connection's [`Phase`] when it has ended: a request's, read to its end
+/// ([`Phase::consumed`]), or a response's, sent whole ([`Phase::answered`]).
+pub(super) struct Ends<B> {
     inner: B,
     phase: Arc<Phase>,
+    ended: fn(&Phase),
 }
 
-impl<B> Ending<B> {
-    pub(super) fn new(inner: B, phase: Arc<Phase>) -> Self {
-        Ending { inner, phase }
+impl<B> Ends<B> {
+    fn request(inner: B, phase: Arc<Phase>) -> Self {
+        Ends {
+            inner,
+            phase,
+            ended: Phase::consumed,
+        }
+    }
+
+    fn response(inner: B, phase: Arc<Phase>) -> Self {
+        Ends {
+            inner,
+            phase,
+            ended: Phase::answered,
+        }
     }
 }
 
-impl<B: Body + Unpin> Body for Ending<B> {
+impl<B: Body + Unpin> Body for Ends<B> {
     type Data = B::Data;
     type Error = B::Error;
 
@@ -181,8 +159,8 @@ impl<B: Body + Unpin> Body for Ending<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let r = Pin::new(&mut self.inner).poll_frame(cx);
         match &r {
-            Poll::Ready(None) => self.phase.answered(),
-            Poll::Ready(Some(Ok(_))) if self.inner.is_end_stream() => self.phase.answered(),
+            Poll::Ready(None) => (self.ended)(&self.phase),
+            Poll::Ready(Some(Ok(_))) if self.inner.is_end_stream() => (self.ended)(&self.phase),
             _ => {}
         }
         r
@@ -191,7 +169,7 @@ impl<B: Body + Unpin> Body for Ending<B> {
     fn is_end_stream(&self) -> bool {
         let end = self.inner.is_end_stream();
         if end {
-            self.phase.answered();
+            (self.ended)(&self.phase);
         }
         end
     }
@@ -212,6 +190,15 @@ pub(super) struct Prefixed<I> {
 impl<I> Prefixed<I> {
     pub(super) fn new(prefix: Bytes, io: I, phase: Arc<Phase>) -> Self {
         Prefixed { prefix, io, phase }
+    }
+
+    /// Bytes written are not flushed yet.
+    fn wrote(&self, r: &Poll<std::io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = r {
+            if *n > 0 {
+                self.phase.flushed.store(false, Relaxed);
+            }
+        }
     }
 
     /// The stream back, with what is left of the prefix.
@@ -254,11 +241,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Prefixed<I> {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.io).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            if n > 0 {
-                self.phase.flushed.store(false, Relaxed);
-            }
-        }
+        self.wrote(&r);
         r
     }
 
@@ -268,11 +251,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Prefixed<I> {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = r {
-            if n > 0 {
-                self.phase.flushed.store(false, Relaxed);
-            }
-        }
+        self.wrote(&r);
         r
     }
 
@@ -313,19 +292,15 @@ where
     let mut idle_for = Duration::ZERO;
     loop {
         if prefix.is_empty() {
-            // Parked: only the stream is held until the next request's first byte. hyper's
-            // own head timer ran while the connection idled before it was parked.
+            // Parked: only the stream is held until the next request's first byte.
             let mut first = [0u8; 1];
             let wait = head_timeout.saturating_sub(idle_for);
             match tokio::time::timeout(wait, io.read(&mut first)).await {
                 Ok(Ok(1)) => prefix = Bytes::copy_from_slice(&first),
-                Ok(Ok(_)) => {
-                    let _ = io.shutdown().await;
-                    return Ok(());
-                }
                 Ok(Err(_)) => return Ok(()),
-                // Idle past the head timeout: closed cleanly, as hyper closes an idle connection.
-                Err(_) => {
+                // The client closed, or it idled past the head timeout: closed cleanly, as hyper
+                // closes an idle connection.
+                Ok(Ok(_)) | Err(_) => {
                     let _ = io.shutdown().await;
                     return Ok(());
                 }
@@ -335,18 +310,11 @@ where
         let stream = Prefixed::new(prefix, io, phase.clone());
         // Boxed, so that the connection's task is small while it is parked.
         let mut conn = Box::new(builder.serve_connection(TokioIo::new(stream), svc.clone()));
-        let ended = drive(&mut conn, &phase, park_after).await;
-        let parts_io = |conn: Box<Connection<TokioIo<Prefixed<I>>, Service>>| {
-            conn.into_parts().io.into_inner().into_parts().0
-        };
-        let parked = match ended {
+        let parked = match drive(&mut conn, &phase, park_after).await {
             Ok(idle_since) => idle_since,
             // hyper's head timer also runs while a connection idles between messages: that is
-            // an idle connection closed, as hyper closes one, not a slow head to refuse.
-            Err(e) if e.is_timeout() && phase.idle() => {
-                let _ = parts_io(conn).shutdown().await;
-                return Ok(());
-            }
+            // an idle connection to close, as hyper closes one, not a slow head to refuse.
+            Err(e) if e.is_timeout() && phase.idle() => None,
             Err(e) => return Err(e),
         };
         let parts = conn.into_parts();
@@ -365,8 +333,8 @@ where
             phase.parks.fetch_add(1, Relaxed);
             idle_for = since.elapsed();
         } else {
-            // hyper ended the connection itself (the client closed it, or asked to): what it
-            // would have done next is shut the stream down.
+            // The connection ended (the client closed it or asked to, or it idled past the head
+            // timeout): what hyper would have done next is shut the stream down.
             let _ = io.shutdown().await;
             return Ok(());
         }
@@ -424,7 +392,7 @@ pub(super) struct Service {
     pub(super) phase: Arc<Phase>,
 }
 
-type Answer = hyper::Response<Ending<axum::body::Body>>;
+type Answer = hyper::Response<Ends<axum::body::Body>>;
 
 impl hyper::service::Service<hyper::Request<Incoming>> for Service {
     type Response = Answer;
@@ -436,17 +404,14 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Service {
         self.phase.begin(&req);
         let (mut parts, inner) = req.into_parts();
         parts.extensions.insert(self.ctrl.clone());
-        let body = Reading {
-            inner,
-            phase: self.phase.clone(),
-        };
+        let body = Ends::request(inner, self.phase.clone());
         // A request without a body (most GETs) is read whole already.
         body.is_end_stream();
         let req = hyper::Request::from_parts(parts, body);
         let (app, phase) = (self.app.clone(), self.phase.clone());
         Box::pin(async move {
             let resp = app.oneshot(req).await?;
-            Ok(resp.map(|b| Ending::new(b, phase)))
+            Ok(resp.map(|b| Ends::response(b, phase)))
         })
     }
 }
