@@ -50,9 +50,13 @@ fn judge(adapter: &str) {
 /// expectations are `expected-failures-<value>.yaml` and `verdicts-<value>.txt`.
 fn judge_mode(adapter: &str, mode: Option<(&str, &str)>) {
     let _turn = machine_turn(adapter);
-    let out = tempfile::tempdir().unwrap();
     let suffix = mode.map(|(_, v)| format!("-{}", v.replace('_', "-")));
     let suffix = suffix.as_deref().unwrap_or("");
+    // Kept after the run (replaced by the next): when a verdict that depends on timing takes
+    // its other state, its journals and transcript are the evidence to judge the rule by.
+    let out = root().join(format!("target/adapter-reports/{adapter}{suffix}"));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
     let expected = root()
         .join("adapters")
         .join(adapter)
@@ -65,21 +69,21 @@ fn judge_mode(adapter: &str, mode: Option<(&str, &str)>) {
         .args(["run", "--client", adapter, "--expected-failures"])
         .arg(&expected)
         .arg("--out")
-        .arg(out.path())
+        .arg(&out)
         // The same cache folder the install script and a user's first run use.
         .env("TOKENSTORM_ADAPTERS_DIR", root().join("target/adapters"))
         .current_dir(root())
         .output()
         .unwrap();
     let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap_or_default())
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap_or_default())
             .unwrap_or_else(|_| {
                 panic!(
                     "{adapter}: no report.json: {}",
                     String::from_utf8_lossy(&o.stderr)
                 )
             });
-    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap_or_default();
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap_or_default();
     let s = &report["summary"];
     assert_eq!(
         s["errors"], 0,
@@ -149,7 +153,7 @@ fn judge_mode(adapter: &str, mode: Option<(&str, &str)>) {
         other => panic!("no SKU known for {other}"),
     };
     // Every journal of the run, whichever flows the adapter has.
-    let journal: String = std::fs::read_dir(out.path().join("journal"))
+    let journal: String = std::fs::read_dir(out.join("journal"))
         .unwrap()
         .flatten()
         .filter(|e| {
