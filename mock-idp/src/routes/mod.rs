@@ -166,12 +166,20 @@ fn request_base(idp: &Idp, parts: &Parts) -> String {
     let port = rest.rsplit(':').next().unwrap_or_default();
     if let Some(h) = host {
         for name in ["localhost", "127.0.0.1", "[::1]"] {
-            if h.eq_ignore_ascii_case(&format!("{name}:{port}")) {
+            if is_host(&h, name, port) {
                 return format!("{scheme}://{name}:{port}");
             }
         }
     }
     idp.base_url.clone()
+}
+
+/// Whether `h` is `name:port` (the name in any case), without building the string.
+fn is_host(h: &str, name: &str, port: &str) -> bool {
+    h.len() == name.len() + 1 + port.len()
+        && h.get(..name.len())
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        && h.get(name.len()..).and_then(|r| r.strip_prefix(':')) == Some(port)
 }
 
 impl Ctx {
@@ -274,4 +282,23 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_host;
+
+    #[test]
+    fn a_host_is_its_name_and_port_in_any_case_and_nothing_else() {
+        assert!(is_host("localhost:8443", "localhost", "8443"));
+        assert!(is_host("LocalHost:8443", "localhost", "8443"));
+        assert!(is_host("[::1]:8443", "[::1]", "8443"));
+        assert!(!is_host("localhost:84431", "localhost", "8443"));
+        assert!(!is_host("localhost8443", "localhost", "8443"));
+        assert!(!is_host("localhost:8444", "localhost", "8443"));
+        assert!(!is_host("localhos:18443", "localhost", "8443"));
+        // The same length, the name ending inside a character.
+        assert!(!is_host("localhosé:844", "localhost", "8443"));
+        assert!(!is_host("", "localhost", "8443"));
+    }
 }
