@@ -39,8 +39,7 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
     let Some(record) = req.extensions().get::<Record>().cloned() else {
         return next.run(req).await;
     };
-    let snap = record.snapshot();
-    let endpoint = snap.endpoint;
+    let (endpoint, journaled_tenant) = record.read(|e| (e.endpoint, e.tenant.clone()));
     let bearer_endpoint = matches!(endpoint, Endpoint::Graph | Endpoint::Userinfo);
     // Graph and UserInfo requests belong to the tenant of a bearer token the mock issued.
     let bearer_facts = bearer_endpoint
@@ -50,7 +49,7 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
             let verified = crate::request::verify_bearer(&idp, &token).ok();
             Facts::of_bearer(&token, verified.as_ref())
         });
-    let tenant = match (snap.tenant, &bearer_facts) {
+    let tenant = match (journaled_tenant, &bearer_facts) {
         (Some(t), _) => t,
         (
             None,
@@ -105,7 +104,7 @@ pub async fn layer(State(idp): State<Arc<Idp>>, req: Request, next: Next) -> Res
         scopes: facts.scopes.clone(),
         client_id: facts.client_id.clone(),
         graph_path: (endpoint == Endpoint::Graph)
-            .then(|| snap.path.trim_start_matches("/graph/v1.0").to_string()),
+            .then(|| record.read(|e| e.path.trim_start_matches("/graph/v1.0").to_string())),
     };
 
     let now = idp.now_us();

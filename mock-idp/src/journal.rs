@@ -30,6 +30,19 @@ impl Record {
         lock(&self.0).clone()
     }
 
+    /// Reads the entry as it stands (without copying what `f` does not take).
+    pub fn read<R>(&self, f: impl FnOnce(&JournalEntry) -> R) -> R {
+        f(&lock(&self.0))
+    }
+
+    /// The entry, copied only if another holder of the record is still alive.
+    fn into_entry(self) -> JournalEntry {
+        match Arc::try_unwrap(self.0) {
+            Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+            Err(shared) => lock(&shared).clone(),
+        }
+    }
+
     /// A record that is never appended to the journal: an inner request of a Graph JSON batch,
     /// served by the handlers like any request (the batch's own entry lists its path).
     pub fn detached(method: &str, path: &str, arrived_us: u64) -> Record {
@@ -279,7 +292,7 @@ impl Guard {
     fn finish(&mut self, completion: Completion) {
         if let Some(r) = self.record.take() {
             let now = self.idp.now_us();
-            let mut entry = r.snapshot();
+            let mut entry = r.into_entry();
             entry.finished_us = Some(now);
             // A scripted abort (reset, close) stays an abort, whatever ended the future.
             if entry.completion != Completion::Aborted {
