@@ -130,6 +130,7 @@ fi
 log "openssl speed rsa2048"
 sign2=$(openssl speed -multi 2 -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print int($6)}' | tail -1)
 sign1=$(openssl speed -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print int($6)}' | tail -1)
+label() { case $1 in token) echo "token, client credentials, RS256" ;; jwks) echo JWKS ;; *) echo "$1" ;; esac; }
 pct() { python3 -c 'import sys; print(f"{100*float(sys.argv[1])/float(sys.argv[2]):.0f} %")' "$1" "$2"; }
 
 echo "Shared cores (req/s, \`wrk -t2 -c32 -d${SECS}s\`, median of $ROUNDS rounds):"
@@ -137,8 +138,7 @@ echo
 echo "| load | oauth2-mock-server 9.3.0 (http) | tokenstorm (http) | tokenstorm (TLS) | http ratio |"
 echo "|---|---|---|---|---|"
 for load in token jwks discovery; do
-    name=$load; [ "$load" = token ] && name="token, client credentials, RS256"; [ "$load" = jwks ] && name=JWKS
-    echo "| $name | ${fig[oms,$load]} | ${fig[plain,$load]} | ${fig[tls,$load]} | $(ratio "${fig[plain,$load]}" "${fig[oms,$load]}") |"
+    echo "| $(label "$load") | ${fig[oms,$load]} | ${fig[plain,$load]} | ${fig[tls,$load]} | $(ratio "${fig[plain,$load]}" "${fig[oms,$load]}") |"
 done
 echo
 if [ -n "$pinned" ]; then
@@ -147,8 +147,7 @@ if [ -n "$pinned" ]; then
     echo "| load | oauth2-mock-server 9.3.0 (http) | tokenstorm (http) | ratio |"
     echo "|---|---|---|---|"
     for load in token jwks discovery; do
-        name=$load; [ "$load" = token ] && name="token, client credentials, RS256"; [ "$load" = jwks ] && name=JWKS
-        echo "| $name | ${fig[poms,$load]} | ${fig[pplain,$load]} | $(ratio "${fig[pplain,$load]}" "${fig[poms,$load]}") |"
+        echo "| $(label "$load") | ${fig[poms,$load]} | ${fig[pplain,$load]} | $(ratio "${fig[pplain,$load]}" "${fig[poms,$load]}") |"
     done
     echo
 fi
