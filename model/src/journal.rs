@@ -217,8 +217,19 @@ impl JournalEntry {
         self.arrived_us as f64 / 1e6
     }
 
-    /// The issued token of a kind, if any.
+    /// Whether the client got the whole answer. Not when it gave up on an answer a scripted
+    /// fault slowed (a dribbled body it stopped reading) or the fault cut short: the tokens
+    /// minted for it never reached the client. Without a fault an answer counts as delivered.
+    pub fn delivered(&self) -> bool {
+        self.completion == Completion::Sent || self.fault.is_none()
+    }
+
+    /// The token of a kind the answer delivered, if any (see [`JournalEntry::delivered`]);
+    /// `issued` lists what was minted, delivered or not.
     pub fn issued_of(&self, kind: TokenKind) -> Option<&IssuedToken> {
+        if !self.delivered() {
+            return None;
+        }
         self.issued.iter().find(|t| t.kind == kind)
     }
 }

@@ -7,19 +7,47 @@ use model::transcript::TranscriptEvent;
 use model::verdict::{secs, Evidence};
 use model::{Endpoint, GrantType, JournalEntry, TokenKind};
 
+/// A client counts `refresh_in` from when it read the answer, later than the mock's count by
+/// the answer's flight and parsing, and often on a whole-second clock that renews only once the
+/// next second has begun (msal4j keeps `refreshOn` in whole seconds and renews strictly after
+/// it; msal-common rounds). So a need is sure to find the token due on the client's clock only
+/// `refresh_in` after the later of: the mock's answer plus 2 s (one second for the clock, one
+/// for the flight), and the first time the app was handed the token plus 1 s (it had read the
+/// answer by then, however slowly).
+const CLOCK_US: u64 = 1_000_000;
+const FLIGHT_US: u64 = 1_000_000;
+
+/// When the app was first handed the access token `fp` (an answer carrying it).
+fn first_handout(input: &Input<'_>, fp: &model::Fingerprint) -> Option<u64> {
+    input.transcript.iter().find_map(|t| match &t.event {
+        TranscriptEvent::Result { ok: true, body, .. } => body
+            .get("access_token")
+            .and_then(serde_json::Value::as_str)
+            .and_then(super::client::fingerprint_in)
+            .filter(|f| f == fp)
+            .map(|_| t.at_us),
+        _ => None,
+    })
+}
+
 /// `refresh.proactive`: after `refresh_in` elapses (and before expiry), a need for the token
 /// leads to a renewal instead of serving the old token forever.
 pub fn proactive(input: &Input<'_>) -> Finding {
-    let with_refresh_in: Vec<(&JournalEntry, u64, u64)> = input
+    // (entry, due on the mock's clock, due on any client's clock, expiry)
+    let with_refresh_in: Vec<(&JournalEntry, u64, u64, u64)> = input
         .client_requests()
         .filter(|e| e.endpoint == Endpoint::Token && e.status == 200)
         .filter_map(|e| {
             let at = e.issued_of(TokenKind::Access)?;
-            let r = at.refresh_in?;
+            let r = at.refresh_in? * 1_000_000;
             let issued = e.finished_us.unwrap_or(e.arrived_us);
+            let read_by = first_handout(input, &at.fingerprint)
+                .map_or(0, |t| t + CLOCK_US)
+                .max(issued + FLIGHT_US + CLOCK_US);
             Some((
                 e,
-                issued + r * 1_000_000,
+                issued + r,
+                read_by + r,
                 issued + at.expires_in.unwrap_or(0) * 1_000_000,
             ))
         })
@@ -29,12 +57,14 @@ pub fn proactive(input: &Input<'_>) -> Finding {
     }
     let mut situations = 0;
     let mut ev = Vec::new();
-    for (e, due, expires) in with_refresh_in {
+    for (e, due, surely_due, expires) in with_refresh_in {
         let key = scope_key(&e.scopes);
+        // A need before the client's clock can have reached `refresh_in` is rightly served
+        // from the cache; only later needs must lead to a renewal.
         let asked_after: Vec<u64> = input
             .commands("acquire_token")
             .map(|c| c.at_us)
-            .filter(|t| *t >= due && *t < expires)
+            .filter(|t| *t >= surely_due && *t < expires)
             .collect();
         let Some(&first_need) = asked_after.first() else {
             continue;
@@ -54,10 +84,11 @@ pub fn proactive(input: &Input<'_>) -> Finding {
             ev.push(about(
                 e,
                 format!(
-                    "token issued at {} with refresh_in {} s: renewable from {}",
+                    "token issued at {} with refresh_in {} s: renewable from {}, due on any client clock by {}",
                     secs(e.finished_us.unwrap_or(e.arrived_us)),
                     (due - e.finished_us.unwrap_or(e.arrived_us)) / 1_000_000,
-                    secs(due)
+                    secs(due),
+                    secs(surely_due)
                 ),
             ));
             ev.push(Evidence {
@@ -72,7 +103,9 @@ pub fn proactive(input: &Input<'_>) -> Finding {
         }
     }
     if situations == 0 {
-        Finding::na("the app did not need a token after refresh_in elapsed")
+        Finding::na(
+            "the app did not need a token once refresh_in had surely elapsed on the client's clock",
+        )
     } else if ev.is_empty() {
         Finding::pass("the client renewed once refresh_in elapsed")
     } else {
@@ -87,6 +120,7 @@ pub fn proactive(input: &Input<'_>) -> Finding {
 fn renewal_failed(e: &JournalEntry) -> bool {
     e.endpoint == Endpoint::Token
         && (e.status == 0
+            || !e.delivered()
             || e.status == 429
             || e.status >= 500
             || (e.status == 200 && e.issued_of(TokenKind::Access).is_none()))
@@ -222,4 +256,230 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
         f.level = Some(model::rules::Level::Should);
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use model::transcript::{TranscriptEntry, TranscriptEvent};
+    use model::verdict::Status;
+    use model::Endpoint;
+
+    fn app() -> model::scenario::Scenario {
+        judging("refresh.proactive")
+    }
+
+    fn judging(rule: &str) -> model::scenario::Scenario {
+        serde_saphyr::from_str(&format!("name: t\nsummary: t\nflow: client_credentials\nrules: [{rule}]\nsteps: [{{acquire_token: {{}}}}]\n")).unwrap()
+    }
+
+    /// A renewal at 6 s answered 200 with a token, dribbled out by a fault; the client gave up
+    /// reading at 16 s, so the token never reached it.
+    fn abandoned_renewal() -> model::JournalEntry {
+        let mut e = token(2, 6.0, 5);
+        e.fault = Some("dribble".into());
+        e.completion = model::Completion::ClientDisconnected;
+        e.finished_us = Some(16_000_000);
+        e
+    }
+
+    /// `acquire_token` (command `id`) at `at` s, answered `ok` 1 ms later.
+    fn need(at: f64, id: u64, ok: bool) -> Vec<TranscriptEntry> {
+        let mut t = needs(&[at]).split_off(1);
+        for e in &mut t {
+            match &mut e.event {
+                TranscriptEvent::Command { id: i, .. } => *i = id,
+                TranscriptEvent::Result { id: i, ok: o, .. } => {
+                    *i = id;
+                    *o = ok;
+                }
+                _ => {}
+            }
+        }
+        t
+    }
+
+    /// The app failed at 16 s while its first token was valid for an hour: the renewal the
+    /// client abandoned is a failed renewal, not a token it held.
+    #[test]
+    fn an_answer_the_client_never_finished_reading_is_a_failed_renewal() {
+        let j = [token(1, 1.0, 5), abandoned_renewal()];
+        let mut t = needs(&[1.0]);
+        t.extend(need(16.0, 2, false));
+        let (st, ev) = judged(
+            "refresh.outage-tolerant",
+            &judging("refresh.outage-tolerant"),
+            &j,
+            &t,
+            &[],
+            &[],
+        );
+        assert_eq!(st, Status::Fail, "{ev:?}");
+        // Delivered, the same answer is a renewal that worked: nothing to tolerate.
+        let mut sent = abandoned_renewal();
+        sent.completion = model::Completion::Sent;
+        let (st, _) = judged(
+            "refresh.outage-tolerant",
+            &judging("refresh.outage-tolerant"),
+            &[token(1, 1.0, 5), sent],
+            &t,
+            &[],
+            &[],
+        );
+        assert_eq!(st, Status::NotApplicable);
+    }
+
+    /// Asking again after giving up on a dribbled answer is no cache miss: the client never
+    /// got the token in it.
+    #[test]
+    fn a_token_the_client_never_received_is_not_one_it_should_have_reused() {
+        // The first token is renewable from 6 s; the abandoned answer's would not have been
+        // for 3000 s, so asking at 21 s would be a needless request had the client got it.
+        let mut j = vec![token(1, 1.0, 5), abandoned_renewal(), token(3, 21.0, 5)];
+        j[1].issued[0].refresh_in = Some(3000);
+        let mut t = needs(&[1.0]);
+        t.extend(need(6.0, 2, true));
+        t.extend(need(21.0, 3, true));
+        let (st, ev) = judged("cache.reuse", &judging("cache.reuse"), &j, &t, &[], &[]);
+        assert_eq!(st, Status::Pass, "{ev:?}");
+        // Had the client got it, the request at 21 s would be needless.
+        j[1].completion = model::Completion::Sent;
+        let (st, ev) = judged("cache.reuse", &judging("cache.reuse"), &j, &t, &[], &[]);
+        assert_eq!(st, Status::Fail, "{ev:?}");
+    }
+
+    /// A token answer at `at` s carrying `refresh_in`.
+    fn token(seq: u64, at: f64, refresh_in: u64) -> model::JournalEntry {
+        let mut e = entry(seq, at, Endpoint::Token, 200);
+        e.issued[0].refresh_in = Some(refresh_in);
+        e
+    }
+
+    /// `acquire_token` commands at these times, each answered 1 ms later.
+    fn needs(at: &[f64]) -> Vec<TranscriptEntry> {
+        let mut t = vec![TranscriptEntry {
+            at_us: 0,
+            event: TranscriptEvent::Started {
+                pid: 1,
+                incarnation: 1,
+            },
+        }];
+        for (i, s) in at.iter().enumerate() {
+            let us = (s * 1e6) as u64;
+            let id = i as u64 + 1;
+            t.push(TranscriptEntry {
+                at_us: us,
+                event: TranscriptEvent::Command {
+                    id,
+                    op: "acquire_token".into(),
+                    args: serde_json::Value::Null,
+                    step: 0,
+                    deadline_ms: 1000,
+                },
+            });
+            t.push(TranscriptEntry {
+                at_us: us + 1000,
+                event: TranscriptEvent::Result {
+                    id,
+                    ok: true,
+                    body: serde_json::Value::Null,
+                },
+            });
+        }
+        t
+    }
+
+    fn status(j: &[model::JournalEntry], t: &[TranscriptEntry]) -> (Status, Vec<String>) {
+        judged("refresh.proactive", &app(), j, t, &[], &[])
+    }
+
+    /// msal4j's clock: the answer sent at 10.002 s is parsed at 10.3 s, `refreshOn` is
+    /// 10 + 5 = 15 in whole seconds, and it renews only when the whole second passes 15, so
+    /// from 16.0 s. The mock counts the token due at 15.002 s.
+    #[test]
+    fn a_need_inside_a_whole_second_clock_and_the_flight_is_rightly_served_from_the_cache() {
+        let j = [token(1, 10.0, 5)];
+        // Needs each second, the last at 15.9 s: the client's clock says 15, not yet past
+        // refresh_on, so the cached token is right.
+        let t = needs(&[11.0, 12.0, 13.0, 14.0, 15.0, 15.9]);
+        assert_eq!(status(&j, &t).0, Status::NotApplicable);
+        // Past the client's second: a renewal at the need is right (judged by the need at
+        // 17.9 s, past the allowance) ...
+        let t = needs(&[11.0, 13.0, 15.9, 16.9, 17.9]);
+        assert_eq!(
+            status(&[token(1, 10.0, 5), token(2, 16.9, 5)], &t).0,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn a_need_after_the_allowance_without_a_renewal_fails_with_the_times() {
+        // ... and the old token served at 17.1 s, past 15.002 + 2 s, is no-renewal.
+        let j = [token(1, 10.0, 5)];
+        let t = needs(&[11.0, 15.9, 17.1, 18.1]);
+        let (st, ev) = status(&j, &t);
+        assert_eq!(st, Status::Fail);
+        assert!(
+            ev.iter().any(|e| e.contains("renewable from 15.002")
+                && e.contains("due on any client clock by 17.002")),
+            "{ev:?}"
+        );
+        assert!(ev.iter().any(|e| e.starts_with("2 request(s)")), "{ev:?}");
+        // Just inside the allowance (17.0 s < 17.002 s) is not yet a need that must renew.
+        assert_eq!(
+            status(&j, &needs(&[11.0, 15.9, 17.0])).0,
+            Status::NotApplicable
+        );
+    }
+
+    /// A slow client (a garbage collection, a loaded machine) read the answer sent at 10.002 s
+    /// only at 12.4 s and handed the token out at 12.5 s: on its whole-second clock the token is
+    /// due at 12 + 5 = 17 and renewed from 18.0 s. A need at 17.5 s rightly gets the old token;
+    /// the rule counts from 12.5 + 1 + 5 = 18.5 s.
+    #[test]
+    fn a_slowly_read_answer_is_counted_from_when_the_app_got_its_token() {
+        let j = [token(1, 10.0, 5)];
+        let mut t = needs(&[10.0, 17.5]);
+        // The first command's answer hands out the token at 12.5 s.
+        let fp = j[0].issued[0].fingerprint.to_string();
+        if let TranscriptEvent::Result { body, .. } = &mut t[2].event {
+            *body = serde_json::json!({ "access_token": format!("eyJ...{fp}") });
+        }
+        t[2].at_us = 12_500_000;
+        assert_eq!(status(&j, &t).0, Status::NotApplicable);
+        // Past that, the old token is no-renewal, evidence naming the later time.
+        t.extend(needs(&[18.6]).into_iter().skip(1).map(|mut e| {
+            match &mut e.event {
+                TranscriptEvent::Command { id, .. } | TranscriptEvent::Result { id, .. } => *id = 9,
+                _ => {}
+            }
+            e
+        }));
+        let (st, ev) = status(&j, &t);
+        assert_eq!(st, Status::Fail);
+        assert!(
+            ev.iter()
+                .any(|e| e.contains("due on any client clock by 18.500")),
+            "{ev:?}"
+        );
+    }
+
+    /// The run's last token was renewed at 16.9 s; the run ends at 22.5 s, inside that token's
+    /// allowance (due 21.902, sure by 23.902): the first token's renewal is judged, the second's
+    /// is not a situation, and the client passes.
+    #[test]
+    fn the_runs_last_token_due_inside_the_allowance_does_not_fail_a_renewing_client() {
+        let j = [token(1, 10.0, 5), token(2, 16.9, 5)];
+        let t = needs(&[11.0, 13.0, 15.9, 16.9, 18.0, 20.0, 22.0, 22.5]);
+        assert_eq!(status(&j, &t).0, Status::Pass);
+        // A client that renewed the first token and then kept the second past its allowance
+        // fails on the second.
+        let t = needs(&[11.0, 13.0, 15.9, 16.9, 18.0, 20.0, 22.0, 24.0]);
+        let (st, ev) = status(&j, &t);
+        assert_eq!(st, Status::Fail);
+        assert!(
+            ev.iter().any(|e| e.contains("renewable from 21.902")),
+            "{ev:?}"
+        );
+    }
 }

@@ -347,9 +347,10 @@ pub(super) fn finish(
     }
 }
 
-/// A request the mock held (a scripted stall) until the client gave up on it.
+/// A request a scripted fault held (a stall, or an answer dribbled out) until the client gave
+/// up on it.
 pub(super) fn stalled(e: &JournalEntry) -> bool {
-    e.status == 0 && e.completion == Completion::ClientDisconnected && e.fault.is_some()
+    e.completion == Completion::ClientDisconnected && e.fault.is_some()
 }
 
 pub(super) fn fault_of<'a>(input: &'a Input<'_>, label: &str) -> Option<&'a Fault> {
@@ -615,6 +616,27 @@ mod tests {
         );
         assert_eq!(st, Status::Fail);
         assert!(ev[0].contains("over at 11.000 s"), "{ev:?}");
+        // An answer dribbled out by a fault (its head sent: 200) that the client stopped
+        // reading at 11 s is a stall it gave up on, as one never answered.
+        let mut dribbled = entry(1, 1.0, Endpoint::Token, 200);
+        dribbled.completion = model::Completion::ClientDisconnected;
+        dribbled.finished_us = Some(11_000_000);
+        dribbled.fault = Some("dribble".into());
+        let (st, ev) = status(
+            "backoff.timeout",
+            &s,
+            &[dribbled.clone(), entry(2, 11.5, Endpoint::Token, 200)],
+        );
+        assert_eq!(st, Status::Fail, "{ev:?}");
+        assert_eq!(
+            status(
+                "backoff.timeout",
+                &s,
+                &[dribbled, entry(2, 16.0, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::Pass
+        );
         assert_eq!(
             status(
                 "backoff.timeout",

@@ -607,8 +607,9 @@ mod tests {
         let s = user("refresh.proactive");
         let mut tok = entry(1, 1.0, Endpoint::Token, 200);
         tok.issued[0].refresh_in = Some(3);
+        // Due at 4.002 s on the mock's clock, and surely on any client's by 6.002 s.
         let mut t = vec![started()];
-        t.extend(acquire(5.0, 1, true));
+        t.extend(acquire(6.5, 1, true));
         assert_eq!(
             status(&s, "refresh.proactive", &[tok.clone()], &t, &[]),
             Status::Fail
@@ -617,14 +618,14 @@ mod tests {
             status(
                 &s,
                 "refresh.proactive",
-                &[tok.clone(), entry(2, 5.0, Endpoint::Token, 200)],
+                &[tok.clone(), entry(2, 6.5, Endpoint::Token, 200)],
                 &t,
                 &[]
             ),
             Status::Pass
         );
-        // Renewed a little before refresh_in elapsed (3.8 s < 4.0 s), then asked at 5 s: the
-        // token in use at 5 s is the new one, so the client did renew.
+        // Renewed a little before refresh_in elapsed (3.8 s < 4.0 s), then asked at 6.5 s: the
+        // token in use then is the new one, so the client did renew.
         assert_eq!(
             status(
                 &s,
