@@ -61,7 +61,7 @@ fn journal(n: usize) -> Vec<JournalEntry> {
                 cae: false,
                 opaque: false,
             }];
-            if i % 500 == 0 {
+            if i.is_multiple_of(500) {
                 e.status = 429;
                 e.error = Some("temporarily_unavailable".into());
                 e.response_headers = vec![("retry-after".into(), "2".into())];

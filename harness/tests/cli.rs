@@ -283,6 +283,74 @@ fn serve_takes_a_built_in_scenario_by_name_and_plays_it() {
     );
 }
 
+/// Starts `tokenstorm serve` with a ready file and returns it with the ready file's contents.
+fn serve_ready(dir: &Path, name: &str) -> (std::process::Child, model::ReadyFile) {
+    let ready = dir.join(name);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokenstorm"))
+        .args(["serve", "--ready-file"])
+        .arg(&ready)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !ready.exists() && started.elapsed() < std::time::Duration::from_secs(30) {
+        assert!(child.try_wait().unwrap().is_none(), "serve exited early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let r = serde_json::from_str(&std::fs::read_to_string(&ready).unwrap()).unwrap();
+    (child, r)
+}
+
+/// A mock killed with SIGKILL can't remove its temporary directory (its CA and journal); the
+/// next mock to start removes it, because no process holds its lock any more. A mock stopped
+/// with SIGTERM removes its own, and one running keeps its own while another starts.
+#[test]
+fn a_killed_mocks_directory_is_removed_by_the_next_mock() {
+    let dir = tempfile::tempdir().unwrap();
+    let scratch_of = |r: &model::ReadyFile| {
+        Path::new(r.ca_cert.as_ref().expect("serve has TLS by default"))
+            .parent()
+            .unwrap()
+            .to_path_buf()
+    };
+    let (mut killed, r) = serve_ready(dir.path(), "killed.json");
+    let left = scratch_of(&r);
+    let (running, r) = serve_ready(dir.path(), "running.json");
+    let kept = scratch_of(&r);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(
+        left.join("ca.pem").exists(),
+        "SIGKILL left nothing to sweep"
+    );
+    // Past the grace a just-made directory gets before its lock is taken.
+    for d in [&left, &kept] {
+        std::fs::File::options()
+            .write(true)
+            .open(d.join("owner.lock"))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+            .unwrap();
+    }
+    let (next, r) = serve_ready(dir.path(), "next.json");
+    let own = scratch_of(&r);
+    assert!(!left.exists(), "the killed mock's {left:?} is still there");
+    assert!(
+        kept.join("ca.pem").exists(),
+        "a running mock's directory went"
+    );
+    for (mut child, d) in [(running, kept), (next, own)] {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        child.wait().unwrap();
+        assert!(!d.exists(), "SIGTERM left {d:?}");
+    }
+}
+
 fn holds_a_jwt(text: &str) -> bool {
     text.match_indices("eyJ").any(|(i, _)| {
         text[i..]

@@ -29,6 +29,7 @@ mod params;
 mod request;
 mod routes;
 mod scenario;
+mod scratch;
 mod server;
 mod state;
 mod store;
@@ -201,7 +202,7 @@ pub struct MockIdp {
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     proxy: Option<SocketAddr>,
-    _dir: Option<tempfile::TempDir>,
+    _dir: Option<scratch::Scratch>,
 }
 
 impl std::fmt::Debug for MockIdp {
@@ -252,13 +253,10 @@ impl MockIdp {
                 (None, d.clone())
             }
             None => {
-                let t = tempfile::Builder::new()
-                    .prefix("tokenstorm-mock-")
-                    .tempdir()
-                    .map_err(|source| StartError::Io {
-                        path: std::env::temp_dir(),
-                        source,
-                    })?;
+                let t = scratch::Scratch::create().map_err(|source| StartError::Io {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
                 let p = t.path().to_path_buf();
                 (Some(t), p)
             }
