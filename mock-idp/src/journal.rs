@@ -25,11 +25,6 @@ impl Record {
         f(&mut lock(&self.0));
     }
 
-    /// A copy of the entry as it stands.
-    pub fn snapshot(&self) -> JournalEntry {
-        lock(&self.0).clone()
-    }
-
     /// Reads the entry as it stands (without copying what `f` does not take).
     pub fn read<R>(&self, f: impl FnOnce(&JournalEntry) -> R) -> R {
         f(&lock(&self.0))

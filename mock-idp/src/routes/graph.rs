@@ -202,10 +202,7 @@ const EXPAND_MAX: usize = 20;
 /// The path under `/graph/v1.0` (as sent, still percent-encoded).
 fn graph_path(ctx: &Ctx) -> String {
     ctx.record
-        .snapshot()
-        .path
-        .trim_start_matches("/graph/v1.0")
-        .to_string()
+        .read(|e| e.path.trim_start_matches("/graph/v1.0").to_string())
 }
 
 /// Checks that the caller may read the path's user: `/me/...` needs a user's (delegated)
@@ -441,8 +438,9 @@ async fn get_member_groups(
 
 /// The `{id}` of `/graph/v1.0/users/{id}/...`, percent-decoded.
 fn path_user_id(ctx: &Ctx) -> String {
-    let path = ctx.record.snapshot().path;
-    let raw = path.split('/').nth(4).unwrap_or_default().to_string();
+    let raw = ctx
+        .record
+        .read(|e| e.path.split('/').nth(4).unwrap_or_default().to_string());
     percent_decode(&raw)
 }
 
@@ -501,8 +499,9 @@ async fn app_role_assignments(
 }
 
 async fn graph_not_found(ctx: Ctx) -> Response {
-    let path = ctx.record.snapshot().path;
-    let seg = path.rsplit('/').next().unwrap_or_default().to_string();
+    let seg = ctx
+        .record
+        .read(|e| e.path.rsplit('/').next().unwrap_or_default().to_string());
     GraphError::new(
         StatusCode::BAD_REQUEST,
         "BadRequest",

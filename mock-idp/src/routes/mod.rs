@@ -214,7 +214,7 @@ impl FromRequestParts<Arc<Idp>> for Ctx {
             parts.extensions.get::<Record>().cloned().ok_or_else(|| {
                 OAuthError::invalid_request(90000, "Internal: no journal record.")
             })?;
-        let tenant = record.snapshot().tenant.unwrap_or_default();
+        let tenant = record.read(|e| e.tenant.clone().unwrap_or_default());
         if !tenant.is_empty() && !valid_tenant(&tenant) {
             return Err(OAuthError::invalid_request(
                 900023,
