@@ -278,7 +278,14 @@ fn add_headers(resp: &mut Response, r: &Respond) {
             if let Ok(d) = HeaderValue::from_str(&now.format(&fmt).unwrap_or_default()) {
                 resp.headers_mut().insert(header::DATE, d);
             }
-            (now + ra.0).format(&fmt).unwrap_or_default()
+            // Rounded up to the second: the header can't name a fraction, and rounding down
+            // would let a client waiting until the date come back sooner than asked.
+            let at = now + ra.0;
+            let at = match at.replace_nanosecond(0) {
+                Ok(whole) if whole < at => whole + time::Duration::SECOND,
+                _ => at,
+            };
+            at.format(&fmt).unwrap_or_default()
         } else {
             ra.secs_ceil().to_string()
         };

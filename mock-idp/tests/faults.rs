@@ -96,10 +96,29 @@ async fn retry_after_as_an_http_date() {
     let idp = start().await;
     let http = client(&idp);
     idp.load_scenario("date", cc("  - endpoint: token\n    respond: { status: 503, retry_after: 30s, retry_after_http_date: true }\n"));
+    let before = std::time::SystemTime::now();
     let r = cc_call(&http, &idp, "date").await.unwrap();
     assert_eq!(r.status(), 503);
     let v = r.headers()["retry-after"].to_str().unwrap().to_string();
     assert!(v.ends_with(" GMT") && v.len() == 29, "{v}");
+    // The date is never sooner than 30 s after the answer (rounded up, not down, to the second),
+    // and the Date beside it is at most the answer's time.
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = time::PrimitiveDateTime::parse(&v, &fmt)
+        .unwrap()
+        .assume_utc();
+    let date = time::PrimitiveDateTime::parse(r.headers()["date"].to_str().unwrap(), &fmt)
+        .unwrap()
+        .assume_utc();
+    assert!(
+        at >= time::OffsetDateTime::from(before) + time::Duration::seconds(30),
+        "{v}"
+    );
+    assert!(date <= time::OffsetDateTime::now_utc(), "{date}");
+    let apart = (at - date).whole_seconds();
+    assert!(apart == 30 || apart == 31, "{apart}");
     entra_error(r, 503, "temporarily_unavailable", 90033).await;
 }
 

@@ -31,7 +31,9 @@ fn parse_http_date(s: &str) -> Option<time::OffsetDateTime> {
 }
 
 /// The wait a response's `Retry-After` asks for, in µs: seconds, or an HTTP-date measured
-/// against the response's own `Date`.
+/// against the response's own `Date`, less the 1 s the `Date` may have lost to its whole-second
+/// precision (a client that waits until the date, on its own clock, may come back up to that
+/// much sooner than the difference of the two headers).
 pub fn retry_after_us(e: &JournalEntry) -> Option<u64> {
     let v = e.response_header("retry-after")?.trim();
     if let Ok(s) = v.parse::<f64>() {
@@ -39,7 +41,7 @@ pub fn retry_after_us(e: &JournalEntry) -> Option<u64> {
     }
     let at = parse_http_date(v)?;
     let date = parse_http_date(e.response_header("date")?)?;
-    let d = (at - date).whole_milliseconds();
+    let d = (at - date).whole_milliseconds() - 1000;
     Some((d.max(0) as u64) * 1000)
 }
 
@@ -468,7 +470,8 @@ mod tests {
             .0,
             Status::NotApplicable
         );
-        // An HTTP-date Retry-After, measured against the response's Date.
+        // An HTTP-date Retry-After, measured against the response's Date: 10 s apart, so the
+        // wait is 9 s (the Date may have been 15:00:00.999 when the answer was sent at 2.002 s).
         let d = with_header(
             with_header(
                 entry(1, 2.0, Endpoint::Token, 503),
@@ -491,11 +494,29 @@ mod tests {
             status(
                 "throttle.retry-after",
                 &s,
-                &[d, entry(2, 12.1, Endpoint::Token, 200)]
+                &[d.clone(), entry(2, 12.1, Endpoint::Token, 200)]
             )
             .0,
             Status::Pass
         );
+        // A client that waited until 15:00:10 on its clock, the answer having been sent at
+        // 15:00:00.9: back 9.1 s later, at 11.1 s. Right.
+        assert_eq!(
+            status(
+                "throttle.retry-after",
+                &s,
+                &[d.clone(), entry(2, 11.1, Endpoint::Token, 200)]
+            )
+            .0,
+            Status::Pass
+        );
+        // Back at 10.5 s, half a second before even the earliest instant the date can name.
+        let (st, ev) = status(
+            "throttle.retry-after",
+            &s,
+            &[d, entry(2, 10.5, Endpoint::Token, 200)],
+        );
+        assert_eq!(st, Status::Fail, "{ev:?}");
     }
 
     #[test]
