@@ -25,14 +25,19 @@ pub(super) fn revocations(input: &Input<'_>) -> Vec<u64> {
 
 /// Until when a client may count on a refresh token issued by `e`: its expiry less 300 s,
 /// which a client may treat as spent (MSAL.js does: `DEFAULT_REFRESH_TOKEN_EXPIRATION_OFFSET_
-/// SECONDS`), so one living 300 s or less is never counted on. A refresh token without a stated
-/// lifetime never runs out.
+/// SECONDS`), so one living 300 s or less is never counted on. Counted from a second before the
+/// request arrived: a client may count the lifetime from before it sent the request (msal-common
+/// reads its clock then) and on a whole-second clock. A refresh token without a stated lifetime
+/// never runs out.
 pub(crate) fn rt_usable_until(e: &JournalEntry, rt: &model::IssuedToken) -> u64 {
     let issued = e.finished_us.unwrap_or(e.arrived_us);
+    let counted_from = e.arrived_us.saturating_sub(1_000_000);
     match rt.expires_in {
         Some(s) => {
             let life = s.saturating_mul(1_000_000);
-            issued.saturating_add(life.saturating_sub(300_000_000))
+            counted_from
+                .saturating_add(life.saturating_sub(300_000_000))
+                .max(issued)
         }
         None => u64::MAX,
     }
@@ -402,12 +407,16 @@ mod tests {
     fn a_refresh_token_that_ran_out_is_lost_and_its_last_300_s_may_be_treated_as_spent() {
         let t = vec![started()];
         let s = user("silent.order");
-        // A 600 s refresh token issued at 1 s is counted on until 301 s; a 15 s one (an SPA's
-        // in a scenario) never is, as a client with MSAL.js's 300 s offset treats it.
+        // A 600 s refresh token asked for at 1 s is counted on until 300 s (its last 300 s
+        // counted from a second before the request, as a whole-second clock read before sending
+        // may); a 15 s one (an SPA's in a scenario) never is, as a client with MSAL.js's 300 s
+        // offset treats it.
         let rt = with_short_rt(2, 1.0, 600);
         let short = with_short_rt(2, 1.0, 15);
         for (rt, at, want) in [
             (&rt, 200.0, Status::Fail),
+            (&rt, 299.5, Status::Fail),
+            (&rt, 300.5, Status::Pass),
             (&rt, 302.0, Status::Pass),
             (&short, 5.0, Status::Pass),
             (&short, 17.0, Status::Pass),
