@@ -414,3 +414,51 @@ fn opaque_single_flight_and_device_polling() {
         Status::NotApplicable
     );
 }
+
+/// The user's roles change at 2 s (Reader to Writer). An answer from the ID token the client got
+/// at 1 s still says Reader, and that is right until a newer ID token is delivered; a fresh
+/// token's Writer is right too. Anything else, or Reader after a newer token, is wrong.
+#[test]
+fn claims_may_be_those_of_the_last_id_token_or_the_present() {
+    let s = user(
+        "claims.correct",
+        "tokens: { roles: [Reader] }\nevents:\n  - { name: grant, at: 2s, do: set_roles, roles: [Writer] }\n",
+    );
+    let fired = [model::FiredEvent {
+        name: "grant".into(),
+        action: "set_roles".into(),
+        at_us: 2_000_000,
+    }];
+    let with_id = |seq: u64, at: f64| {
+        let mut e = entry(seq, at, Endpoint::Token, 200);
+        e.grant_type = Some(GrantType::AuthorizationCode);
+        e.issued.push(model::IssuedToken {
+            kind: TokenKind::Id,
+            fingerprint: model::Fingerprint::of(&format!("id-{seq}")),
+            uti: None,
+            expires_in: None,
+            refresh_in: None,
+            scopes: vec![],
+            audience: None,
+            cae: false,
+            opaque: false,
+        });
+        e
+    };
+    let answer = |roles: serde_json::Value| {
+        let mut b = me();
+        b["roles"] = roles;
+        [cmd(3.0, 1, "whoami"), res(3.1, 1, true, b)]
+    };
+    let judge = |j: &[model::JournalEntry], roles| {
+        judged("claims.correct", &s, j, &answer(roles), &[], &fired).0
+    };
+    let first = [with_id(1, 1.0)];
+    assert_eq!(judge(&first, json!(["Reader"])), Status::Pass);
+    assert_eq!(judge(&first, json!(["Writer"])), Status::Pass);
+    assert_eq!(judge(&first, json!(["Admin"])), Status::Fail);
+    // A token delivered at 2.5 s, after the change, says Writer: Reader is stale now.
+    let both = [with_id(1, 1.0), with_id(2, 2.5)];
+    assert_eq!(judge(&both, json!(["Reader"])), Status::Fail);
+    assert_eq!(judge(&both, json!(["Writer"])), Status::Pass);
+}
