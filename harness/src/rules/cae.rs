@@ -1,5 +1,6 @@
 //! `cae.*`: Continuous Access Evaluation: declaring `cp1`, and answering a claims challenge.
 
+use super::flight::Window;
 use super::{about, describe, Breaches, Finding, Input};
 use model::verdict::secs;
 use model::{Endpoint, JournalEntry};
@@ -137,6 +138,11 @@ pub fn claims_challenge(input: &Input<'_>) -> Finding {
         return Finding::na("the resource never challenged");
     }
     let mut b = Breaches::default();
+    let graph: Vec<&JournalEntry> = reqs
+        .iter()
+        .copied()
+        .filter(|e| e.endpoint == Endpoint::Graph)
+        .collect();
     for c in &challenges {
         let wanted = challenge_claims(c);
         let rejected = c.presented.as_ref().map(|p| p.fingerprint.clone());
@@ -144,11 +150,20 @@ pub fn claims_challenge(input: &Input<'_>) -> Finding {
             .iter()
             .filter(|e| e.arrived_us > c.arrived_us)
             .collect();
+        // The Graph calls that can have reacted to the challenge: concurrent calls already on
+        // their way when it was answered can't have (see `flight`).
+        let mut window = Window::of(input, c, &graph);
+        let calls: Vec<&JournalEntry> = graph
+            .iter()
+            .copied()
+            .filter(|e| e.arrived_us > c.arrived_us)
+            .filter(|e| !window.in_flight(input, e))
+            .collect();
         if let Some(fp) = &rejected {
-            if let Some(again) = after.iter().find(|e| {
-                e.endpoint == Endpoint::Graph
-                    && e.presented.as_ref().is_some_and(|p| &p.fingerprint == fp)
-            }) {
+            if let Some(again) = calls
+                .iter()
+                .find(|e| e.presented.as_ref().is_some_and(|p| &p.fingerprint == fp))
+            {
                 b.add(
                     "rejected-token-reused",
                     [
@@ -164,7 +179,7 @@ pub fn claims_challenge(input: &Input<'_>) -> Finding {
                 );
             }
         }
-        let next_call = after.iter().find(|e| e.endpoint == Endpoint::Graph);
+        let next_call = calls.first();
         let claims_request = after.iter().find(|e| {
             matches!(e.endpoint, Endpoint::Token | Endpoint::Authorize)
                 && carries_challenge(e, wanted.as_ref())
@@ -201,10 +216,7 @@ pub fn claims_challenge(input: &Input<'_>) -> Finding {
             .map(|e| e.at_us)
             .find(|t| *t > c.arrived_us)
             .unwrap_or(u64::MAX);
-        let retries = after
-            .iter()
-            .filter(|e| e.endpoint == Endpoint::Graph && e.arrived_us < next_command)
-            .count();
+        let retries = calls.iter().filter(|e| e.arrived_us < next_command).count();
         if retries > 1 {
             b.add(
                 "several-retries",

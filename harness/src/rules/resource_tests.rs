@@ -462,3 +462,68 @@ fn claims_may_be_those_of_the_last_id_token_or_the_present() {
     assert_eq!(judge(&both, json!(["Reader"])), Status::Fail);
     assert_eq!(judge(&both, json!(["Writer"])), Status::Pass);
 }
+
+/// Two call_api commands at once, both presenting the old token: the first call is challenged
+/// (answered at 1.002 s); the second, already on its way, arrives at 1.0015 s, before the
+/// answer, or at 1.01 s while both commands are outstanding. Neither can have reacted to the
+/// challenge, so neither is a reuse of the rejected token; a third call with it, after the
+/// claims request, is.
+#[test]
+fn cae_calls_already_on_their_way_are_not_reactions_to_the_challenge() {
+    let s = user("cae.claims-challenge", "");
+    let old = || {
+        Some(PresentedToken {
+            kind: TokenKind::Access,
+            fingerprint: model::Fingerprint::of("old"),
+            uti: None,
+        })
+    };
+    let mut ch = with_header(
+        entry(1, 1.0, Endpoint::Graph, 401),
+        "www-authenticate",
+        "Bearer error=\"insufficient_claims\", claims=\"e30=\"",
+    );
+    ch.presented = old();
+    let mut concurrent = with_header(
+        entry(2, 1.0015, Endpoint::Graph, 401),
+        "www-authenticate",
+        "Bearer error=\"insufficient_claims\", claims=\"e30=\"",
+    );
+    concurrent.presented = old();
+    let mut tok = entry(3, 1.1, Endpoint::Token, 200);
+    tok.claims = Some(
+        json!({"access_token": {"nbf": {"essential": true, "value": "1"}, "xms_cc": {"values": ["cp1"]}}}),
+    );
+    let mut retry = entry(4, 1.2, Endpoint::Graph, 200);
+    retry.presented = Some(PresentedToken {
+        kind: TokenKind::Access,
+        fingerprint: model::Fingerprint::of("new"),
+        uti: None,
+    });
+    let t = [cmd(0.9, 1, "call_api"), cmd(0.9, 2, "call_api")];
+    let j = [ch.clone(), concurrent.clone(), tok.clone(), retry.clone()];
+    let (st, ev) = judged("cae.claims-challenge", &s, &j, &t, &[], &[]);
+    assert_eq!(st, Status::Pass, "{ev:?}");
+    // Arriving just after the answer, while both commands wait: still on its way.
+    let mut late = concurrent.clone();
+    late.arrived_us = 1_010_000;
+    late.finished_us = Some(1_012_000);
+    let j = [ch.clone(), late, tok.clone(), retry.clone()];
+    let (st, ev) = judged("cae.claims-challenge", &s, &j, &t, &[], &[]);
+    assert_eq!(st, Status::Pass, "{ev:?}");
+    // After the claims request, the old token again: reused.
+    let mut stale = retry.clone();
+    stale.seq = 5;
+    stale.arrived_us = 1_300_000;
+    stale.finished_us = Some(1_302_000);
+    stale.presented = old();
+    let (st, ev) = judged(
+        "cae.claims-challenge",
+        &s,
+        &[ch, concurrent, tok, retry, stale],
+        &t,
+        &[],
+        &[],
+    );
+    assert_eq!(st, Status::Fail, "{ev:?}");
+}
