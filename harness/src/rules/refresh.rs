@@ -2,7 +2,8 @@
 //! renewal fails.
 
 use super::silent::revocations;
-use super::{about, describe, scope_key, Breaches, Finding, Input};
+use super::{about, describe, Breaches, Finding, Input};
+use model::scope::Ask;
 use model::transcript::TranscriptEvent;
 use model::verdict::{secs, Evidence};
 use model::{Endpoint, GrantType, JournalEntry, TokenKind};
@@ -16,6 +17,41 @@ use model::{Endpoint, GrantType, JournalEntry, TokenKind};
 /// answer by then, however slowly).
 const CLOCK_US: u64 = 1_000_000;
 const FLIGHT_US: u64 = 1_000_000;
+
+/// What a command asked for: its `scopes` argument (none named: the client's default, Graph).
+fn command_ask(c: &model::transcript::TranscriptEntry) -> Ask {
+    let scopes: Vec<String> = match &c.event {
+        TranscriptEvent::Command { args, .. } => args
+            .get("scopes")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => vec![],
+    };
+    Ask::of(&scopes)
+}
+
+/// What an access token answers: the scopes it was issued for, or those asked for.
+fn token_ask(e: &JournalEntry, at: &model::IssuedToken) -> Ask {
+    Ask::of(if at.scopes.is_empty() {
+        &e.scopes
+    } else {
+        &at.scopes
+    })
+}
+
+/// Whether `x` is a token request of the same client for the same resource as `e` (a renewal
+/// of its token, whatever permissions or spelling it asks with).
+fn renews(x: &JournalEntry, e: &JournalEntry, ask: &Ask) -> bool {
+    x.endpoint == Endpoint::Token
+        && x.seq != e.seq
+        && x.client_id == e.client_id
+        && Ask::of(&x.scopes).resources == ask.resources
+}
 
 /// When the app was first handed the access token `fp` (an answer carrying it).
 fn first_handout(input: &Input<'_>, fp: &model::Fingerprint) -> Option<u64> {
@@ -58,11 +94,15 @@ pub fn proactive(input: &Input<'_>) -> Finding {
     let mut situations = 0;
     let mut ev = Vec::new();
     for (e, due, surely_due, expires) in with_refresh_in {
-        let key = scope_key(&e.scopes);
-        // A need before the client's clock can have reached `refresh_in` is rightly served
-        // from the cache; only later needs must lead to a renewal.
+        let Some(at) = e.issued_of(TokenKind::Access) else {
+            continue;
+        };
+        let ask = token_ask(e, at);
+        // A need for what this token answers, from when the client's clock must have reached
+        // `refresh_in`: earlier needs are rightly served from the cache.
         let asked_after: Vec<u64> = input
             .commands("acquire_token")
+            .filter(|c| ask.covers(&command_ask(c)))
             .map(|c| c.at_us)
             .filter(|t| *t >= surely_due && *t < expires)
             .collect();
@@ -73,13 +113,9 @@ pub fn proactive(input: &Input<'_>) -> Finding {
         // Any later request for the same token renews it: one made a little before
         // `refresh_in` elapsed (a cache rounding its clock to seconds) still replaced the
         // token; asking too early is cache.reuse's business, not this rule's.
-        let renewed = input.client_requests().any(|x| {
-            x.endpoint == Endpoint::Token
-                && x.arrived_us > e.arrived_us
-                && x.arrived_us < expires
-                && x.seq != e.seq
-                && scope_key(&x.scopes) == key
-        });
+        let renewed = input
+            .client_requests()
+            .any(|x| x.arrived_us > e.arrived_us && x.arrived_us < expires && renews(x, e, &ask));
         if !renewed {
             ev.push(about(
                 e,
@@ -136,13 +172,18 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
     let mut situations = 0;
     let mut must = Breaches::default();
     let mut should = Breaches::default();
-    let issued: Vec<(&JournalEntry, u64, u64)> = input
+    let issued: Vec<(&JournalEntry, Ask, u64, u64)> = input
         .client_requests()
         .filter(|e| e.endpoint == Endpoint::Token && e.status == 200)
         .filter_map(|e| {
             let at = e.issued_of(TokenKind::Access)?;
             let t = e.finished_us.unwrap_or(e.arrived_us);
-            Some((e, t, t + at.expires_in.unwrap_or(0) * 1_000_000))
+            Some((
+                e,
+                token_ask(e, at),
+                t,
+                t + at.expires_in.unwrap_or(0) * 1_000_000,
+            ))
         })
         .collect();
     let failures: Vec<&JournalEntry> = input
@@ -185,10 +226,12 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
         .collect::<Vec<u64>>();
     let mut seen_commands = std::collections::BTreeSet::new();
     for f in &failures {
-        let Some((tok, issued_at, expires)) = issued
+        // The token the failed request was renewing: the latest still valid of the same client
+        // for the same resource.
+        let Some((tok, ask, issued_at, expires)) = issued
             .iter()
             .rev()
-            .find(|(_, t, exp)| *t < f.arrived_us && f.arrived_us < *exp)
+            .find(|(e, ask, t, exp)| *t < f.arrived_us && f.arrived_us < *exp && renews(f, e, ask))
         else {
             continue;
         };
@@ -202,7 +245,10 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
             .min()
             .unwrap_or(u64::MAX);
         let until = (*expires).min(ended_for_good);
-        for c in input.commands("acquire_token") {
+        for c in input
+            .commands("acquire_token")
+            .filter(|c| ask.covers(&command_ask(c)))
+        {
             let TranscriptEvent::Command { id, .. } = &c.event else {
                 continue;
             };
@@ -462,6 +508,91 @@ mod tests {
                 .any(|e| e.contains("due on any client clock by 18.500")),
             "{ev:?}"
         );
+    }
+
+    /// `acquire_token` commands for `scopes` at these times, numbered from `first`, answered ok.
+    fn needs_for(scopes: &[&str], at: &[f64], first: u64) -> Vec<TranscriptEntry> {
+        let mut t = needs(at).split_off(1);
+        for e in &mut t {
+            match &mut e.event {
+                TranscriptEvent::Command { id, args, .. } => {
+                    *id += first;
+                    *args = serde_json::json!({ "scopes": scopes });
+                }
+                TranscriptEvent::Result { id, .. } => *id += first,
+                _ => {}
+            }
+        }
+        t
+    }
+
+    fn for_resource(mut e: model::JournalEntry, scopes: &[&str]) -> model::JournalEntry {
+        e.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        for t in &mut e.issued {
+            t.scopes = e.scopes.clone();
+        }
+        e
+    }
+
+    /// A token for another resource is not what a need for Graph asks for, and a renewal
+    /// spelled differently (another permission of the same resource) still renews.
+    #[test]
+    fn needs_and_renewals_are_matched_by_resource() {
+        let orders = for_resource(token(1, 1.0, 5), &["api://orders/.default"]);
+        let graph = for_resource(
+            token(2, 1.0, 3000),
+            &["https://graph.microsoft.com/User.Read"],
+        );
+        let mut t = needs_for(&["api://orders/.default"], &[1.0], 0);
+        t.extend(needs_for(&["User.Read"], &[1.0, 9.0, 10.0], 10));
+        // The app needed only Graph after the Orders token was due: nothing to judge.
+        assert_eq!(
+            status(&[orders.clone(), graph.clone()], &t).0,
+            Status::NotApplicable
+        );
+        // It needed Orders at 9 s: renewed with the scope spelled by its app id URI's
+        // permission, it passes; not renewed, it fails.
+        t.extend(needs_for(&["api://orders/.default"], &[9.5], 20));
+        let renewal = for_resource(token(3, 9.5, 5), &["API://orders/Orders.Read", "openid"]);
+        assert_eq!(
+            status(&[orders.clone(), graph.clone(), renewal], &t).0,
+            Status::Pass
+        );
+        let (st, ev) = status(&[orders, graph], &t);
+        assert_eq!(st, Status::Fail, "{ev:?}");
+    }
+
+    /// The Orders renewal fails while only the Graph token is valid: the app failing its Orders
+    /// need had no valid token to serve; failing a Graph need would be a breach.
+    #[test]
+    fn outage_tolerance_counts_only_a_valid_token_for_what_was_asked() {
+        let graph = for_resource(
+            token(1, 1.0, 3000),
+            &["https://graph.microsoft.com/.default"],
+        );
+        let failed = for_resource(
+            entry(2, 20.0, Endpoint::Token, 503),
+            &["api://orders/.default"],
+        );
+        let rule = "refresh.outage-tolerant";
+        let mut t = needs_for(&["api://orders/.default"], &[20.0], 0);
+        if let TranscriptEvent::Result { ok, .. } = &mut t[1].event {
+            *ok = false;
+        }
+        t[1].at_us = 20_100_000;
+        let (st, ev) = judged(
+            rule,
+            &judging(rule),
+            &[graph.clone(), failed.clone()],
+            &t,
+            &[],
+            &[],
+        );
+        assert_eq!(st, Status::NotApplicable, "{ev:?}");
+        // An Orders token valid then, and the same failure: a breach.
+        let orders = for_resource(token(3, 2.0, 3000), &["api://orders/.default"]);
+        let (st, ev) = judged(rule, &judging(rule), &[graph, orders, failed], &t, &[], &[]);
+        assert_eq!(st, Status::Fail, "{ev:?}");
     }
 
     /// The run's last token was renewed at 16.9 s; the run ends at 22.5 s, inside that token's
