@@ -245,18 +245,17 @@ pub fn persist(input: &Input<'_>) -> Finding {
     if !needless_ev.is_empty() {
         b.add("needless-request-after-restart", needless_ev);
     }
-    // Expired persisted tokens: a user flow must refresh, not prompt.
-    let had_refresh = |before: u64| {
-        input
-            .client_requests()
-            .any(|e| e.arrived_us < before && e.issued_of(TokenKind::Refresh).is_some())
+    // Expired persisted tokens: a user flow must refresh, not prompt, while the refresh token
+    // it persisted is one the identity provider would honour (not revoked, refused or run out).
+    let had_refresh = |restart: u64, at: u64| {
+        super::silent::honourable_persisted_rt(input, at).is_some_and(|e| e.arrived_us < restart)
     };
     for r in input
         .client_requests()
         .filter(|e| e.endpoint == Endpoint::Authorize)
     {
         let inc = incarnation_of(&starts, r.arrived_us);
-        if inc >= 2 && had_refresh(starts[inc - 1]) {
+        if inc >= 2 && had_refresh(starts[inc - 1], r.arrived_us) {
             let refreshed_first = input.client_requests().any(|e| {
                 e.grant_type == Some(GrantType::RefreshToken)
                     && e.arrived_us >= starts[inc - 1]
@@ -333,8 +332,8 @@ mod tests {
     use super::super::testkit::*;
     use model::transcript::{TranscriptEntry, TranscriptEvent};
     use model::verdict::Status;
-    use model::Endpoint;
     use model::StateFile;
+    use model::{Endpoint, GrantType, TokenKind};
 
     fn cmd(at_s: f64, id: u64) -> TranscriptEntry {
         TranscriptEntry {
@@ -535,6 +534,33 @@ mod tests {
             .0,
             Status::NotApplicable
         );
+    }
+
+    /// After a restart, a sign-in instead of the persisted refresh token fails, unless that
+    /// refresh token was revoked before: then prompting is right.
+    #[test]
+    fn a_prompt_after_restart_is_judged_only_while_the_persisted_refresh_token_is_honoured() {
+        let mut tok = entry(1, 1.0, Endpoint::Token, 200);
+        tok.grant_type = Some(GrantType::AuthorizationCode);
+        // The access token is gone by the sign-in (expired at 3.002 s).
+        tok.issued[0].expires_in = Some(2);
+        tok.issued.push(token_of(TokenKind::Refresh, "rt"));
+        let sign_in = entry(2, 4.0, Endpoint::Authorize, 302);
+        let t = vec![started(0.0, 1), cmd(1.0, 1), started(3.0, 2), cmd(4.0, 2)];
+        let s = scenario("[cache.persist]", "");
+        let j = [tok, sign_in];
+        let (st, ev) = judged("cache.persist", &s, &j, &t, &[], &[]);
+        assert_eq!(st, Status::Fail, "{ev:?}");
+        assert!(ev
+            .iter()
+            .any(|e| e.contains("instead of the persisted refresh token")));
+        let revoked = [model::FiredEvent {
+            name: "revoke".into(),
+            action: "revoke_refresh_tokens".into(),
+            at_us: 2_000_000,
+        }];
+        let (st, ev) = judged("cache.persist", &s, &j, &t, &[], &revoked);
+        assert_eq!(st, Status::Pass, "{ev:?}");
     }
 
     #[test]

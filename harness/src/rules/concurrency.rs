@@ -67,12 +67,25 @@ pub fn single_flight(input: &Input<'_>) -> Finding {
                 e.finished_us.unwrap_or(e.arrived_us) <= at && age < due
             })
         };
+        // A request after an earlier one's 429 or 5xx, more than a second sooner than the wait
+        // that answer asked (its Retry-After, else the 5 s first back-off): the timing rules
+        // excuse it as possibly in flight for a concurrent burst, so it is either another
+        // concurrent request or a retry inside the wait. Either way, one more request where one
+        // could serve them all (a client serialising its callers but ignoring the wait).
+        let too_soon_after_failure = |p: &JournalEntry, r: &JournalEntry| {
+            let sent = p.finished_us.unwrap_or(p.arrived_us);
+            (p.status == 429 || p.status >= 500)
+                && r.arrived_us >= sent
+                && r.arrived_us + 1_000_000
+                    < sent + super::retry::retry_after_us(p).unwrap_or(5_000_000)
+        };
         let mut overlapping: Vec<&JournalEntry> = Vec::new();
         let mut open_until = 0u64;
         for (i, r) in reqs.iter().enumerate() {
-            let shared = reqs[..i]
-                .iter()
-                .any(|p| fresh_at(p, r.arrived_us) && scope_key(&p.scopes) == scope_key(&r.scopes));
+            let shared = reqs[..i].iter().any(|p| {
+                (fresh_at(p, r.arrived_us) && scope_key(&p.scopes) == scope_key(&r.scopes))
+                    || too_soon_after_failure(p, r)
+            });
             if i > 0 && (r.arrived_us < open_until || shared) {
                 if overlapping.is_empty() {
                     overlapping.push(reqs[i - 1]);
@@ -85,7 +98,7 @@ pub fn single_flight(input: &Input<'_>) -> Finding {
             ev.push(Evidence {
                 at_us: start,
                 what: format!(
-                    "{} concurrent acquire_token commands at {}: {} token requests where one could serve them all",
+                    "{} concurrent acquire_token commands at {}: {} token requests where one could serve them all (or requests sooner than a failed answer's wait)",
                     b.len(),
                     secs(start),
                     overlapping.len()

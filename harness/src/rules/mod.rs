@@ -477,6 +477,21 @@ pub(crate) mod testkit {
         (v.status, v.evidence.into_iter().map(|e| e.what).collect())
     }
 
+    /// A token of `kind` (no lifetime, no scopes) whose fingerprint is that of `label`.
+    pub fn token_of(kind: TokenKind, label: &str) -> IssuedToken {
+        IssuedToken {
+            kind,
+            fingerprint: model::Fingerprint::of(label),
+            uti: None,
+            expires_in: None,
+            refresh_in: None,
+            scopes: vec![],
+            audience: None,
+            cae: false,
+            opaque: kind != TokenKind::Access && kind != TokenKind::Id,
+        }
+    }
+
     pub fn with_header(mut e: JournalEntry, k: &str, v: &str) -> JournalEntry {
         e.response_headers.push((k.into(), v.into()));
         e

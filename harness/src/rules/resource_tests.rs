@@ -83,9 +83,43 @@ fn claims_correct_and_overage() {
     again.seq = 2;
     again.arrived_us = 1_070_000;
     assert_eq!(
-        status(&s, "claims.groups-overage", &[call.clone(), again], &t),
+        status(
+            &s,
+            "claims.groups-overage",
+            &[call.clone(), again.clone()],
+            &t
+        ),
         Status::Fail,
         "two queries in one sign-in"
+    );
+    // The same two queries with a restart of the client between them: one per process.
+    let restarted = [
+        TranscriptEntry {
+            at_us: 0,
+            event: TranscriptEvent::Started {
+                pid: 1,
+                incarnation: 1,
+            },
+        },
+        cmd(1.0, 1, "whoami"),
+        res(1.1, 1, true, full.clone()),
+        TranscriptEntry {
+            at_us: 1_060_000,
+            event: TranscriptEvent::Started {
+                pid: 2,
+                incarnation: 2,
+            },
+        },
+    ];
+    assert_eq!(
+        status(
+            &s,
+            "claims.groups-overage",
+            &[call.clone(), again],
+            &restarted
+        ),
+        Status::Pass,
+        "a query per process"
     );
     let mut partial = me();
     partial["groups"] = json!(all[..100].to_vec());
@@ -432,17 +466,7 @@ fn claims_may_be_those_of_the_last_id_token_or_the_present() {
     let with_id = |seq: u64, at: f64| {
         let mut e = entry(seq, at, Endpoint::Token, 200);
         e.grant_type = Some(GrantType::AuthorizationCode);
-        e.issued.push(model::IssuedToken {
-            kind: TokenKind::Id,
-            fingerprint: model::Fingerprint::of(&format!("id-{seq}")),
-            uti: None,
-            expires_in: None,
-            refresh_in: None,
-            scopes: vec![],
-            audience: None,
-            cae: false,
-            opaque: false,
-        });
+        e.issued.push(token_of(TokenKind::Id, &format!("id-{seq}")));
         e
     };
     let answer = |roles: serde_json::Value| {
@@ -526,4 +550,45 @@ fn cae_calls_already_on_their_way_are_not_reactions_to_the_challenge() {
         &[],
     );
     assert_eq!(st, Status::Fail, "{ev:?}");
+}
+
+/// Five concurrent needs; the first request is throttled (429, Retry-After 3 s, answered at
+/// 1.012 s). A client that serialises its callers but ignores the wait sends the next caller's
+/// request right after: the timing rules can't tell it from one already on its way, so it is one
+/// request more than a burst needs. Waiting out the Retry-After (or coming back at most 1 s
+/// early, a whole-second clock's way) is one request per burst and passes.
+#[test]
+fn single_flight_counts_a_request_sooner_than_a_failed_answers_wait() {
+    let s = user("concurrency.single-flight", "");
+    let mut batch: Vec<TranscriptEntry> = (0..5)
+        .map(|i| cmd(1.0 + i as f64 * 0.001, i + 1, "acquire_token"))
+        .collect();
+    batch.extend((0..5).map(|i| res(4.5, i + 1, true, json!({}))));
+    let throttled = with_header(entry(1, 1.01, Endpoint::Token, 429), "retry-after", "3");
+    let judge = |next: f64| {
+        judged(
+            "concurrency.single-flight",
+            &s,
+            &[throttled.clone(), entry(2, next, Endpoint::Token, 200)],
+            &batch,
+            &[],
+            &[],
+        )
+    };
+    let (st, ev) = judge(1.02);
+    assert_eq!(st, Status::Fail, "{ev:?}");
+    assert_eq!(judge(4.1).0, Status::Pass);
+    assert_eq!(judge(3.2).0, Status::Pass, "at most 1 s early");
+    // The throttle rule excuses the same request as possibly in flight: this is the rule that
+    // sees it.
+    let t = user("throttle.retry-after", "");
+    let (st, _) = judged(
+        "throttle.retry-after",
+        &t,
+        &[throttled.clone(), entry(2, 1.02, Endpoint::Token, 200)],
+        &batch,
+        &[],
+        &[],
+    );
+    assert_eq!(st, Status::Pass);
 }

@@ -82,13 +82,30 @@ fn expiries(input: &Input<'_>) -> Vec<u64> {
 /// A refresh token the client holds at `at` that the IdP would honour: issued in the same
 /// incarnation, not revoked since, not refused since, and not run out ([`rt_usable_until`]).
 pub(crate) fn honourable_rt<'a>(input: &'a Input<'_>, at: u64) -> Option<&'a JournalEntry> {
+    honourable_rt_from(input, at, false)
+}
+
+/// As [`honourable_rt`], counting those issued before a restart too (what a client that
+/// persists its cache holds).
+pub(crate) fn honourable_persisted_rt<'a>(
+    input: &'a Input<'_>,
+    at: u64,
+) -> Option<&'a JournalEntry> {
+    honourable_rt_from(input, at, true)
+}
+
+fn honourable_rt_from<'a>(
+    input: &'a Input<'_>,
+    at: u64,
+    across_restarts: bool,
+) -> Option<&'a JournalEntry> {
     let s = incarnations(input);
     let revoked = revocations(input);
     input
         .client_requests()
         .filter(|e| e.endpoint == Endpoint::Token && e.status == 200)
         .filter(|e| e.finished_us.unwrap_or(e.arrived_us) < at)
-        .filter(|e| incarnation_of(&s, e.arrived_us) == incarnation_of(&s, at))
+        .filter(|e| across_restarts || incarnation_of(&s, e.arrived_us) == incarnation_of(&s, at))
         .filter_map(|e| e.issued_of(TokenKind::Refresh).map(|rt| (e, rt)))
         .filter(|(e, _)| {
             let issued = e.finished_us.unwrap_or(e.arrived_us);
@@ -327,24 +344,15 @@ mod tests {
     use model::transcript::{TranscriptEntry, TranscriptEvent};
     use model::verdict::Status;
     use model::FiredEvent;
-    use model::{Endpoint, GrantType, IssuedToken, TokenKind};
+    use model::{Endpoint, GrantType, TokenKind};
 
     fn user(rule: &str) -> model::scenario::Scenario {
         serde_saphyr::from_str(&format!("name: t\nsummary: t\nflow: auth_code\nrules: [{rule}]\nsteps: [{{acquire_token: {{}}}}]\n")).unwrap()
     }
     fn with_rt(mut e: model::JournalEntry) -> model::JournalEntry {
         e.grant_type = Some(GrantType::AuthorizationCode);
-        e.issued.push(IssuedToken {
-            kind: TokenKind::Refresh,
-            fingerprint: model::Fingerprint::of(&format!("rt-{}", e.seq)),
-            uti: None,
-            expires_in: None,
-            refresh_in: None,
-            scopes: vec![],
-            audience: None,
-            cae: false,
-            opaque: true,
-        });
+        e.issued
+            .push(token_of(TokenKind::Refresh, &format!("rt-{}", e.seq)));
         e
     }
     fn authz(seq: u64, at: f64, prompt: Option<&str>) -> model::JournalEntry {
