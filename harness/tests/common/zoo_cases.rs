@@ -28,6 +28,13 @@ pub const CASES: &[(&str, &str, &str)] = &[
         "concurrency-single-flight",
         "concurrency.single-flight",
     ),
+    // Single flight, but the next caller's request goes out right after the first one's 429:
+    // the timing rules can't tell it from a concurrent one, single-flight counts it.
+    (
+        "ignore-retry-after",
+        "concurrency-throttled-burst",
+        "concurrency.single-flight",
+    ),
     ("no-cp1", "cae-long-lived-token", "cae.capable"),
     ("no-persist", "cache-restart-app-token", "cache.persist"),
     ("plaintext-cache", "cache-protected-file", "cache.protected"),
