@@ -73,11 +73,34 @@ fn plain_text(bytes: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return false;
     };
-    // A long unbroken base64 or hex run is an encoded blob, not prose.
+    // A long unbroken base64 or hex run is an encoded blob, not prose; a URL's host and path
+    // are not (a log of requests), though its query or fragment may be.
+    let text = without_url_paths(text);
     !text
         .split(|c: char| c.is_whitespace() || matches!(c, '"' | ',' | ':' | '{' | '}' | '[' | ']'))
         .any(|w| w.len() >= 64)
         && !text.chars().any(|c| c.is_control() && !c.is_whitespace())
+}
+
+/// `text` with the authority and path of each URL (what follows `://` up to a query, a
+/// fragment, a quote or a space) taken out.
+fn without_url_paths(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("://") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 3..];
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '?' | '#' | '"' | '\'' | '<' | '>'))
+            .unwrap_or(after.len());
+        out.push(' ');
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// Snapshot of the state directory.
@@ -185,6 +208,17 @@ mod tests {
             .encode(base64::engine::general_purpose::STANDARD.encode(z.finish().expect("zlib")));
         std::fs::write(dir.path().join("nested.b64"), nested).expect("write");
         std::fs::write(dir.path().join("app.lock"), "pid 1234\n").expect("write");
+        // A request log: long URLs, no secret; and one whose query carries a long random value.
+        std::fs::write(
+            dir.path().join("requests.log"),
+            "2026-12-01T15:10:00Z GET https://127.0.0.1:54321/cache-protected-file-a86d1c/v2.0/.well-known/openid-configuration\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join("query.log"),
+            "GET https://127.0.0.1:54321/cb?code=0AbCdEfGhIjKlMnOpQrStUvWxYz0123456789aBcDeFgHiJkLmNoPqRsTuVwXyZ01\n",
+        )
+        .expect("write");
         std::fs::write(dir.path().join("sealed.bin"), [0u8, 200, 13, 7, 99, 250]).expect("write");
         #[cfg(unix)]
         std::os::unix::fs::symlink(dir.path().join("hex.txt"), dir.path().join("link"))
@@ -200,6 +234,8 @@ mod tests {
             assert_eq!(by(name).plaintext_tokens.len(), 1, "{name}");
         }
         assert!(!by("app.lock").may_hold_secret);
+        assert!(!by("requests.log").may_hold_secret);
+        assert!(by("query.log").may_hold_secret);
         assert!(by("sealed.bin").may_hold_secret && by("sealed.bin").plaintext_tokens.is_empty());
         #[cfg(unix)]
         {
