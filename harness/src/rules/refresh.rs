@@ -244,7 +244,23 @@ pub fn outage_tolerant(input: &Input<'_>) -> Finding {
             .filter(|t| t > issued_at)
             .min()
             .unwrap_or(u64::MAX);
-        let until = (*expires).min(ended_for_good);
+        // A token the resource rejected (a 401 presenting it) is not one to serve any more.
+        let rejected = tok.issued_of(TokenKind::Access).and_then(|at| {
+            input
+                .journal
+                .iter()
+                .filter(|e| e.status == 401 && e.arrived_us > *issued_at)
+                .filter(|e| {
+                    e.presented
+                        .as_ref()
+                        .is_some_and(|p| p.fingerprint == at.fingerprint)
+                })
+                .map(|e| e.arrived_us)
+                .min()
+        });
+        let until = (*expires)
+            .min(ended_for_good)
+            .min(rejected.unwrap_or(u64::MAX));
         for c in input
             .commands("acquire_token")
             .filter(|c| ask.covers(&command_ask(c)))
@@ -592,6 +608,35 @@ mod tests {
         // An Orders token valid then, and the same failure: a breach.
         let orders = for_resource(token(3, 2.0, 3000), &["api://orders/.default"]);
         let (st, ev) = judged(rule, &judging(rule), &[graph, orders, failed], &t, &[], &[]);
+        assert_eq!(st, Status::Fail, "{ev:?}");
+    }
+
+    /// Graph rejects the token with a plain 401 at 0.44 s; the client asks for a new one and the
+    /// token endpoint is down: failing the app then is right, the rejected token is no longer one
+    /// to serve. Without the 401 the same failures are a breach.
+    #[test]
+    fn a_token_the_resource_rejected_ends_its_claim_to_be_served() {
+        let rule = "refresh.outage-tolerant";
+        let tok = token(1, 0.1, 3000);
+        let mut rejected = entry(2, 0.44, Endpoint::Graph, 401);
+        rejected.presented = Some(model::PresentedToken {
+            kind: model::TokenKind::Access,
+            fingerprint: tok.issued[0].fingerprint.clone(),
+            uti: None,
+        });
+        let down = entry(3, 0.45, Endpoint::Token, 503);
+        let mut t = needs(&[0.1]);
+        t.extend(need(1.0, 2, false));
+        let (st, ev) = judged(
+            rule,
+            &judging(rule),
+            &[tok.clone(), rejected, down.clone()],
+            &t,
+            &[],
+            &[],
+        );
+        assert_eq!(st, Status::Pass, "{ev:?}");
+        let (st, ev) = judged(rule, &judging(rule), &[tok, down], &t, &[], &[]);
         assert_eq!(st, Status::Fail, "{ev:?}");
     }
 
