@@ -592,3 +592,50 @@ fn single_flight_counts_a_request_sooner_than_a_failed_answers_wait() {
     );
     assert_eq!(st, Status::Pass);
 }
+
+/// An overage: the ID token carries no groups, so the client knows them from its query. The
+/// user's groups change (250 to 260) after the query; a refresh delivers a new ID token, still
+/// without groups. Answering the queried 250 is right (a second query would be an extra one);
+/// an unknown list is wrong. A query that failed (503) taught nothing: asking again at the next
+/// whoami is the sign-in's one query.
+#[test]
+fn overage_groups_count_from_the_last_query_and_failed_queries_are_not_queries() {
+    let s = user(
+        "claims.groups-overage",
+        "tokens: { groups: 250 }\nevents:\n  - { name: more, at: 2s, do: set_groups, groups: 260 }\n",
+    );
+    let fired = [model::FiredEvent {
+        name: "more".into(),
+        action: "set_groups".into(),
+        at_us: 2_000_000,
+    }];
+    let with_id = |seq: u64, at: f64| {
+        let mut e = entry(seq, at, Endpoint::Token, 200);
+        e.issued.push(token_of(TokenKind::Id, &format!("id-{seq}")));
+        e
+    };
+    let query = |seq: u64, at: f64, status: u16| {
+        let mut q = entry(seq, at, Endpoint::Graph, status);
+        q.path = "/graph/v1.0/me/memberOf".into();
+        q
+    };
+    let ids = |n: usize| -> Vec<String> { mock_idp::groups(n).into_iter().map(|g| g.id).collect() };
+    let answer = |at: f64, id: u64, groups: Vec<String>| {
+        let mut b = me();
+        b["groups"] = json!(groups);
+        [cmd(at, id, "whoami"), res(at + 0.1, id, true, b)]
+    };
+    let j = [with_id(1, 0.5), query(2, 1.0, 200), with_id(3, 11.0)];
+    let t = answer(12.0, 1, ids(250));
+    let (st, ev) = judged("claims.groups-overage", &s, &j, &t, &[], &fired);
+    assert_eq!(st, Status::Pass, "{ev:?}");
+    let t = answer(12.0, 1, ids(100));
+    let (st, ev) = judged("claims.groups-overage", &s, &j, &t, &[], &fired);
+    assert_eq!(st, Status::Fail, "{ev:?}");
+    // The first query failed; the next whoami's query is the one.
+    let j = [with_id(1, 0.5), query(2, 1.0, 503), query(3, 6.0, 200)];
+    let mut t = vec![cmd(1.0, 1, "whoami"), res(1.1, 1, false, json!({}))];
+    t.extend(answer(6.0, 2, ids(260)));
+    let (st, ev) = judged("claims.groups-overage", &s, &j, &t, &[], &fired);
+    assert_eq!(st, Status::Pass, "{ev:?}");
+}
