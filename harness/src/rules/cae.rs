@@ -216,7 +216,23 @@ pub fn claims_challenge(input: &Input<'_>) -> Finding {
             .map(|e| e.at_us)
             .find(|t| *t > c.arrived_us)
             .unwrap_or(u64::MAX);
-        let retries = calls.iter().filter(|e| e.arrived_us < next_command).count();
+        // A call after the previous one was throttled or failed (429, 5xx, no answer) is that
+        // call again, not another answer to the challenge.
+        let before_next: Vec<&JournalEntry> = calls
+            .iter()
+            .copied()
+            .filter(|e| e.arrived_us < next_command)
+            .collect();
+        let retries = before_next
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                *i == 0 || {
+                    let p = before_next[i - 1];
+                    !(p.status == 429 || p.status >= 500 || p.status == 0)
+                }
+            })
+            .count();
         if retries > 1 {
             b.add(
                 "several-retries",

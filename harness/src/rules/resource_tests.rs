@@ -639,3 +639,58 @@ fn overage_groups_count_from_the_last_query_and_failed_queries_are_not_queries()
     let (st, ev) = judged("claims.groups-overage", &s, &j, &t, &[], &fired);
     assert_eq!(st, Status::Pass, "{ev:?}");
 }
+
+/// After a challenge and a renewal with its claims, the retry is throttled (429, Retry-After
+/// 2 s) and the client calls again 2.3 s later within the same command: one retry, throttled
+/// and repeated, not several answers to the challenge. Two retries that were answered are.
+#[test]
+fn cae_a_throttled_retry_repeated_is_one_retry() {
+    let s = user("cae.claims-challenge", "");
+    let mut ch = with_header(
+        entry(1, 0.237, Endpoint::Graph, 401),
+        "www-authenticate",
+        "Bearer error=\"insufficient_claims\", claims=\"e30=\"",
+    );
+    ch.presented = Some(PresentedToken {
+        kind: TokenKind::Access,
+        fingerprint: model::Fingerprint::of("old"),
+        uti: None,
+    });
+    let mut tok = entry(2, 0.242, Endpoint::Token, 200);
+    tok.claims = Some(
+        json!({"access_token": {"nbf": {"essential": true, "value": "1"}, "xms_cc": {"values": ["cp1"]}}}),
+    );
+    let call = |seq: u64, at: f64, status: u16| {
+        let mut c = with_header(entry(seq, at, Endpoint::Graph, status), "retry-after", "2");
+        c.presented = Some(PresentedToken {
+            kind: TokenKind::Access,
+            fingerprint: model::Fingerprint::of("new"),
+            uti: None,
+        });
+        c
+    };
+    let t = [cmd(0.2, 1, "call_api"), res(2.6, 1, true, json!({}))];
+    let (st, ev) = judged(
+        "cae.claims-challenge",
+        &s,
+        &[
+            ch.clone(),
+            tok.clone(),
+            call(3, 0.249, 429),
+            call(4, 2.553, 200),
+        ],
+        &t,
+        &[],
+        &[],
+    );
+    assert_eq!(st, Status::Pass, "{ev:?}");
+    let (st, ev) = judged(
+        "cae.claims-challenge",
+        &s,
+        &[ch, tok, call(3, 0.249, 200), call(4, 2.553, 200)],
+        &t,
+        &[],
+        &[],
+    );
+    assert_eq!(st, Status::Fail, "{ev:?}");
+}
