@@ -172,9 +172,13 @@ pub fn order(input: &Input<'_>) -> Finding {
 /// `silent.prompt-none`: when the refresh token is gone or refused and the browser has an SSO
 /// session, a `prompt=none` authorize comes before any interactive one.
 pub fn prompt_none(input: &Input<'_>) -> Finding {
+    // A refusal asking for interaction (`interaction_required`: a step-up, MFA, a policy) is no
+    // loss that `prompt=none` could answer: it would be refused the same way, and the client is
+    // right to sign in interactively (`cae.claims-challenge` judges that sign-in's claims).
     let refused = input
         .client_requests()
         .filter(|e| e.grant_type == Some(GrantType::RefreshToken) && e.status == 400)
+        .filter(|e| e.error.as_deref() != Some("interaction_required"))
         .map(|e| e.finished_us.unwrap_or(e.arrived_us));
     let mut lost: Vec<u64> = revocations(input)
         .into_iter()
@@ -754,5 +758,35 @@ mod tests {
         let mut t = vec![started()];
         t.extend(acquire(6.0, 1, true));
         assert_eq!(status(&s, "silent.prompt-none", &j, &t, &[]), Status::Pass);
+    }
+
+    /// A refresh refused with `interaction_required` (a step-up) asks for the user: going
+    /// interactive at once is right, as `prompt=none` would be refused the same way. Refused
+    /// with `invalid_grant`, the same sign-in is interactive-without-prompt-none.
+    #[test]
+    fn a_step_up_refusal_asks_for_interaction_not_prompt_none() {
+        let s = user("silent.prompt-none");
+        let mut refused = entry(2, 11.287, Endpoint::Token, 400);
+        refused.grant_type = Some(GrantType::RefreshToken);
+        refused.error = Some("interaction_required".into());
+        let sign_in = authz(3, 11.293, None);
+        let mut t = vec![started()];
+        t.extend(acquire(11.0, 1, true));
+        let j = [
+            with_rt(entry(1, 1.0, Endpoint::Token, 200)),
+            refused.clone(),
+            sign_in.clone(),
+        ];
+        assert_eq!(
+            status(&s, "silent.prompt-none", &j, &t, &[]),
+            Status::NotApplicable
+        );
+        refused.error = Some("invalid_grant".into());
+        let j = [
+            with_rt(entry(1, 1.0, Endpoint::Token, 200)),
+            refused,
+            sign_in,
+        ];
+        assert_eq!(status(&s, "silent.prompt-none", &j, &t, &[]), Status::Fail);
     }
 }

@@ -145,10 +145,13 @@ fn rule_needs(s: &Scenario, id: &str) -> Option<String> {
                 || fault(&|f| {
                     f.endpoint.value == FaultEndpoint::Token
                         && f.grant == Some(super::GrantSel::RefreshToken)
-                        && f.respond.error.is_some()
+                        && f.respond
+                            .error
+                            .as_deref()
+                            .is_some_and(|e| e != "interaction_required")
                 })) =>
         {
-            Some("a refresh token the IdP refuses while the SSO session lives (a revoke_refresh_tokens event, a refresh_token fault with an `error`, or the `spa` feature with a short `spa_refresh_token_lifetime`)".into())
+            Some("a refresh token the IdP refuses while the SSO session lives (a revoke_refresh_tokens event, a refresh_token fault with an `error` other than interaction_required, which asks for an interactive sign-in, or the `spa` feature with a short `spa_refresh_token_lifetime`)".into())
         }
         "throttle.retry-after"
             if !fault(&|f| {
