@@ -131,6 +131,13 @@ impl Browser {
                 }
                 continue;
             }
+            // What a user would see of a throttled page: when to come back.
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| format!(" (Retry-After: {v})"))
+                .unwrap_or_default();
             let body = resp.text().await.unwrap_or_default();
             // form_post: the page would post its fields to the redirect URI; hand them over as
             // the URL the app receives them on.
@@ -146,7 +153,7 @@ impl Browser {
                 return Ok(format!("{}?{}", unescape(&action), ser.finish()));
             }
             return Err(format!(
-                "the sign-in page answered {status}: {}",
+                "the sign-in page answered {status}{retry_after}: {}",
                 body.chars().take(200).collect::<String>()
             ));
         }

@@ -354,3 +354,25 @@ async fn a_missing_program_is_a_spawn_error() {
     .unwrap();
     assert!(matches!(err, DriverError::Spawn { .. }), "{err:?}");
 }
+
+/// A throttled sign-in page: the browser's error names the status and the Retry-After, all a
+/// user (or a client reading the `browsed` error) can learn of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_sign_in_page_names_its_retry_after() {
+    use tokenstorm::driver::{Frame, UserAgent};
+    let w = world().await;
+    let s: model::scenario::Scenario = serde_saphyr::from_str(
+        "name: t\nsummary: t\nflow: auth_code\nrules: [client.liveness]\nsteps: [{acquire_token: {}}]\nfaults:\n  - endpoint: authorize\n    respond: { status: 429, retry_after: 20s }\n",
+    )
+    .unwrap();
+    w.idp.load_scenario("throttled-page", s);
+    let url = format!(
+        "{}/throttled-page/oauth2/v2.0/authorize?client_id=x&response_type=code&scope=openid",
+        w.idp.base_url()
+    );
+    let err = w.browser.browse(url, Frame::Top).await.unwrap_err();
+    assert!(
+        err.contains("429") && err.contains("(Retry-After: 20)"),
+        "{err}"
+    );
+}
