@@ -329,9 +329,10 @@ fn a_client_ignoring_shutdown_and_sigterm_is_killed_after_the_grace() {
             .any(|e| e == "the client did not exit after shutdown and was killed"),
         "{ev:?}"
     );
-    // The shutdown grace (10 s) and SIGTERM's (2 s), once each.
+    // The shutdown grace (10 s) and SIGTERM's (2 s), once each: twice would be 24 s or more
+    // (the rest is the client's start and the step, seconds on a loaded machine).
     let took = r.scenario()["duration_ms"].as_u64().unwrap();
-    assert!((10_000..16_000).contains(&took), "{took} ms");
+    assert!((10_000..22_000).contains(&took), "{took} ms");
     assert_no_survivors(&mark);
 }
 
@@ -388,7 +389,11 @@ fn a_client_that_never_reads_its_stdin_cannot_block_the_harness_past_the_deadlin
         "{:?}",
         r.evidence("client.liveness")
     );
-    assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
+    // The scenario ended at its 3 s deadline (plus the kill), not when the pipe drained; the
+    // whole run (the mock's start included, seconds on a loaded machine) is only a hang guard.
+    let took = r.scenario()["duration_ms"].as_u64().unwrap();
+    assert!(took < 8_000, "{took} ms");
+    assert!(r.elapsed < Duration::from_secs(30), "{:?}", r.elapsed);
     assert_no_survivors(&mark);
 }
 
